@@ -1,0 +1,45 @@
+/**
+ * The one interface every source (HTTP(S), OSS, SFTP) implements. The coordinator calls `stat()` once;
+ * workers receive that identity in their task and every `read()` is pinned to it, so a source that
+ * changes mid-copy fails cleanly instead of producing a spliced object (peers.md §0 item 11).
+ */
+import type { Readable } from 'node:stream';
+import { OssferryError } from '../../shared/errors.ts';
+
+export interface SourceIdentity {
+  /** Total size in bytes. */
+  size: number;
+  /** Strong ETag (HTTP/OSS), used for If-Match on every ranged read. */
+  etag?: string;
+  /** Whole-object CRC-64 when the source publishes one (OSS `x-oss-hash-crc64ecma`). */
+  crc64?: bigint;
+  /** Modification time in ms since epoch (SFTP; HTTP Last-Modified when no ETag). */
+  mtimeMs?: number;
+}
+
+export interface RangeSource {
+  /** Location safe for logs: no credentials, no query string. */
+  readonly displayUrl: string;
+  stat(signal?: AbortSignal): Promise<SourceIdentity>;
+  /**
+   * Bytes [start, end) of the source exactly as identified by `pin`. Rejects (or errors the stream) with
+   * SourceChangedError when the source no longer matches `pin`.
+   */
+  read(start: number, end: number, pin: SourceIdentity, signal?: AbortSignal): Promise<Readable>;
+  /** Releases pooled connections (SFTP sessions, keep-alive agents). */
+  close(): Promise<void>;
+}
+
+/** The source is not the object the job was planned against (size/ETag/mtime changed). Never retried. */
+export class SourceChangedError extends OssferryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SourceChanged', message, options);
+  }
+}
+
+/** A source could not be read for a reason that may pass (network, 5xx, throttling). Retried with backoff. */
+export class SourceUnavailableError extends OssferryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SourceUnavailable', message, options);
+  }
+}
