@@ -1,0 +1,467 @@
+/*
+ * ossferry native core: CRC-64/XZ and gzip members on Intel ISA-L, exposed through N-API (ABI-stable, so one
+ * .node runs on every Node major; ../../../shared/reference/crc-gzip.md §5).
+ *
+ *   crc64(data: Uint8Array, prev?: bigint): bigint        crc64_ecma_refl, streaming (prev = finished CRC)
+ *   crc64Combine(crcA, crcB, lengthB: number|bigint)      zlib >= 1.2.12 multmodp/x2nmodp, lengths < 2^64
+ *   cpuInfo(): { pclmulqdq, avx2, avx512f, vpclmulqdq, ... }
+ *   gzip(data, level 0..3): Buffer                         one isal_deflate_stateless gzip member
+ *   gzipAsync(data, level): Promise<Buffer>                same on the libuv pool (napi_async_work)
+ *
+ * Every argument is validated here too (TypeError/RangeError naming it): the TS wrapper is not the only caller
+ * that could reach this code, and a bad pointer must never crash the process.
+ * Not built with -march=native: ISA-L picks its kernel at run time (crc-gzip.md §5 Dockerfile notes).
+ */
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+#include <isa-l.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdbool.h>
+
+#define MAX_MEMBER_INPUT ((size_t)1 << 30) /* igzip's stream counters are 32-bit; keep far below */
+
+#define CHECK(env, call)                                                            \
+  do {                                                                              \
+    if ((call) != napi_ok) {                                                        \
+      const napi_extended_error_info *info_ = NULL;                                 \
+      napi_get_last_error_info((env), &info_);                                      \
+      bool pending_ = false;                                                        \
+      napi_is_exception_pending((env), &pending_);                                  \
+      if (!pending_)                                                                \
+        napi_throw_error((env), NULL,                                               \
+                         info_ && info_->error_message ? info_->error_message       \
+                                                       : "N-API call failed");      \
+      return NULL;                                                                  \
+    }                                                                               \
+  } while (0)
+
+/* ---------- argument helpers ---------- */
+
+/* Uint8Array (incl. Buffer) -> pointer/length. Throws TypeError naming `name`. */
+static bool get_bytes(napi_env env, napi_value v, const char *name, uint8_t **data, size_t *len) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be a Uint8Array or Buffer", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void *ptr;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, NULL, NULL) != napi_ok) return false;
+  if (type != napi_uint8_array && type != napi_uint8_clamped_array) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be a Uint8Array or Buffer (got another TypedArray)", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  *data = (uint8_t *)ptr;
+  *len = length;
+  if (ptr == NULL && length != 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "typed array has no backing store (detached?)");
+    return false;
+  }
+  return true;
+}
+
+/* bigint in [0, 2^64-1] -> uint64. */
+static bool get_u64_bigint(napi_env env, napi_value v, const char *name, uint64_t *out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  char msg[160];
+  if (t != napi_bigint) {
+    snprintf(msg, sizeof msg, "%s must be a bigint CRC-64", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  int sign = 0;
+  size_t count = 0;
+  /* Word count only: sign_bit and words must both be NULL for this query form. */
+  if (napi_get_value_bigint_words(env, v, NULL, &count, NULL) != napi_ok) return false;
+  uint64_t words[1] = {0};
+  if (count > 1) {
+    snprintf(msg, sizeof msg, "%s must be in [0, 2^64-1]", name);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return false;
+  }
+  if (count == 1 && napi_get_value_bigint_words(env, v, &sign, &count, words) != napi_ok) return false;
+  if (sign && words[0] != 0) {
+    snprintf(msg, sizeof msg, "%s must be in [0, 2^64-1] (negative)", name);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return false;
+  }
+  *out = words[0];
+  return true;
+}
+
+/* byte length: non-negative safe-integer number, or bigint in [0, 2^64-1]. */
+static bool get_length(napi_env env, napi_value v, const char *name, uint64_t *out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  char msg[160];
+  if (t == napi_bigint) return get_u64_bigint(env, v, name, out);
+  if (t != napi_number) {
+    snprintf(msg, sizeof msg, "%s must be a number or bigint byte count", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return false;
+  if (!(d >= 0) || d > 9007199254740991.0 || d != (double)(uint64_t)d) {
+    snprintf(msg, sizeof msg, "%s must be a non-negative integer <= 2^53-1 (use a bigint above)", name);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return false;
+  }
+  *out = (uint64_t)d;
+  return true;
+}
+
+static bool get_level(napi_env env, napi_value v, int *out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t != napi_number) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "level must be a number 0..3");
+    return false;
+  }
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return false;
+  if (!(d == 0 || d == 1 || d == 2 || d == 3)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "level must be 0, 1, 2 or 3");
+    return false;
+  }
+  *out = (int)d;
+  return true;
+}
+
+/* ---------- CRC-64 ---------- */
+
+/* A helper returned false: make sure an exception is pending (never return undefined silently). */
+static napi_value fail_generic(napi_env env, const char *what) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, NULL, what);
+  return NULL;
+}
+
+static napi_value js_crc64(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "data must be a Uint8Array or Buffer");
+    return NULL;
+  }
+  uint8_t *data;
+  size_t len;
+  if (!get_bytes(env, argv[0], "data", &data, &len)) return fail_generic(env, "data: could not read the Uint8Array");
+  uint64_t prev = 0;
+  if (argc >= 2) {
+    napi_valuetype t;
+    CHECK(env, napi_typeof(env, argv[1], &t));
+    if (t != napi_undefined && !get_u64_bigint(env, argv[1], "prev", &prev)) return fail_generic(env, "prev: could not read the bigint");
+  }
+  /* crc64_ecma_refl takes a uint64_t length; fine for any buffer. */
+  uint64_t crc = len ? crc64_ecma_refl(prev, data, (uint64_t)len) : prev;
+  napi_value out;
+  CHECK(env, napi_create_bigint_uint64(env, crc, &out));
+  return out;
+}
+
+/* zlib 1.2.12 crc32_combine method, widened to 64 bits; reflected representation, x^0 = top bit. */
+#define POLY UINT64_C(0xC96C5795D7870F42)
+#define TOPBIT (UINT64_C(1) << 63)
+
+static uint64_t multmodp(uint64_t a, uint64_t b) {
+  uint64_t m = TOPBIT, p = 0;
+  for (;;) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) == 0) break;
+    }
+    m >>= 1;
+    b = (b & 1) ? (b >> 1) ^ POLY : b >> 1;
+  }
+  return p;
+}
+
+/* x2n_table[k] = x^(2^k) mod P, k = 0..66: byte lengths < 2^64 are < 2^67 bits, so no wrap-around needed. */
+#define X2N_SIZE 67
+static uint64_t x2n_table[X2N_SIZE];
+
+static void init_x2n(void) {
+  uint64_t p = TOPBIT >> 1; /* x^1 */
+  for (int k = 0; k < X2N_SIZE; k++) {
+    x2n_table[k] = p;
+    p = multmodp(p, p);
+  }
+}
+
+static uint64_t x2nmodp(uint64_t n, int k) {
+  uint64_t p = TOPBIT;
+  while (n) {
+    if (n & 1) p = multmodp(x2n_table[k], p);
+    n >>= 1;
+    k++;
+  }
+  return p;
+}
+
+static uint64_t combine(uint64_t a, uint64_t b, uint64_t len_b) {
+  if (len_b == 0) return a;
+  return multmodp(x2nmodp(len_b, 3), a) ^ b;
+}
+
+static napi_value js_crc64_combine(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "crc64Combine(crcA: bigint, crcB: bigint, lengthB) needs 3 arguments");
+    return NULL;
+  }
+  uint64_t a, b, n;
+  if (!get_u64_bigint(env, argv[0], "crcA", &a)) return fail_generic(env, "crcA: could not read the bigint");
+  if (!get_u64_bigint(env, argv[1], "crcB", &b)) return fail_generic(env, "crcB: could not read the bigint");
+  if (!get_length(env, argv[2], "lengthB", &n)) return fail_generic(env, "lengthB: could not read the length");
+  napi_value out;
+  CHECK(env, napi_create_bigint_uint64(env, combine(a, b, n), &out));
+  return out;
+}
+
+/* ---------- CPU features (what ISA-L's dispatcher looks at; logged by the loader) ---------- */
+
+static napi_value js_cpu_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value obj;
+  CHECK(env, napi_create_object(env, &obj));
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  struct { const char *name; int on; } f[] = {
+    {"sse4_2", __builtin_cpu_supports("sse4.2")},
+    {"pclmulqdq", __builtin_cpu_supports("pclmul")},
+    {"avx2", __builtin_cpu_supports("avx2")},
+    {"avx512f", __builtin_cpu_supports("avx512f")},
+    {"avx512vl", __builtin_cpu_supports("avx512vl")},
+    {"vpclmulqdq", __builtin_cpu_supports("vpclmulqdq")},
+  };
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+    napi_value b;
+    CHECK(env, napi_get_boolean(env, f[i].on != 0, &b));
+    CHECK(env, napi_set_named_property(env, obj, f[i].name, b));
+  }
+#endif
+  return obj;
+}
+
+/* ---------- gzip members (igzip) ---------- */
+
+static const uint32_t level_buf_sizes[4] = {0, ISAL_DEF_LVL1_DEFAULT, ISAL_DEF_LVL2_DEFAULT, ISAL_DEF_LVL3_DEFAULT};
+
+/* Worst case: stored blocks (5 bytes per 65535) + gzip header/trailer + slack. */
+static size_t gzip_bound(size_t n) { return n + (n >> 12) + 1024; }
+
+/* Compresses into a malloc'd buffer; returns 0 or an ISA-L error code (or -100 for ENOMEM). */
+static int gzip_member(const uint8_t *in, size_t len, int level, uint8_t **out, size_t *out_len) {
+  size_t cap = gzip_bound(len);
+  uint8_t *dst = malloc(cap);
+  uint8_t *lvl = level_buf_sizes[level] ? malloc(level_buf_sizes[level]) : NULL;
+  if (!dst || (level_buf_sizes[level] && !lvl)) {
+    free(dst);
+    free(lvl);
+    return -100;
+  }
+  struct isal_zstream s;
+  isal_deflate_stateless_init(&s);
+  s.next_in = (uint8_t *)in;
+  s.avail_in = (uint32_t)len;
+  s.next_out = dst;
+  s.avail_out = (uint32_t)cap;
+  s.level = (uint32_t)level;
+  s.level_buf = lvl;
+  s.level_buf_size = level_buf_sizes[level];
+  s.gzip_flag = IGZIP_GZIP;
+  s.end_of_stream = 1;
+  s.flush = NO_FLUSH;
+  int rc = isal_deflate_stateless(&s);
+  free(lvl);
+  if (rc != COMP_OK) {
+    free(dst);
+    return rc;
+  }
+  *out = dst;
+  *out_len = s.total_out;
+  return 0;
+}
+
+static void gzip_error_message(int rc, char *msg, size_t n) {
+  if (rc == -100) snprintf(msg, n, "gzip: out of memory");
+  else snprintf(msg, n, "gzip: isal_deflate_stateless failed with code %d", rc);
+}
+
+static bool gzip_args(napi_env env, napi_callback_info info, napi_value *buf, uint8_t **data, size_t *len, int *level) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "gzip(data: Uint8Array, level: 0..3) needs 2 arguments");
+    return false;
+  }
+  if (!get_bytes(env, argv[0], "data", data, len)) return false;
+  if (*len > MAX_MEMBER_INPUT) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "data must be at most 1 GiB per gzip member");
+    return false;
+  }
+  if (!get_level(env, argv[1], level)) return false;
+  *buf = argv[0];
+  return true;
+}
+
+static void free_cb(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* Hands the malloc'd output to JS without a copy (freed by the GC finalizer). */
+static napi_value wrap_output(napi_env env, uint8_t *out, size_t out_len) {
+  napi_value result;
+  napi_status st = napi_create_external_buffer(env, out_len, out, free_cb, NULL, &result);
+  if (st == napi_ok) return result;
+  /* Runtimes that forbid external buffers (V8 sandbox): copy. */
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+  void *copy;
+  st = napi_create_buffer_copy(env, out_len, out, &copy, &result);
+  free(out);
+  if (st != napi_ok) {
+    napi_throw_error(env, NULL, "gzip: could not allocate the output Buffer");
+    return NULL;
+  }
+  return result;
+}
+
+static napi_value js_gzip(napi_env env, napi_callback_info info) {
+  napi_value buf;
+  uint8_t *data;
+  size_t len;
+  int level;
+  if (!gzip_args(env, info, &buf, &data, &len, &level)) return fail_generic(env, "gzip: could not read the arguments");
+  uint8_t *out;
+  size_t out_len;
+  int rc = gzip_member(data, len, level, &out, &out_len);
+  if (rc != 0) {
+    char msg[96];
+    gzip_error_message(rc, msg, sizeof msg);
+    napi_throw_error(env, "ERR_OSSFERRY_GZIP", msg);
+    return NULL;
+  }
+  return wrap_output(env, out, out_len);
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref input_ref; /* keeps the input alive (and its memory in place) while the pool thread reads it */
+  const uint8_t *data;
+  size_t len;
+  int level;
+  uint8_t *out;
+  size_t out_len;
+  int rc;
+} gzip_job;
+
+static void gzip_execute(napi_env env, void *p) {
+  (void)env;
+  gzip_job *j = p;
+  j->rc = gzip_member(j->data, j->len, j->level, &j->out, &j->out_len);
+}
+
+static void gzip_complete(napi_env env, napi_status status, void *p) {
+  gzip_job *j = p;
+  napi_delete_reference(env, j->input_ref);
+  napi_value result = NULL;
+  if (status == napi_ok && j->rc == 0) {
+    result = wrap_output(env, j->out, j->out_len);
+    j->out = NULL;
+  }
+  if (result != NULL) {
+    napi_resolve_deferred(env, j->deferred, result);
+  } else {
+    char msg[96];
+    if (status != napi_ok) snprintf(msg, sizeof msg, "gzip: async work cancelled or failed (status %d)", (int)status);
+    else gzip_error_message(j->rc, msg, sizeof msg);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    napi_value err;
+    if (pending) {
+      napi_get_and_clear_last_exception(env, &err);
+    } else {
+      napi_value m, code;
+      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+      napi_create_string_utf8(env, "ERR_OSSFERRY_GZIP", NAPI_AUTO_LENGTH, &code);
+      napi_create_error(env, code, m, &err);
+    }
+    napi_reject_deferred(env, j->deferred, err);
+    free(j->out);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value js_gzip_async(napi_env env, napi_callback_info info) {
+  napi_value buf;
+  uint8_t *data;
+  size_t len;
+  int level;
+  if (!gzip_args(env, info, &buf, &data, &len, &level)) return fail_generic(env, "gzip: could not read the arguments");
+  gzip_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    napi_throw_error(env, NULL, "gzip: out of memory");
+    return NULL;
+  }
+  j->data = data;
+  j->len = len;
+  j->level = level;
+  napi_value promise, name;
+  if (napi_create_reference(env, buf, 1, &j->input_ref) != napi_ok ||
+      napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "ossferry.gzip", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, gzip_execute, gzip_complete, j, &j->work) != napi_ok ||
+      napi_queue_async_work(env, j->work) != napi_ok) {
+    /* Partial setup: the promise (if created) is simply dropped; the exception is what the caller sees. */
+    if (j->input_ref) napi_delete_reference(env, j->input_ref);
+    free(j);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_error(env, NULL, "gzip: could not queue async work");
+    return NULL;
+  }
+  return promise;
+}
+
+/* ---------- module ---------- */
+
+static napi_value init(napi_env env, napi_value exports) {
+  init_x2n();
+  napi_property_descriptor props[] = {
+    {"crc64", NULL, js_crc64, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"crc64Combine", NULL, js_crc64_combine, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"cpuInfo", NULL, js_cpu_info, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"gzip", NULL, js_gzip, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"gzipAsync", NULL, js_gzip_async, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,196 @@
+/**
+ * Loads the ISA-L N-API addon (functions/native) and decides the CRC-64/gzip backend — the only place in
+ * shared/ that touches the filesystem (docs/CONVENTIONS.md "Structure").
+ *
+ * Policy (../shared/reference/crc-gzip.md §5 "Detecting and refusing a slow path", the crcmod lesson):
+ * - addon missing or broken → throw Crc64Error with the build command and the Debian packages, unless the
+ *   operator explicitly opted in with OSSFERRY_ALLOW_SLOW_CRC=1, which selects the pure-JS slicing-by-8;
+ * - the check vectors (§1) are verified at load, whichever backend is chosen;
+ * - a short probe is timed and logged with the CPU features, because ISA-L silently drops to a 455 MB/s
+ *   table when CPUID hides PCLMULQDQ (§3), so "native" alone does not mean "fast".
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { OssferryError } from '../errors.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { crc64CombineJs, crc64Js } from './js.ts';
+
+/** Raised when the native addon cannot be used (missing, wrong ABI, failing check vectors). */
+export class Crc64Error extends OssferryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('Crc64', message, options);
+  }
+}
+
+/** What functions/native/src/ossferry_native.c exports. Arguments are validated in C as well. */
+export interface NativeAddon {
+  crc64(data: Uint8Array, prev?: bigint): bigint;
+  crc64Combine(crcA: bigint, crcB: bigint, lengthB: number | bigint): bigint;
+  cpuInfo(): Record<string, boolean>;
+  gzip(data: Uint8Array, level: number): Buffer;
+  gzipAsync(data: Uint8Array, level: number): Promise<Buffer>;
+}
+
+export interface Crc64Backend {
+  implementation: 'isal' | 'js';
+  crc64(data: Uint8Array, prev: bigint): bigint;
+  crc64Combine(crcA: bigint, crcB: bigint, lengthB: bigint): bigint;
+  /** Present only on the native path; gzip falls back to Node zlib otherwise. */
+  addon: NativeAddon | undefined;
+  probeMBps: number;
+  cpu: Record<string, boolean>;
+  /** Where the addon was looked for (for messages). */
+  nativePath: string;
+  /** Why the native path was not taken (JS fallback only). */
+  fallbackReason?: string;
+}
+
+export const ENV_NATIVE_PATH = 'OSSFERRY_NATIVE_PATH';
+export const ENV_ALLOW_SLOW = 'OSSFERRY_ALLOW_SLOW_CRC';
+/** Below this the CRC can become the bottleneck of a multi-GB/s copy (crc-gzip.md §5 step 2: ~2 GB/s). */
+export const SLOW_CRC_MBPS = 2000;
+
+/** Default addon location, relative to this file in the repo; the bundled image sets OSSFERRY_NATIVE_PATH. */
+export function defaultNativePath(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env[ENV_NATIVE_PATH];
+  if (fromEnv) return fromEnv;
+  return fileURLToPath(new URL('../../functions/native/build/Release/ossferry_native.node', import.meta.url));
+}
+
+const VECTORS: ReadonlyArray<[string, bigint]> = [
+  ['123456789', 0x995dc9bbdf1939fan],
+  ['', 0n],
+  ['a', 0x330284772e652b05n],
+  ['abc', 0x2cd8094a1a277627n],
+  ['hello world!', 0x8483c0fa32607d61n],
+  ['The quick brown fox jumps over the lazy dog', 0x5b5eb8c2e54aa1c4n],
+];
+
+/** Throws Crc64Error unless `fn` reproduces the crc-gzip.md §1 vectors, streaming and combine included. */
+export function checkVectors(
+  name: string,
+  fn: (d: Uint8Array, prev: bigint) => bigint,
+  combine: (a: bigint, b: bigint, n: bigint) => bigint,
+): void {
+  const enc = new TextEncoder();
+  const fail = (what: string, got: bigint, want: bigint) => {
+    throw new Crc64Error(`${name} CRC-64 failed its check vector ${what}: got 0x${got.toString(16)}, want 0x${want.toString(16)}`);
+  };
+  for (const [s, want] of VECTORS) {
+    const got = fn(enc.encode(s), 0n);
+    if (got !== want) fail(JSON.stringify(s), got, want);
+  }
+  const z32 = fn(new Uint8Array(32), 0n);
+  if (z32 !== 0xc95af8617cd5330cn) fail('32 x 0x00', z32, 0xc95af8617cd5330cn);
+  const ff32 = fn(new Uint8Array(32).fill(0xff), 0n);
+  if (ff32 !== 0xe95dce9efaa09acfn) fail('32 x 0xFF', ff32, 0xe95dce9efaa09acfn);
+  const streamed = fn(enc.encode('56789'), fn(enc.encode('1234'), 0n));
+  if (streamed !== 0x995dc9bbdf1939fan) fail('"1234"+"56789" streamed', streamed, 0x995dc9bbdf1939fan);
+  const combined = combine(fn(enc.encode('1234'), 0n), fn(enc.encode('56789'), 0n), 5n);
+  if (combined !== 0x995dc9bbdf1939fan) fail('"1234"+"56789" combined', combined, 0x995dc9bbdf1939fan);
+}
+
+/** Best-of-3 timing of `fn` over 8 MiB (0.3 ms with ISA-L, crc-gzip.md §5 step 2). MB = 10^6 bytes. */
+function probe(fn: (d: Uint8Array, prev: bigint) => bigint): number {
+  const buf = new Uint8Array(8 << 20);
+  for (let i = 0; i < buf.length; i += 4096) buf[i] = i * 2654435761;
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const t0 = process.hrtime.bigint();
+    fn(buf, 0n);
+    const ns = Number(process.hrtime.bigint() - t0);
+    if (ns < best) best = ns;
+  }
+  return Math.round((buf.length / Math.max(best, 1)) * 1000);
+}
+
+const nodeRequire = createRequire(import.meta.url);
+
+/** Loads the addon at `path` and verifies it; throws Crc64Error with the fix in the message. */
+export function loadNativeAddon(path: string): NativeAddon {
+  let addon: NativeAddon;
+  try {
+    addon = nodeRequire(path) as NativeAddon;
+  } catch (err) {
+    const why = existsSync(path) ? `failed to load: ${(err as Error).message}` : 'is missing';
+    throw new Crc64Error(
+      `The native CRC-64/gzip addon (ISA-L) at ${path} ${why}. ` +
+        'Build it with `npm run build:native` (needs the Debian package libisal-dev; at run time libisal2). ' +
+        `Or set ${ENV_NATIVE_PATH} to the built ossferry_native.node. ` +
+        `To run anyway on the ~20x slower pure-JS CRC-64 (not for production), set ${ENV_ALLOW_SLOW}=1.`,
+      { cause: err },
+    );
+  }
+  checkVectors('native (ISA-L)', addon.crc64, addon.crc64Combine);
+  return addon;
+}
+
+export interface LoadOptions {
+  /** Addon path; default: env OSSFERRY_NATIVE_PATH, else the repo's functions/native/build/Release. */
+  nativePath?: string;
+  /** Permit the pure-JS fallback; default: env OSSFERRY_ALLOW_SLOW_CRC === '1'. */
+  allowSlow?: boolean;
+  logger?: Logger;
+}
+
+/** Loader factory (tests call it with explicit paths; the module default reads the environment). */
+export function loadCrc64Backend(opts: LoadOptions = {}): Crc64Backend {
+  const nativePath = opts.nativePath ?? defaultNativePath();
+  const allowSlow = opts.allowSlow ?? process.env[ENV_ALLOW_SLOW] === '1';
+  const logger = opts.logger ?? createLogger({ component: 'crc64' });
+  let addon: NativeAddon | undefined;
+  let fallbackReason: string | undefined;
+  try {
+    addon = loadNativeAddon(nativePath);
+  } catch (err) {
+    if (!allowSlow) throw err;
+    fallbackReason = (err as Error).message;
+  }
+  if (addon) {
+    const a = addon;
+    const backend: Crc64Backend = {
+      implementation: 'isal',
+      crc64: (d, p) => a.crc64(d, p),
+      crc64Combine: (x, y, n) => a.crc64Combine(x, y, n),
+      addon: a,
+      probeMBps: probe(a.crc64),
+      cpu: a.cpuInfo(),
+      nativePath,
+    };
+    logger.info('crc64 backend: isal', { implementation: 'isal', probeMBps: backend.probeMBps, cpu: backend.cpu });
+    if (backend.probeMBps < SLOW_CRC_MBPS) {
+      logger.warn('crc64 ISA-L probe is SLOW: CPUID may hide PCLMULQDQ (VM/emulator) — CRC can bottleneck copies', {
+        probeMBps: backend.probeMBps,
+        cpu: backend.cpu,
+        thresholdMBps: SLOW_CRC_MBPS,
+      });
+    }
+    return backend;
+  }
+  checkVectors('pure-JS', crc64Js, crc64CombineJs);
+  const backend: Crc64Backend = {
+    implementation: 'js',
+    crc64: crc64Js,
+    crc64Combine: crc64CombineJs,
+    addon: undefined,
+    probeMBps: probe(crc64Js),
+    cpu: {},
+    nativePath,
+    fallbackReason,
+  };
+  logger.warn(`crc64 backend: SLOW pure-JS fallback selected by ${ENV_ALLOW_SLOW}=1 (gzip uses Node zlib)`, {
+    implementation: 'js',
+    probeMBps: backend.probeMBps,
+    reason: fallbackReason,
+    fix: 'npm run build:native (Debian: libisal-dev; runtime libisal2)',
+  });
+  return backend;
+}
+
+let current: Crc64Backend | undefined;
+
+/** The process-wide backend, loaded on first use from the environment (so importing never throws). */
+export function backend(): Crc64Backend {
+  return (current ??= loadCrc64Backend());
+}
