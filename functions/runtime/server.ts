@@ -212,7 +212,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<RunningRunt
     }
     const tracked = work.catch((err: unknown) => {
       logger.error('runtime route failed', { error: errorToJson(err) });
-      send(res, 500, toJson(functionErrorBody(err)));
+      send(res, 404, toJson(functionErrorBody(err)), 404);
     });
     if (path === '/invoke') {
       inFlight.add(tracked);
