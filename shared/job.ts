@@ -1,0 +1,267 @@
+/**
+ * The job spec: what to move, where to, and how. A zod schema validates the wire form (JSON from the CLI,
+ * an OSS event or an invocation) and turns it into a typed `Job`; every error is an InvalidInputError that
+ * names the field and the fix. Also the deterministic job id (same source version + destination → same id,
+ * so a re-run resumes instead of starting over; peers.md §0 item 9).
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { DEFAULT_GZIP_LEVEL, type GzipLevel } from './archive-rules.ts';
+import { crc64FromWire } from './crc64/wire.ts';
+import { InvalidInputError } from './errors.ts';
+import { OSS } from './limits.ts';
+
+/** An OSS object location. */
+export interface OssLocation {
+  bucket: string;
+  key: string;
+}
+
+/** Where the bytes come from. `oss` sources may live in any region/endpoint. */
+export type SourceRef =
+  | { kind: 'http'; url: string }
+  | { kind: 'oss'; url: string; bucket: string; key: string; endpoint?: string; region?: string }
+  | { kind: 'sftp'; url: string };
+
+interface JobBase {
+  source: SourceRef;
+  destination: OssLocation;
+  /** Part size in bytes, or 'auto' (shared/plan.ts choosePartSize). */
+  partSize: number | 'auto';
+  /** Upper bound on parallel worker instances. */
+  workers: number;
+  /** Parts each worker uploads at once. */
+  streamsPerWorker: number;
+  /** Replace an existing destination object. Off by default: Complete sends x-oss-forbid-overwrite. */
+  overwrite: boolean;
+  /** Fail before any upload when the source size differs. */
+  expectedSize?: number;
+  /** Fail verification when the whole-object CRC-64 differs. */
+  expectedCrc64?: bigint;
+}
+
+/** A validated job. `mode` discriminates: archive (gzip) carries its level. */
+export type Job = (JobBase & { mode: 'copy' }) | (JobBase & { mode: 'archive'; gzipLevel: GzipLevel });
+
+export const JOB_DEFAULTS = Object.freeze({ workers: 16, streamsPerWorker: 8, maxWorkers: 300, maxStreams: 64 });
+
+// OSS bucket naming (oss-protocol.md §3.1): 3–63 chars; "_" is accepted by ali-oss when using a bucket.
+const BUCKET_RE = /^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/;
+
+/** Parses `oss://bucket/key`; returns a problem description instead of throwing. */
+export function parseOssUrl(url: string): OssLocation | string {
+  if (!url.startsWith('oss://')) return 'must start with oss://';
+  const rest = url.slice('oss://'.length);
+  const slash = rest.indexOf('/');
+  if (slash < 0) return 'has no object key after the bucket';
+  const bucket = rest.slice(0, slash);
+  const key = rest.slice(slash + 1);
+  if (!BUCKET_RE.test(bucket)) return `bucket ${JSON.stringify(bucket)} is not an OSS bucket name (3-63 lowercase letters, digits, "-")`;
+  if (key.length === 0) return 'has an empty object key';
+  if (key.startsWith('/')) return 'object key starts with "/" (OSS keys have no leading slash)';
+  if (Buffer.byteLength(key) > 1023) return 'object key is longer than 1023 bytes';
+  if (/[\u0000-\u001f\u007f]/.test(key)) return 'object key contains control characters';
+  return { bucket, key };
+}
+
+/** `oss://bucket/key` text for a location. */
+export function ossUrl(loc: OssLocation): string {
+  return `oss://${loc.bucket}/${loc.key}`;
+}
+
+const ossUrlString = z.string().superRefine((s, ctx) => {
+  const r = parseOssUrl(s);
+  if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s.slice(0, 80))} ${r}` });
+});
+
+const sourceString = z.string().superRefine((s, ctx) => {
+  if (s.startsWith('oss://')) {
+    const r = parseOssUrl(s);
+    if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+    return;
+  }
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not a URL' });
+    return;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'sftp:') {
+    ctx.addIssue({ code: 'custom', message: `scheme ${u.protocol} is not supported` });
+  } else if (!u.hostname) {
+    ctx.addIssue({ code: 'custom', message: 'has no host' });
+  }
+});
+
+const endpointString = z.string().superRefine((s, ctx) => {
+  try {
+    const u = new URL(s.includes('://') ? s : `https://${s}`);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must be http(s)' });
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not a host or URL' });
+  }
+});
+
+const intIn = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** Wire form of a job (JSON). */
+export const jobSpecSchema = z.strictObject({
+  source: sourceString,
+  sourceEndpoint: endpointString.optional(),
+  sourceRegion: z.string().regex(/^(oss-)?[a-z]{2,}-[a-z0-9-]+$/).optional(),
+  destination: ossUrlString,
+  mode: z.enum(['copy', 'archive']).default('copy'),
+  gzipLevel: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).optional(),
+  partSize: z.union([z.literal('auto'), intIn(OSS.MIN_PART_SIZE, OSS.MAX_PART_SIZE)]).default('auto'),
+  workers: intIn(1, JOB_DEFAULTS.maxWorkers).default(JOB_DEFAULTS.workers),
+  streamsPerWorker: intIn(1, JOB_DEFAULTS.maxStreams).default(JOB_DEFAULTS.streamsPerWorker),
+  overwrite: z.boolean().default(false),
+  expectedSize: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  expectedCrc64: z.string().optional(),
+});
+
+/** The JSON a caller sends. */
+export type JobSpecInput = z.input<typeof jobSpecSchema>;
+
+/** How to fix each field; the message of every InvalidInputError ends with one of these. */
+export const JOB_FIXES: Readonly<Record<string, string>> = Object.freeze({
+  source: 'use an http(s):// URL or oss://bucket/key (sftp://host/path where SFTP is configured)',
+  sourceEndpoint: 'use an OSS endpoint such as https://oss-cn-beijing.aliyuncs.com, only with an oss:// source',
+  sourceRegion: 'use a region id such as cn-beijing or oss-cn-beijing, only with an oss:// source',
+  destination: 'use oss://bucket/key with an existing bucket and a key without a leading "/"',
+  mode: 'use "copy" or "archive"',
+  gzipLevel: 'use 0, 1, 2 or 3, only with mode "archive"',
+  partSize: `use "auto" or a byte count between ${OSS.MIN_PART_SIZE} (100 KB) and ${OSS.MAX_PART_SIZE} (5 GB)`,
+  workers: `use a whole number between 1 and ${JOB_DEFAULTS.maxWorkers}`,
+  streamsPerWorker: `use a whole number between 1 and ${JOB_DEFAULTS.maxStreams}`,
+  overwrite: 'write true or false (default false: an existing destination is never replaced)',
+  expectedSize: 'use the source size in bytes, or omit it',
+  expectedCrc64: 'use the unsigned decimal CRC-64 (as in x-oss-hash-crc64ecma), or omit it',
+});
+
+function pathString(root: string, path: readonly PropertyKey[]): string {
+  let out = root;
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
+  return v;
+}
+
+/**
+ * Parses `input` with `schema`; on failure throws InvalidInputError for the first issue, naming the full
+ * field path (prefixed with `root`) and the fix from `fixes` (looked up by the dotted path without array
+ * indices, then by its first segment).
+ */
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  fixes: Readonly<Record<string, string>>,
+  root = '',
+): z.output<S> {
+  const res = schema.safeParse(input);
+  if (res.success) return res.data;
+  const issue = res.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const field = pathString(root, [...issue.path, issue.keys[0]!]);
+    throw new InvalidInputError(field, 'is not a known field', `remove it; known fields: ${Object.keys(fixes).join(', ')}`);
+  }
+  const field = pathString(root, issue.path) || root || '(input)';
+  const dotted = issue.path.filter((p) => typeof p !== 'number').map(String).join('.');
+  const fix = fixes[dotted] ?? fixes[String(issue.path[0] ?? '')] ?? 'see the schema documentation';
+  const missing = issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined;
+  throw new InvalidInputError(field, missing ? 'is required' : issue.message, fix);
+}
+
+/**
+ * Validates a job spec and returns the typed job. Throws InvalidInputError naming the field and the fix,
+ * e.g. `destination: "s3://b/k" must start with oss://. Fix: use oss://bucket/key …`.
+ */
+export function parseJob(input: unknown): Job {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new InvalidInputError('job', 'must be a JSON object', 'send {"source": "...", "destination": "oss://bucket/key"}');
+  }
+  const spec = parseOrThrow(jobSpecSchema, input, JOB_FIXES);
+  let source: SourceRef;
+  if (spec.source.startsWith('oss://')) {
+    const loc = parseOssUrl(spec.source) as OssLocation;
+    source = { kind: 'oss', url: spec.source, ...loc };
+    if (spec.sourceEndpoint !== undefined) source.endpoint = spec.sourceEndpoint;
+    if (spec.sourceRegion !== undefined) source.region = spec.sourceRegion.replace(/^oss-/, '');
+  } else {
+    if (spec.sourceEndpoint !== undefined || spec.sourceRegion !== undefined) {
+      const field = spec.sourceEndpoint !== undefined ? 'sourceEndpoint' : 'sourceRegion';
+      throw new InvalidInputError(field, 'only applies to oss:// sources', 'remove it, or use an oss://bucket/key source');
+    }
+    source = spec.source.startsWith('sftp:') ? { kind: 'sftp', url: spec.source } : { kind: 'http', url: spec.source };
+  }
+  if (spec.mode === 'copy' && spec.gzipLevel !== undefined) {
+    throw new InvalidInputError('gzipLevel', 'only applies to mode "archive"', 'remove gzipLevel, or set mode to "archive"');
+  }
+  const destination = parseOssUrl(spec.destination) as OssLocation;
+  if (source.kind === 'oss' && source.bucket === destination.bucket && source.key === destination.key && source.endpoint === undefined) {
+    throw new InvalidInputError('destination', 'is the same object as the source', 'choose a different destination key');
+  }
+  const base: JobBase = {
+    source,
+    destination,
+    partSize: spec.partSize,
+    workers: spec.workers,
+    streamsPerWorker: spec.streamsPerWorker,
+    overwrite: spec.overwrite,
+  };
+  if (spec.expectedSize !== undefined) base.expectedSize = spec.expectedSize;
+  if (spec.expectedCrc64 !== undefined) base.expectedCrc64 = crc64FromWire(spec.expectedCrc64, 'expectedCrc64');
+  return spec.mode === 'archive'
+    ? { ...base, mode: 'archive', gzipLevel: spec.gzipLevel ?? DEFAULT_GZIP_LEVEL }
+    : { ...base, mode: 'copy' };
+}
+
+/** What identifies one version of a source (structurally the RangeSource `SourceIdentity`). */
+export interface SourceFingerprint {
+  size: number;
+  etag?: string;
+  crc64?: bigint;
+  mtimeMs?: number;
+}
+
+// Query parameters that carry a signature or its expiry: a re-signed URL is the same source.
+const SIGNING_PARAMS = /^(x-amz-.*|x-oss-(signature.*|credential|date|expires|security-token|signature-version|additional-headers)|signature|expires|ossaccesskeyid|security-token|awsaccesskeyid)$/i;
+
+/** A URL with userinfo and signing parameters removed: stable across re-signing, safe to hash. */
+export function stableSourceUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    for (const k of [...u.searchParams.keys()]) if (SIGNING_PARAMS.test(k)) u.searchParams.delete(k);
+    u.searchParams.sort();
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Deterministic job id: sha256 over the source URL (without credentials or signature), its version
+ * (size, ETag, CRC-64, mtime) and the destination. Same inputs → same id → the coordinator finds the
+ * earlier status object and upload and resumes. 32 lowercase hex characters prefixed with "j".
+ */
+export function jobIdFor(source: { url: string; identity: SourceFingerprint }, destination: OssLocation | string): string {
+  const dest = typeof destination === 'string' ? destination : ossUrl(destination);
+  const id = source.identity;
+  const material = JSON.stringify([
+    'ossferry-job-v1',
+    stableSourceUrl(source.url),
+    id.size,
+    id.etag ?? null,
+    id.crc64 === undefined ? null : id.crc64.toString(10),
+    id.mtimeMs ?? null,
+    dest,
+  ]);
+  return 'j' + createHash('sha256').update(material).digest('hex').slice(0, 32);
+}

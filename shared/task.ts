@@ -1,0 +1,162 @@
+/**
+ * What the coordinator sends a worker (a task) and what the worker sends back (receipts, unfinished parts,
+ * errors). One schema for coordinator, worker and tests, so they agree by construction. CRC-64 values are
+ * decimal strings on the wire and bigint after parsing (docs/CONVENTIONS.md "Values"); the `*ToWire`
+ * functions do the reverse for outgoing JSON (JSON.stringify cannot serialise bigint).
+ */
+import { z } from 'zod';
+import { crc64ToWire, crc64Wire } from './crc64/wire.ts';
+import { parseOrThrow, type OssLocation, type SourceFingerprint } from './job.ts';
+import { OSS } from './limits.ts';
+import type { PartRange } from './plan.ts';
+
+const safeInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const partRangeSchema = z
+  .strictObject({
+    partNumber: z.number().int().min(OSS.MIN_PART_NUMBER).max(OSS.MAX_PART_NUMBER),
+    start: safeInt,
+    end: safeInt,
+  })
+  .refine((p) => p.end >= p.start && p.end - p.start <= OSS.MAX_PART_SIZE, {
+    message: 'end must be ≥ start and the part at most 5 GB',
+    path: ['end'],
+  });
+
+export const sourceIdentitySchema = z.strictObject({
+  size: safeInt,
+  etag: z.string().min(1).optional(),
+  crc64: crc64Wire.optional(),
+  mtimeMs: z.number().int().optional(),
+});
+
+export const taskSchema = z
+  .strictObject({
+    jobId: z.string().min(1).max(128),
+    uploadId: z.string().min(1).max(256),
+    destination: z.strictObject({ bucket: z.string().min(1), key: z.string().min(1) }),
+    source: z.strictObject({
+      /** http(s)://…, oss://bucket/key or sftp://… — may carry a signature: never log it, use safeUrl(). */
+      url: z.string().min(1),
+      identity: sourceIdentitySchema,
+      /** OSS sources in another region/endpoint. */
+      endpoint: z.string().optional(),
+      region: z.string().optional(),
+    }),
+    parts: z.array(partRangeSchema).min(1).max(OSS.MAX_PART_NUMBER),
+    streams: z.number().int().min(1).max(64),
+    mode: z.enum(['copy', 'archive']).default('copy'),
+    gzipLevel: z.number().int().min(0).max(3).optional(),
+    /** Epoch ms by which the worker must have answered; the FC invocation deadline also applies. */
+    deadlineMs: z.number().int().positive().optional(),
+    /** Destination OSS endpoint/region hints (else the worker's env / FC region). */
+    oss: z.strictObject({ endpoint: z.string().optional(), region: z.string().optional() }).optional(),
+  })
+  .superRefine((t, ctx) => {
+    let prev = 0;
+    t.parts.forEach((p, i) => {
+      if (p.partNumber <= prev) {
+        ctx.addIssue({ code: 'custom', path: ['parts', i, 'partNumber'], message: 'part numbers must be strictly ascending' });
+      }
+      if (p.end > t.source.identity.size) {
+        ctx.addIssue({ code: 'custom', path: ['parts', i, 'end'], message: `is beyond the source size ${t.source.identity.size}` });
+      }
+      prev = p.partNumber;
+    });
+  });
+
+/** A validated worker task (bigint CRCs). */
+export type WorkerTask = z.output<typeof taskSchema>;
+/** The JSON form of a task. */
+export type WorkerTaskWire = z.input<typeof taskSchema>;
+
+export const TASK_FIXES: Readonly<Record<string, string>> = Object.freeze({
+  jobId: 'send the job id from jobIdFor()',
+  uploadId: 'send the UploadId returned by InitiateMultipartUpload',
+  destination: 'send {bucket, key} of the destination object',
+  'source.url': 'send the source URL (http(s)://, oss:// or sftp://)',
+  'source.identity': 'send the identity returned by the source stat(): {size, etag?, crc64?, mtimeMs?}',
+  'source.identity.crc64': 'send the CRC-64 as an unsigned decimal string',
+  source: 'send {url, identity}',
+  parts: 'send 1..10000 parts {partNumber, start, end} in ascending part order, within the source size',
+  streams: 'send a whole number of parallel parts between 1 and 64',
+  mode: 'use "copy" or "archive"',
+  gzipLevel: 'use 0..3',
+  deadlineMs: 'send an epoch time in ms, or omit it',
+  oss: 'send {endpoint?, region?}',
+});
+
+/** Parses a task (e.g. the invocation event); throws InvalidInputError naming `task.<field>` and the fix. */
+export function parseTask(input: unknown): WorkerTask {
+  return parseOrThrow(taskSchema, input, TASK_FIXES, 'task');
+}
+
+/** Builds the wire form of a task (bigint CRC → decimal string). */
+export function taskToWire(task: {
+  jobId: string;
+  uploadId: string;
+  destination: OssLocation;
+  source: { url: string; identity: SourceFingerprint; endpoint?: string; region?: string };
+  parts: readonly PartRange[];
+  streams: number;
+  mode?: 'copy' | 'archive';
+  gzipLevel?: number;
+  deadlineMs?: number;
+  oss?: { endpoint?: string; region?: string };
+}): WorkerTaskWire {
+  const { crc64, ...identity } = task.source.identity;
+  return {
+    ...task,
+    parts: task.parts.map((p) => ({ partNumber: p.partNumber, start: p.start, end: p.end })),
+    source: { ...task.source, identity: crc64 === undefined ? identity : { ...identity, crc64: crc64ToWire(crc64) } },
+  };
+}
+
+export const receiptSchema = z.strictObject({
+  partNumber: z.number().int().min(OSS.MIN_PART_NUMBER).max(OSS.MAX_PART_NUMBER),
+  /** The part ETag exactly as OSS returned it (quoted), needed for Complete. */
+  etag: z.string().min(1),
+  size: safeInt,
+  crc64: crc64Wire,
+});
+
+/** A part uploaded and verified (our CRC == OSS's x-oss-hash-crc64ecma). */
+export type PartReceipt = z.output<typeof receiptSchema>;
+
+export const workerErrorSchema = z.strictObject({
+  partNumber: z.number().int().optional(),
+  code: z.string(),
+  message: z.string(),
+  retryable: z.boolean(),
+});
+export type WorkerError = z.output<typeof workerErrorSchema>;
+
+export const workerResultSchema = z.strictObject({
+  receipts: z.array(receiptSchema),
+  /** Part numbers not uploaded (deadline, failure, abort): the coordinator re-dispatches them. */
+  unfinished: z.array(z.number().int()),
+  errors: z.array(workerErrorSchema),
+  /** Set when the task failed as a whole for a reason retries cannot fix (e.g. SourceChanged). */
+  fatal: workerErrorSchema.optional(),
+});
+
+/** A worker's answer (bigint CRCs). */
+export type WorkerResult = z.output<typeof workerResultSchema>;
+export type WorkerResultWire = z.input<typeof workerResultSchema>;
+
+/** Parses a worker's answer; throws InvalidInputError naming `result.<field>`. */
+export function parseWorkerResult(input: unknown): WorkerResult {
+  return parseOrThrow(workerResultSchema, input, { receipts: 'receipts are {partNumber, etag, size, crc64}', unfinished: 'part numbers', errors: '{code, message, retryable}' }, 'result');
+}
+
+/** Receipt → JSON form. */
+export function receiptToWire(r: PartReceipt): z.input<typeof receiptSchema> {
+  return { partNumber: r.partNumber, etag: r.etag, size: r.size, crc64: crc64ToWire(r.crc64) };
+}
+
+/** Worker result → JSON form. */
+export function workerResultToWire(r: WorkerResult): WorkerResultWire {
+  const out: WorkerResultWire = { receipts: r.receipts.map(receiptToWire), unfinished: [...r.unfinished], errors: r.errors.map((e) => ({ ...e })) };
+  if (r.fatal) out.fatal = { ...r.fatal };
+  return out;
+}
