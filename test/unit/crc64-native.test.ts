@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
+import { defaultNativePath } from '../../shared/crc64/index.ts';
+import type { NativeAddon } from '../../shared/crc64/loader.ts';
+
+// The addon validates its own arguments (callers other than the TS wrapper can reach it): bad input must
+// throw TypeError/RangeError naming the argument, never crash the process.
+const addon = createRequire(import.meta.url)(defaultNativePath()) as NativeAddon;
+type AnyFn = (...args: unknown[]) => unknown;
+const raw = addon as unknown as Record<keyof NativeAddon, AnyFn>;
+
+describe('native addon argument validation (in C)', () => {
+  const cases: Array<[string, () => unknown, typeof TypeError | typeof RangeError, RegExp]> = [
+    ['crc64()', () => raw.crc64(), TypeError, /data/],
+    ['crc64(string)', () => raw.crc64('x'), TypeError, /data/],
+    ['crc64(Uint16Array)', () => raw.crc64(new Uint16Array(2)), TypeError, /data/],
+    ['crc64(buf, number)', () => raw.crc64(new Uint8Array(1), 3), TypeError, /prev/],
+    ['crc64(buf, -1n)', () => raw.crc64(new Uint8Array(1), -1n), RangeError, /prev/],
+    ['crc64(buf, 2^64)', () => raw.crc64(new Uint8Array(1), 1n << 64n), RangeError, /prev/],
+    ['crc64Combine(1 arg)', () => raw.crc64Combine(0n), TypeError, /crc64Combine/],
+    ['crc64Combine(number crcA)', () => raw.crc64Combine(1, 0n, 1), TypeError, /crcA/],
+    ['crc64Combine(len -1)', () => raw.crc64Combine(0n, 0n, -1), RangeError, /lengthB/],
+    ['crc64Combine(len 1.5)', () => raw.crc64Combine(0n, 0n, 1.5), RangeError, /lengthB/],
+    ['crc64Combine(len NaN)', () => raw.crc64Combine(0n, 0n, Number.NaN), RangeError, /lengthB/],
+    ['crc64Combine(len -1n)', () => raw.crc64Combine(0n, 0n, -1n), RangeError, /lengthB/],
+    ['crc64Combine(len "1")', () => raw.crc64Combine(0n, 0n, '1'), TypeError, /lengthB/],
+    ['gzip(1 arg)', () => raw.gzip(new Uint8Array(1)), TypeError, /gzip/],
+    ['gzip({}, 1)', () => raw.gzip({}, 1), TypeError, /data/],
+    ['gzip(buf, 4)', () => raw.gzip(new Uint8Array(1), 4), RangeError, /level/],
+    ['gzip(buf, -1)', () => raw.gzip(new Uint8Array(1), -1), RangeError, /level/],
+    ['gzip(buf, "1")', () => raw.gzip(new Uint8Array(1), '1'), TypeError, /level/],
+    ['gzipAsync(buf, 0.5)', () => raw.gzipAsync(new Uint8Array(1), 0.5), RangeError, /level/],
+    ['gzipAsync(null, 1)', () => raw.gzipAsync(null, 1), TypeError, /data/],
+  ];
+  it.each(cases)('%s throws a named error', (_name, call, type, field) => {
+    // Prepare: table above. Act / Assess
+    expect(call).toThrow(type);
+    expect(call).toThrow(field);
+  });
+
+  it('accepts a bigint length up to 2^64-1 and a number length up to 2^53-1', () => {
+    // Prepare
+    const a = 0x995dc9bbdf1939fan;
+    // Act
+    const big = addon.crc64Combine(a, 0n, (1n << 64n) - 1n);
+    const num = addon.crc64Combine(a, 0n, Number.MAX_SAFE_INTEGER);
+    // Assess
+    expect(typeof big).toBe('bigint');
+    expect(num).toBe(addon.crc64Combine(a, 0n, BigInt(Number.MAX_SAFE_INTEGER)));
+  });
+
+  it('reports the CPU features ISA-L dispatches on', () => {
+    // Prepare / Act
+    const cpu = addon.cpuInfo();
+    // Assess
+    if (process.arch === 'x64') expect(Object.keys(cpu)).toEqual(expect.arrayContaining(['pclmulqdq', 'avx2', 'avx512f', 'vpclmulqdq']));
+    for (const v of Object.values(cpu)) expect(typeof v).toBe('boolean');
+  });
+});
