@@ -1,0 +1,683 @@
+/**
+ * SFTP source (`sftp://user@host:port/absolute/path`) over ssh2, implementing RangeSource.
+ *
+ * Why pipelined: ssh2's createReadStream keeps one READ in flight, so throughput is chunk/RTT
+ * (~1.3 MB/s at 50 ms; ../shared/reference/peers.md §0 item 12). Here each range keeps up to
+ * `maxRequestsInFlight` READs outstanding on its channel and delivers the replies in order. Each SSH
+ * channel has a fixed 2 MiB receive window in ssh2 (lib/Channel.js MAX_WINDOW), so parallel ranges are
+ * spread over several SFTP channels of one connection, each with its own window.
+ * READ length: OpenSSH's sftp-server announces max-read-length 261120 (255 KiB) via limits@openssh.com and
+ * truncates longer reads; other servers may return short reads at any time, so a short reply is followed by
+ * a READ for the remainder (never treated as EOF).
+ *
+ * Security: key authentication only (the key comes from a secret: env OSSFERRY_SFTP_PRIVATE_KEY or the
+ * caller, never code); the host key is pinned by SHA-256 fingerprint and checked in `hostVerifier`, which
+ * ssh2 runs during key exchange, i.e. before any USERAUTH request is sent; the host is screened against
+ * SSRF rules (shared/ssrf.ts) before connecting, and the connection goes to the screened address.
+ *
+ * Consistency: every read fstat()s the opened handle against the pin before the first byte and stat()s the
+ * path again before the last byte is delivered; a different size or mtime fails with SourceChangedError.
+ * SFTP v3 carries mtime in whole seconds, so a same-size rewrite within the same second is not detectable.
+ */
+import { lookup } from 'node:dns/promises';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { Client, utils as sshUtils, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
+import { silentLogger, type Logger } from '../../shared/log.ts';
+import { backoffDelayMs, sleep, type BackoffPolicy } from '../../shared/retry.ts';
+import { parseAllowList, screenAddress, type AllowList } from '../../shared/ssrf.ts';
+import { FUNCTION_ENV } from '../../shared/function-env.ts';
+import { SourceChangedError, SourceUnavailableError, type RangeSource, type SourceIdentity } from './types.ts';
+
+/** The pinned host key did not match: possible man-in-the-middle. Never retried. */
+export class HostKeyMismatchError extends OssferryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HostKeyMismatch', message, options);
+  }
+}
+
+/** The server refused our key (or offers no public-key auth). Never retried. */
+export class SftpAuthError extends OssferryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SftpAuth', message, options);
+  }
+}
+
+/** Resolves and screens a host, returning the one address to connect to (throws when refused). */
+export type ScreenHost = (host: string, signal?: AbortSignal) => Promise<string>;
+
+export interface SftpSourceOptions {
+  /** `sftp://user@host[:port]/absolute/path`; no password. */
+  url: string;
+  /** Private key (OpenSSH/PEM). Default: env OSSFERRY_SFTP_PRIVATE_KEY. */
+  privateKey?: string | Buffer;
+  passphrase?: string;
+  /** `SHA256:…` as `ssh-keygen -lf` prints it, from the job. Takes precedence over `hostKeys`. */
+  hostKeyFingerprint?: string;
+  /** host[:port] → fingerprint, from stack config. Default: env OSSFERRY_SFTP_HOST_KEYS (JSON). */
+  hostKeys?: Record<string, string>;
+  /** Hosts/CIDRs that may be private/loopback. Default: env OSSFERRY_ALLOWED_SOURCE_HOSTS. */
+  allowedHosts?: AllowList | string | readonly string[];
+  /** Replaces the built-in resolve-and-screen (e.g. functions/sources/screen.ts). */
+  screenHost?: ScreenHost;
+  /** Bytes per READ request; capped to the server's max read length. Default 256 KiB. */
+  requestSize?: number;
+  /** READ requests outstanding per range. Default 64. */
+  maxRequestsInFlight?: number;
+  /** SFTP channels opened on the one SSH connection; ranges are spread over them. Default 4. */
+  channels?: number;
+  /** Reconnects per read() after a dropped connection; each resumes at the last delivered byte. Default 3. */
+  maxReconnects?: number;
+  reconnectBackoff?: BackoffPolicy;
+  /** Bytes a range buffers ahead of its consumer (Readable highWaterMark). Default 1 MiB. */
+  readAheadBytes?: number;
+  readyTimeoutMs?: number;
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+  /** ssh2 debug hook (tests assert what was sent on the wire). */
+  debug?: (line: string) => void;
+}
+
+/** Counters for tests and benchmarks. */
+export interface SftpStats {
+  requests: number;
+  maxInFlight: number;
+  shortReads: number;
+  reconnects: number;
+  connections: number;
+}
+
+export interface SftpLocation {
+  user: string;
+  host: string;
+  port: number;
+  path: string;
+}
+
+const FP_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
+const DEFAULT_REQUEST_SIZE = 256 * 1024;
+const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 2_000, maxAttempts: 4 };
+
+export function parseSftpUrl(url: string, field = 'url'): SftpLocation {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (cause) {
+    throw new InvalidInputError(field, 'is not a URL', 'write sftp://user@host:port/absolute/path', { cause });
+  }
+  if (u.protocol !== 'sftp:') throw new InvalidInputError(field, `has scheme ${u.protocol} instead of sftp:`, 'write sftp://user@host:port/absolute/path');
+  if (u.password) {
+    throw new InvalidInputError(field, 'contains a password; password authentication is not supported', 'remove the password from the URL and provide an SSH private key (OSSFERRY_SFTP_PRIVATE_KEY)');
+  }
+  if (!u.username) throw new InvalidInputError(field, 'has no user name', 'write sftp://user@host:port/absolute/path');
+  if (!u.hostname) throw new InvalidInputError(field, 'has no host', 'write sftp://user@host:port/absolute/path');
+  if (u.search || u.hash) throw new InvalidInputError(field, 'has a query or fragment', 'remove everything after the path');
+  const path = decodeURIComponent(u.pathname);
+  if (path === '' || path === '/' || path.endsWith('/')) throw new InvalidInputError(field, 'does not name a file', 'append the absolute path of the file');
+  return {
+    user: decodeURIComponent(u.username),
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port ? Number(u.port) : 22,
+    path,
+  };
+}
+
+/** `SHA256:<base64 without padding>` of a raw host key blob, the format `ssh-keygen -lf` prints. */
+export function hostKeyFingerprint(key: Buffer): string {
+  return 'SHA256:' + createHash('sha256').update(key).digest('base64').replace(/=+$/, '');
+}
+
+/** The built-in screen: resolve once, refuse if any address is refused, connect to the first. */
+export function defaultScreenHost(allow: AllowList): ScreenHost {
+  return async (host) => {
+    const addrs = await lookup(host, { all: true, verbatim: true });
+    if (addrs.length === 0) throw new SourceUnavailableError(`${host} did not resolve`);
+    for (const a of addrs) {
+      const v = screenAddress(host, a.address, allow);
+      if (!v.ok) {
+        throw new InvalidInputError(
+          'url',
+          `host ${host} resolves to ${a.address} (${v.reason}), which sources may not reach`,
+          `if this SFTP server is intended, add ${host} to ${FUNCTION_ENV.ALLOWED_SOURCE_HOSTS}`,
+        );
+      }
+    }
+    return addrs[0]!.address;
+  };
+}
+
+interface Conn {
+  client: Client;
+  channels: SFTPWrapper[];
+  active: number[];
+  dead: boolean;
+  maxReadLen: number;
+}
+
+type Status = Error & { code?: unknown };
+/** ssh2 reports SFTP status replies with a numeric `code`; transport loss ("No response from server") has none. */
+const isSftpStatus = (err: unknown): boolean => typeof (err as Status | undefined)?.code === 'number';
+const SFTP_EOF = 1;
+const SFTP_NO_SUCH_FILE = 2;
+
+function cb<T>(fn: (done: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+}
+
+export class SftpSource implements RangeSource {
+  readonly displayUrl: string;
+  readonly location: SftpLocation;
+  readonly stats: SftpStats = { requests: 0, maxInFlight: 0, shortReads: 0, reconnects: 0, connections: 0 };
+  readonly #key: string | Buffer;
+  readonly #passphrase: string | undefined;
+  readonly #fingerprint: string;
+  readonly #screen: ScreenHost;
+  readonly #requestSize: number;
+  readonly #inFlight: number;
+  readonly #channels: number;
+  readonly #maxReconnects: number;
+  readonly #backoff: BackoffPolicy;
+  readonly #readyTimeout: number;
+  readonly #readAhead: number;
+  readonly #log: Logger;
+  readonly #debug: ((line: string) => void) | undefined;
+  #conn: Promise<Conn> | undefined;
+  #closed = false;
+
+  constructor(opts: SftpSourceOptions) {
+    const env = opts.env ?? process.env;
+    this.location = parseSftpUrl(opts.url);
+    const { user, host, port, path } = this.location;
+    this.displayUrl = `sftp://${user}@${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+
+    const key = opts.privateKey ?? env[FUNCTION_ENV.SFTP_PRIVATE_KEY];
+    if (key === undefined || key.length === 0) {
+      throw new InvalidInputError(
+        'privateKey',
+        'no SSH private key was provided, and password authentication is not supported',
+        `set ${FUNCTION_ENV.SFTP_PRIVATE_KEY} (from a stack secret) to the private key whose public key is in the server's authorized_keys`,
+      );
+    }
+    const parsed = sshUtils.parseKey(key, opts.passphrase);
+    if (parsed instanceof Error || (Array.isArray(parsed) ? parsed.length === 0 : !parsed.isPrivateKey())) {
+      throw new InvalidInputError('privateKey', 'is not a usable SSH private key (or the passphrase is wrong)', 'provide an OpenSSH or PEM private key, unencrypted or with its passphrase');
+    }
+    this.#key = key;
+    this.#passphrase = opts.passphrase;
+
+    let fp = opts.hostKeyFingerprint;
+    let fpField = 'hostKeyFingerprint';
+    if (fp === undefined) {
+      let map = opts.hostKeys;
+      if (map === undefined && env[FUNCTION_ENV.SFTP_HOST_KEYS]) {
+        try {
+          map = JSON.parse(env[FUNCTION_ENV.SFTP_HOST_KEYS]!) as Record<string, string>;
+        } catch (cause) {
+          throw new InvalidInputError(FUNCTION_ENV.SFTP_HOST_KEYS, 'is not valid JSON', 'write a JSON object such as {"sftp.example.com:22":"SHA256:…"}', { cause });
+        }
+      }
+      const hostKey = host.includes(':') ? `[${host}]` : host;
+      fp = map?.[`${hostKey}:${port}`] ?? map?.[host] ?? (port === 22 ? map?.[hostKey] : undefined);
+      fpField = `${FUNCTION_ENV.SFTP_HOST_KEYS}["${hostKey}:${port}"]`;
+    }
+    if (fp === undefined) {
+      throw new InvalidInputError(
+        'hostKeyFingerprint',
+        `no pinned host key for ${host}:${port}; ossferry never trusts an unknown SFTP server`,
+        `pass hostKeyFingerprint in the job, or add "${host}:${port}" to ${FUNCTION_ENV.SFTP_HOST_KEYS}, with the value printed by \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the server`,
+      );
+    }
+    if (typeof fp !== 'string' || !FP_RE.test(fp)) {
+      throw new InvalidInputError(fpField, 'is not a SHA-256 host key fingerprint', 'use the "SHA256:…" value printed by `ssh-keygen -lf <host key>.pub` (43 base64 characters)');
+    }
+    this.#fingerprint = fp;
+
+    let allow: AllowList;
+    if (opts.allowedHosts === undefined || typeof opts.allowedHosts === 'string' || Array.isArray(opts.allowedHosts)) {
+      const spec = (opts.allowedHosts ?? env[FUNCTION_ENV.ALLOWED_SOURCE_HOSTS]) as string | readonly string[] | undefined;
+      try {
+        allow = parseAllowList(spec);
+      } catch (cause) {
+        throw new InvalidInputError('allowedHosts', (cause as Error).message, 'list host names, *.suffixes, IPs or CIDRs separated by commas', { cause });
+      }
+    } else {
+      allow = opts.allowedHosts as AllowList;
+    }
+    this.#screen = opts.screenHost ?? defaultScreenHost(allow);
+
+    const posInt = (v: number | undefined, d: number, name: string, max: number) => {
+      const n = v ?? d;
+      if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidInputError(name, `must be an integer 1..${max}`, `omit it for the default ${d}`);
+      return n;
+    };
+    this.#requestSize = posInt(opts.requestSize, DEFAULT_REQUEST_SIZE, 'requestSize', 16 * 1024 * 1024);
+    this.#inFlight = posInt(opts.maxRequestsInFlight, 64, 'maxRequestsInFlight', 1024);
+    this.#channels = posInt(opts.channels, 4, 'channels', 64);
+    this.#maxReconnects = opts.maxReconnects ?? 3;
+    this.#backoff = opts.reconnectBackoff ?? DEFAULT_BACKOFF;
+    this.#readyTimeout = opts.readyTimeoutMs ?? 20_000;
+    this.#readAhead = posInt(opts.readAheadBytes, 1024 * 1024, 'readAheadBytes', 256 * 1024 * 1024);
+    this.#log = (opts.logger ?? silentLogger).child({ source: this.displayUrl });
+    this.#debug = opts.debug;
+  }
+
+  async #connect(signal?: AbortSignal): Promise<Conn> {
+    const { host, port, user } = this.location;
+    const address = await this.#screen(host, signal);
+    const client = new Client();
+    let offered: string | undefined;
+    const config: ConnectConfig = {
+      host: address,
+      port,
+      username: user,
+      privateKey: this.#key,
+      passphrase: this.#passphrase,
+      // Only public-key auth is ever attempted (no "none", password or keyboard-interactive probes).
+      authHandler: ['publickey'],
+      readyTimeout: this.#readyTimeout,
+      keepaliveInterval: 15_000,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        offered = hostKeyFingerprint(key);
+        return offered === this.#fingerprint;
+      },
+      debug: this.#debug,
+    };
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        client.end();
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      client.once('ready', () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      client.once('error', (err: Error & { level?: string }) => {
+        signal?.removeEventListener('abort', onAbort);
+        client.end();
+        if (offered !== undefined && offered !== this.#fingerprint) {
+          reject(new HostKeyMismatchError(`${host}:${port} presented host key ${offered}, but ${this.#fingerprint} is pinned; refusing before authentication`, { cause: err }));
+        } else if (err.level === 'client-authentication') {
+          reject(new SftpAuthError(`${host}:${port} refused public-key authentication for user ${user} (ossferry never uses passwords): add the key's public half to that user's authorized_keys`, { cause: err }));
+        } else {
+          reject(new SourceUnavailableError(`cannot connect to ${host}:${port}: ${err.message}`, { cause: err }));
+        }
+      });
+      client.connect(config);
+    });
+    this.stats.connections++;
+    const conn: Conn = { client, channels: [], active: [], dead: false, maxReadLen: this.#requestSize };
+    const markDead = () => {
+      conn.dead = true;
+    };
+    client.on('close', markDead);
+    client.on('error', (err) => {
+      markDead();
+      this.#log.warn('sftp connection error', { err });
+    });
+    try {
+      for (let i = 0; i < this.#channels; i++) {
+        const sftp = await cb<SFTPWrapper>((d) => client.sftp(d));
+        sftp.on('close', markDead);
+        conn.channels.push(sftp);
+        conn.active.push(0);
+      }
+    } catch (err) {
+      client.end();
+      throw new SourceUnavailableError(`cannot open an SFTP channel on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    }
+    // ssh2 stores the server's limits@openssh.com max-read-length here; larger READs are split serially inside ssh2.
+    const serverMax = (conn.channels[0] as unknown as { _maxReadLen?: unknown })._maxReadLen;
+    if (typeof serverMax === 'number' && serverMax > 0) conn.maxReadLen = Math.min(this.#requestSize, serverMax);
+    return conn;
+  }
+
+  /** The live connection, (re)connecting when there is none or it died. Concurrent callers share one attempt. */
+  async #getConn(signal?: AbortSignal): Promise<Conn> {
+    if (this.#closed) throw new SourceUnavailableError(`${this.displayUrl}: source is closed`);
+    if (this.#conn) {
+      try {
+        const c = await this.#conn;
+        if (!c.dead) return c;
+      } catch {
+        // the previous attempt failed: try again below
+      }
+      this.#conn = undefined;
+    }
+    const attempt = this.#connect(signal);
+    this.#conn = attempt;
+    attempt.catch(() => {
+      if (this.#conn === attempt) this.#conn = undefined;
+    });
+    return attempt;
+  }
+
+  #pickChannel(conn: Conn): number {
+    let best = 0;
+    for (let i = 1; i < conn.active.length; i++) if (conn.active[i]! < conn.active[best]!) best = i;
+    return best;
+  }
+
+  /** Runs `fn` on a connection, reconnecting (bounded) when the transport drops. */
+  async #withConn<T>(what: string, fn: (conn: Conn, ch: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const conn = await this.#getConn(signal);
+      const ch = this.#pickChannel(conn);
+      try {
+        return await fn(conn, ch);
+      } catch (err) {
+        if (isSftpStatus(err) || err instanceof OssferryError || signal?.aborted) throw err;
+        conn.dead = true;
+        if (attempt >= this.#maxReconnects) throw new SourceUnavailableError(`${this.displayUrl}: ${what} failed after ${attempt + 1} attempts`, { cause: err });
+        this.stats.reconnects++;
+        await sleep(backoffDelayMs(attempt + 1, this.#backoff), signal);
+      }
+    }
+  }
+
+  #identityOf(attrs: { size: number; mtime: number }): SourceIdentity {
+    return { size: attrs.size, mtimeMs: attrs.mtime * 1000 };
+  }
+
+  async stat(signal?: AbortSignal): Promise<SourceIdentity> {
+    return this.#withConn(
+      'stat',
+      async (conn, ch) => {
+        try {
+          const attrs = await cb<{ size: number; mtime: number }>((d) => conn.channels[ch]!.stat(this.location.path, d));
+          return this.#identityOf(attrs);
+        } catch (err) {
+          if ((err as Status).code === SFTP_NO_SUCH_FILE) throw new InvalidInputError('url', `${this.displayUrl} does not exist`, 'check the path on the SFTP server', { cause: err });
+          throw err;
+        }
+      },
+      signal,
+    );
+  }
+
+  #checkPin(now: SourceIdentity, pin: SourceIdentity, when: string): void {
+    if (now.size !== pin.size || (pin.mtimeMs !== undefined && now.mtimeMs !== pin.mtimeMs)) {
+      throw new SourceChangedError(
+        `${this.displayUrl} changed ${when}: planned size ${pin.size} mtime ${pin.mtimeMs}, now size ${now.size} mtime ${now.mtimeMs}`,
+      );
+    }
+  }
+
+  async read(start: number, end: number, pin: SourceIdentity, signal?: AbortSignal): Promise<Readable> {
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > pin.size) {
+      throw new InvalidInputError('range', `[${start}, ${end}) is not inside [0, ${pin.size})`, 'request a half-open range within the pinned size');
+    }
+    const reader = new PipelinedRead(this, start, end, pin, signal);
+    await reader.open();
+    return reader.stream;
+  }
+
+  // Internals PipelinedRead uses (kept off the public interface by convention).
+  _getConn(signal?: AbortSignal): Promise<Conn> {
+    return this.#getConn(signal);
+  }
+  _pickChannel(conn: Conn): number {
+    return this.#pickChannel(conn);
+  }
+  _checkPin(now: SourceIdentity, pin: SourceIdentity, when: string): void {
+    this.#checkPin(now, pin, when);
+  }
+  _identityOf(attrs: { size: number; mtime: number }): SourceIdentity {
+    return this.#identityOf(attrs);
+  }
+  get _inFlight(): number {
+    return this.#inFlight;
+  }
+  get _readAhead(): number {
+    return this.#readAhead;
+  }
+  get _maxReconnects(): number {
+    return this.#maxReconnects;
+  }
+  get _backoff(): BackoffPolicy {
+    return this.#backoff;
+  }
+  get _log(): Logger {
+    return this.#log;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const p = this.#conn;
+    this.#conn = undefined;
+    if (!p) return;
+    try {
+      const c = await p;
+      c.dead = true;
+      await new Promise<void>((resolve) => {
+        c.client.once('close', () => resolve());
+        c.client.end();
+        setTimeout(resolve, 2_000).unref();
+      });
+    } catch {
+      // never connected
+    }
+  }
+}
+
+interface Req {
+  pos: number;
+  len: number;
+  data?: Buffer;
+  done: boolean;
+}
+
+/** One ranged read: an ordered window of outstanding READs, delivered in order, refilled on demand. */
+class PipelinedRead {
+  readonly stream: Readable;
+  readonly #src: SftpSource;
+  readonly #end: number;
+  readonly #pin: SourceIdentity;
+  readonly #signal: AbortSignal | undefined;
+  #conn: Conn | undefined;
+  #ch = 0;
+  #handle: Buffer | undefined;
+  #epoch = 0;
+  #queue: Req[] = [];
+  #nextPos: number;
+  #delivered: number;
+  #want = true;
+  #reconnects = 0;
+  #finishing = false;
+  #failed = false;
+
+  constructor(src: SftpSource, start: number, end: number, pin: SourceIdentity, signal?: AbortSignal) {
+    this.#src = src;
+    this.#end = end;
+    this.#pin = pin;
+    this.#signal = signal;
+    this.#nextPos = start;
+    this.#delivered = start;
+    this.stream = new Readable({
+      highWaterMark: src._readAhead,
+      read: () => {
+        this.#want = true;
+        this.#pump();
+      },
+      destroy: (err, done) => {
+        this.#failed = true;
+        this.#release();
+        done(err);
+      },
+    });
+    signal?.addEventListener('abort', () => this.stream.destroy(signal.reason as Error), { once: true });
+  }
+
+  /** Opens the file on a live channel and checks it against the pin (first open and every reopen). */
+  async open(): Promise<void> {
+    const conn = await this.#src._getConn(this.#signal);
+    const ch = this.#src._pickChannel(conn);
+    const sftp = conn.channels[ch]!;
+    const path = this.#src.location.path;
+    let handle: Buffer;
+    try {
+      handle = await cb<Buffer>((d) => sftp.open(path, 'r', d));
+    } catch (err) {
+      if ((err as Status).code === SFTP_NO_SUCH_FILE) throw new SourceChangedError(`${this.#src.displayUrl} no longer exists`, { cause: err });
+      throw err;
+    }
+    try {
+      const attrs = await cb<{ size: number; mtime: number }>((d) => sftp.fstat(handle, d));
+      this.#src._checkPin(this.#src._identityOf(attrs), this.#pin, 'before the read');
+    } catch (err) {
+      sftp.close(handle, () => {});
+      throw err;
+    }
+    this.#conn = conn;
+    this.#ch = ch;
+    this.#handle = handle;
+    conn.active[ch]!++;
+    this.#epoch++;
+    if (this.#nextPos >= this.#end) this.#pump();
+  }
+
+  #release(): void {
+    if (this.#conn && this.#handle) {
+      this.#conn.active[this.#ch]!--;
+      if (!this.#conn.dead) this.#conn.channels[this.#ch]!.close(this.#handle, () => {});
+    }
+    this.#conn = undefined;
+    this.#handle = undefined;
+  }
+
+  #fail(err: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.stream.destroy(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  #pump(): void {
+    if (this.#failed || !this.#handle || !this.#conn) return;
+    // Deliver completed replies in order.
+    while (this.#queue.length && this.#queue[0]!.done) {
+      const r = this.#queue[0]!;
+      const isLast = this.#queue.length === 1 && this.#nextPos >= this.#end && r.pos + r.len >= this.#end;
+      if (isLast) {
+        if (!this.#finishing) {
+          this.#finishing = true;
+          void this.#finish(r);
+        }
+        return;
+      }
+      this.#queue.shift();
+      this.#delivered = r.pos + r.len;
+      if (!this.stream.push(r.data)) this.#want = false;
+    }
+    if (this.#nextPos >= this.#end && this.#queue.length === 0) {
+      if (!this.#finishing) {
+        this.#finishing = true;
+        void this.#finish(undefined);
+      }
+      return;
+    }
+    // Refill while the consumer wants data; the queue (in flight + undelivered) is bounded.
+    const sftp = this.#conn.channels[this.#ch]!;
+    const size = this.#conn.maxReadLen;
+    while (this.#want && this.#queue.length < this.#src._inFlight && this.#nextPos < this.#end) {
+      const len = Math.min(size, this.#end - this.#nextPos);
+      const req: Req = { pos: this.#nextPos, len, done: false };
+      this.#nextPos += len;
+      this.#queue.push(req);
+      this.#issue(sftp, req);
+    }
+  }
+
+  #issue(sftp: SFTPWrapper, req: Req): void {
+    const epoch = this.#epoch;
+    const handle = this.#handle!;
+    const stats = this.#src.stats;
+    stats.requests++;
+    const outstanding = this.#queue.filter((q) => !q.done).length;
+    if (outstanding > stats.maxInFlight) stats.maxInFlight = outstanding;
+    sftp.read(handle, Buffer.allocUnsafe(req.len), 0, req.len, req.pos, (err, nb, buf) => {
+      if (epoch !== this.#epoch || this.#failed) return; // a reply from before a reconnect
+      if (err) return this.#onError(err);
+      if (nb === 0) return this.#fail(new SourceChangedError(`${this.#src.displayUrl} ended at ${req.pos}, before the pinned size ${this.#pin.size}`));
+      if (nb < req.len) {
+        // Short read (server limit): keep what came, ask for the rest right after it, in order.
+        stats.shortReads++;
+        const rest: Req = { pos: req.pos + nb, len: req.len - nb, done: false };
+        req.len = nb;
+        this.#queue.splice(this.#queue.indexOf(req) + 1, 0, rest);
+        this.#issue(sftp, rest);
+      }
+      req.data = buf.subarray(0, nb);
+      req.done = true;
+      this.#pump();
+    });
+  }
+
+  #onError(err: Status): void {
+    if (err.code === SFTP_EOF) {
+      return this.#fail(new SourceChangedError(`${this.#src.displayUrl} is shorter than the pinned size ${this.#pin.size}`, { cause: err }));
+    }
+    if (isSftpStatus(err)) {
+      return this.#fail(new SourceUnavailableError(`${this.#src.displayUrl}: READ failed: ${err.message}`, { cause: err }));
+    }
+    void this.#reconnect(err);
+  }
+
+  /** Transport lost: drop the window, reconnect, reopen (re-checking the pin) and resume at the last delivered byte. */
+  async #reconnect(cause: unknown): Promise<void> {
+    const epoch = ++this.#epoch; // invalidates every outstanding reply
+    if (this.#conn) {
+      this.#conn.dead = true;
+      this.#conn.active[this.#ch]!--;
+    }
+    this.#conn = undefined;
+    this.#handle = undefined;
+    this.#queue = [];
+    this.#nextPos = this.#delivered;
+    this.#finishing = false;
+    if (this.#reconnects >= this.#src._maxReconnects) {
+      return this.#fail(new SourceUnavailableError(`${this.#src.displayUrl}: connection lost ${this.#reconnects + 1} times during [${this.#delivered}, ${this.#end})`, { cause }));
+    }
+    this.#reconnects++;
+    this.#src.stats.reconnects++;
+    this.#src._log.warn('sftp connection lost mid-range; resuming', { offset: this.#delivered, attempt: this.#reconnects, err: cause });
+    try {
+      await sleep(backoffDelayMs(this.#reconnects, this.#src._backoff), this.#signal);
+      if (this.#failed || epoch !== this.#epoch) return;
+      await this.open();
+      this.#want = true;
+      this.#pump();
+    } catch (err) {
+      if (err instanceof OssferryError || isSftpStatus(err) || this.#signal?.aborted) return this.#fail(err);
+      void this.#reconnect(err);
+    }
+  }
+
+  /** Before the last bytes go out, the path must still be the pinned object. */
+  async #finish(last: Req | undefined): Promise<void> {
+    const epoch = this.#epoch;
+    const conn = this.#conn!;
+    try {
+      const attrs = await cb<{ size: number; mtime: number }>((d) => conn.channels[this.#ch]!.stat(this.#src.location.path, d));
+      if (epoch !== this.#epoch || this.#failed) return;
+      this.#src._checkPin(this.#src._identityOf(attrs), this.#pin, 'during the read');
+    } catch (err) {
+      if (epoch !== this.#epoch || this.#failed) return;
+      if ((err as Status).code === SFTP_NO_SUCH_FILE) return this.#fail(new SourceChangedError(`${this.#src.displayUrl} was removed during the read`, { cause: err }));
+      if (err instanceof OssferryError || isSftpStatus(err)) return this.#fail(err);
+      return void this.#reconnect(err);
+    }
+    if (last) {
+      this.#queue.shift();
+      this.#delivered = last.pos + last.len;
+      this.stream.push(last.data);
+    }
+    this.#release();
+    this.stream.push(null);
+  }
+}
+
+export function createSftpSource(opts: SftpSourceOptions): SftpSource {
+  return new SftpSource(opts);
+}
