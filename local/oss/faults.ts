@@ -1,0 +1,124 @@
+/**
+ * Fault injection for tests and soak runs: per-operation error rates (500 InternalError, 503 SlowDown),
+ * connection resets mid-body, added latency and a per-connection bandwidth cap. Decisions come from a seeded
+ * PRNG drawn once per request in arrival order, so a run with the same seed and request order repeats exactly.
+ * oss-protocol.md §5 "Should": ali-oss never retries 5xx and retries resets only with retryMax, so each fault
+ * exercises a different client path.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { z } from 'zod';
+import { InvalidInputError } from '../../shared/errors.ts';
+
+const rate = z.number().min(0).max(1);
+
+export const OperationFaultSchema = z.strictObject({
+  /** Probability of 500 InternalError. */
+  errorRate: rate.optional(),
+  /** Probability of 503 SlowDown. */
+  slowDownRate: rate.optional(),
+  /** Probability that the connection is destroyed half-way through the request or response body. */
+  resetRate: rate.optional(),
+  /** Added delay before the response, in ms. */
+  latencyMs: z.number().int().min(0).max(600_000).optional(),
+});
+
+export const FaultConfigSchema = z.strictObject({
+  seed: z.number().int().optional(),
+  /** Applies to every operation; `operations` entries override field by field. */
+  all: OperationFaultSchema.optional(),
+  /** Keys are OSS operation names: PutObject, GetObject, UploadPart, CompleteMultipartUpload, … */
+  operations: z.record(z.string(), OperationFaultSchema).optional(),
+  /** Per-connection cap in bytes per second, applied to request and response bodies. */
+  bandwidthBytesPerSecond: z.number().int().positive().optional(),
+});
+
+export type OperationFault = z.infer<typeof OperationFaultSchema>;
+export type FaultConfig = z.infer<typeof FaultConfigSchema>;
+
+export function parseFaultConfig(value: unknown): FaultConfig {
+  const r = FaultConfigSchema.safeParse(value);
+  if (!r.success) {
+    throw new InvalidInputError('faults', r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '), 'see local/oss/README.md "Faults"');
+  }
+  return r.data;
+}
+
+/** mulberry32: tiny, fast, good enough for fault dice. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type FaultDecision =
+  | { kind: 'none'; latencyMs: number }
+  | { kind: 'error'; status: 500 | 503; latencyMs: number }
+  | { kind: 'reset'; latencyMs: number };
+
+export class Faults {
+  private config: FaultConfig = {};
+  private random: () => number = prng(0);
+
+  constructor(config?: FaultConfig, seed?: number) {
+    this.set(config ?? {}, seed);
+  }
+
+  set(config: FaultConfig, seed?: number): void {
+    this.config = parseFaultConfig(config);
+    this.random = prng(this.config.seed ?? seed ?? 1);
+  }
+
+  get(): FaultConfig {
+    return this.config;
+  }
+
+  get bandwidth(): number | undefined {
+    return this.config.bandwidthBytesPerSecond;
+  }
+
+  /** Three draws per request (error, slow-down, reset) whatever the outcome, so sequences stay aligned. */
+  decide(operation: string): FaultDecision {
+    const f: OperationFault = { ...this.config.all, ...this.config.operations?.[operation] };
+    const [e, s, r] = [this.random(), this.random(), this.random()];
+    const latencyMs = f.latencyMs ?? 0;
+    if (e < (f.errorRate ?? 0)) return { kind: 'error', status: 500, latencyMs };
+    if (s < (f.slowDownRate ?? 0)) return { kind: 'error', status: 503, latencyMs };
+    if (r < (f.resetRate ?? 0)) return { kind: 'reset', latencyMs };
+    return { kind: 'none', latencyMs };
+  }
+}
+
+/** Token bucket shared by everything on one connection. */
+export class Throttle {
+  private readonly rate: number;
+  private available: number;
+  private last = Date.now();
+  constructor(bytesPerSecond: number) {
+    this.rate = bytesPerSecond;
+    this.available = Math.min(bytesPerSecond, 64 * 1024);
+  }
+  /** ms to wait before `n` bytes may pass (and consumes them). */
+  take(n: number): number {
+    const now = Date.now();
+    this.available = Math.min(this.rate, this.available + ((now - this.last) * this.rate) / 1000);
+    this.last = now;
+    this.available -= n;
+    return this.available >= 0 ? 0 : Math.ceil((-this.available * 1000) / this.rate);
+  }
+}
+
+/** A pass-through that delays chunks to respect `throttle`. */
+export function throttled(throttle: Throttle): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      const wait = throttle.take(chunk.length);
+      if (wait === 0) cb(null, chunk);
+      else setTimeout(() => cb(null, chunk), wait);
+    },
+  });
+}

@@ -1,0 +1,164 @@
+/**
+ * Local OSS: a protocol-faithful, OSS-compatible server for tests, benchmarks and `ossferry local oss`.
+ * `startOssServer()` returns the endpoint, credentials and ready-to-spread ali-oss client options.
+ * See local/oss/README.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { silentLogger, type Logger } from '../../shared/log.ts';
+import type { Credential } from './auth.ts';
+import { Faults, type FaultConfig } from './faults.ts';
+import { createOssHttpServer } from './server.ts';
+import { Store } from './store.ts';
+
+export type { FaultConfig, OperationFault } from './faults.ts';
+export type { Credential } from './auth.ts';
+
+export interface StsCredential {
+  accessKeyId: string;
+  accessKeySecret: string;
+  securityToken: string;
+  /** After this instant requests with these credentials get 403 SecurityTokenExpired. */
+  expiration?: Date;
+}
+
+export interface OssServerOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Kept on close when given; otherwise a temp dir removed on close. */
+  dataDir?: string;
+  /** Standard region without `oss-` (default cn-hangzhou); V4 signatures must use it. */
+  region?: string;
+  accessKeyId?: string;
+  /** Generated when omitted. */
+  accessKeySecret?: string;
+  /** Extra STS credentials; requests with them must carry the security token. */
+  sts?: StsCredential | StsCredential[];
+  /** Accept unsigned requests (default false: 403 AccessDenied). */
+  allowAnonymous?: boolean;
+  faults?: FaultConfig;
+  /** Seed for fault decisions (FaultConfig.seed wins). */
+  seed?: number;
+  /** Buckets created at start if missing. */
+  buckets?: string[];
+  /** fsync bodies and metadata before making them visible (default true). */
+  fsync?: boolean;
+  /** Default: silent. Pass createLogger() for JSON request logs at debug level. */
+  logger?: Logger;
+}
+
+export interface OssClientOptions {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  accessKeySecret: string;
+  stsToken?: string;
+  authorizationV4?: boolean;
+  sldEnable?: boolean;
+  secure: false;
+  timeout: number;
+}
+
+export interface LocalOss {
+  /** `http://127.0.0.1:PORT`. */
+  endpoint: string;
+  port: number;
+  host: string;
+  /** Standard region, e.g. `cn-hangzhou`. */
+  region: string;
+  accessKeyId: string;
+  accessKeySecret: string;
+  dataDir: string;
+  /**
+   * Options for `new OSS({...})` that work against this server. Default: IP endpoint (bucket from the Host
+   * header, oss-protocol.md §2.2). `{ pathStyle: true }`: `http://localhost:PORT` + `sldEnable`.
+   */
+  clientOptions(bucket: string, opts?: { pathStyle?: boolean; v4?: boolean; sts?: StsCredential }): OssClientOptions;
+  setFaults(f: FaultConfig): void;
+  close(): Promise<void>;
+}
+
+export async function startOssServer(options: OssServerOptions = {}): Promise<LocalOss> {
+  const region = (options.region ?? 'cn-hangzhou').replace(/^oss-/, '');
+  const host = options.host ?? '127.0.0.1';
+  const accessKeyId = options.accessKeyId ?? `LTAI${randomBytes(8).toString('hex')}`;
+  const accessKeySecret = options.accessKeySecret ?? randomBytes(15).toString('base64url');
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ossferry-oss-')));
+  const store = new Store(dataDir, { fsync: options.fsync ?? true });
+  await store.open();
+  for (const b of options.buckets ?? []) if (!store.hasBucket(b)) await store.createBucket(b);
+
+  const creds = new Map<string, Credential>([[accessKeyId, { accessKeyId, accessKeySecret }]]);
+  const sts = options.sts === undefined ? [] : Array.isArray(options.sts) ? options.sts : [options.sts];
+  for (const s of sts) creds.set(s.accessKeyId, { ...s });
+  const faults = new Faults(options.faults, options.seed);
+  let endpoint = '';
+  const server = createOssHttpServer({
+    store,
+    faults,
+    region,
+    credentials: (ak) => creds.get(ak),
+    allowAnonymous: options.allowAnonymous ?? false,
+    logger: options.logger ?? silentLogger,
+    endpoint: () => endpoint,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  endpoint = `http://${urlHost}:${port}`;
+  let closed = false;
+  return {
+    endpoint,
+    port,
+    host,
+    region,
+    accessKeyId,
+    accessKeySecret,
+    dataDir,
+    clientOptions(bucket, opts = {}) {
+      const cred = opts.sts ?? { accessKeyId, accessKeySecret };
+      const out: OssClientOptions = {
+        // oss-protocol.md §2.2: an IP endpoint makes ali-oss send Host `<bucket>.oss-<region>.aliyuncs.com`;
+        // path style needs a hostname (localhost) plus sldEnable.
+        endpoint: opts.pathStyle ? `http://localhost:${port}` : endpoint,
+        region: `oss-${region}`,
+        bucket,
+        accessKeyId: cred.accessKeyId,
+        accessKeySecret: cred.accessKeySecret,
+        secure: false,
+        // §2.9: the timeout covers the whole request; local multi-GB parts need more than 60 s.
+        timeout: 600_000,
+      };
+      if (opts.sts) out.stsToken = opts.sts.securityToken;
+      if (opts.pathStyle) out.sldEnable = true;
+      if (opts.v4) out.authorizationV4 = true;
+      return out;
+    },
+    setFaults(f) {
+      faults.set(f, options.seed);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+

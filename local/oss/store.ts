@@ -1,0 +1,429 @@
+/**
+ * On-disk object store for the local OSS server. Never holds an object in memory:
+ * - bodies stream into `tmp/`, are fsynced, then renamed into `data/` (a half-received body never becomes visible);
+ * - an object is a list of segment files (one for Put, one per part for Multipart, one per append), so
+ *   CompleteMultipartUpload is O(parts) renames with no byte copying, and its CRC is combined, not re-read
+ *   (oss-protocol.md §3.8);
+ * - metadata is one JSON file per object / upload / part, written to a temp name then renamed, and reloaded
+ *   on start, so a restart keeps every bucket, object and in-progress upload.
+ * Files still being read when their object is replaced or deleted are unlinked only after the last reader ends.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { crc64, crc64Combine, crc64FromWire, crc64ToWire } from '../../shared/crc64/index.ts';
+import { OssError } from './errors.ts';
+
+export interface Segment {
+  /** File name under `data/`. */
+  file: string;
+  size: number;
+}
+
+export type ObjectType = 'Normal' | 'Multipart' | 'Appendable';
+
+export interface ObjectMeta {
+  key: string;
+  size: number;
+  /** Unquoted upper-case hex (multipart: `HEX-N`). */
+  etag: string;
+  /** Whole-object CRC-64 as the OSS wire string. */
+  crc64: string;
+  type: ObjectType;
+  lastModified: number;
+  contentType: string;
+  /** x-oss-meta-* with the prefix stripped, lower-case names. */
+  userMeta: Record<string, string>;
+  /** Standard headers stored with the object (Cache-Control, Content-Disposition, …). */
+  headers: Record<string, string>;
+  segments: Segment[];
+}
+
+export interface PartMeta {
+  partNumber: number;
+  etag: string;
+  size: number;
+  crc64: string;
+  lastModified: number;
+  file: string;
+}
+
+export interface UploadMeta {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  initiated: number;
+  contentType: string;
+  userMeta: Record<string, string>;
+  headers: Record<string, string>;
+  forbidOverwrite: boolean;
+}
+
+interface Upload {
+  meta: UploadMeta;
+  parts: Map<number, PartMeta>;
+}
+
+interface BucketState {
+  name: string;
+  created: number;
+  objects: Map<string, ObjectMeta>;
+  uploads: Map<string, Upload>;
+}
+
+export interface ReceivedBody {
+  tmpPath: string;
+  size: number;
+  md5: Buffer;
+  crc64: bigint;
+}
+
+export interface StoreOptions {
+  /** fsync data and metadata before renaming them into place (default true). */
+  fsync?: boolean;
+  /** Buffer size for file streams (default 1 MiB). */
+  bufferSize?: number;
+}
+
+const hashName = (s: string) => createHash('sha256').update(s).digest('hex');
+export const randomHex = (bytes: number) => randomBytes(bytes).toString('hex').toUpperCase();
+
+/** oss-protocol.md §3.2: `"<UPPER(md5(concat of the parts' upper-hex ETags as ASCII))>-<N>"` (UNCONFIRMED, one fixture). */
+export function multipartEtag(partEtags: string[]): string {
+  return `${createHash('md5').update(partEtags.join(''), 'ascii').digest('hex').toUpperCase()}-${partEtags.length}`;
+}
+
+export class Store {
+  readonly dir: string;
+  private readonly fsync: boolean;
+  readonly bufferSize: number;
+  private buckets = new Map<string, BucketState>();
+  private pins = new Map<string, number>();
+  private pendingUnlink = new Set<string>();
+  private locks = new Map<string, Promise<void>>();
+
+  constructor(dir: string, options: StoreOptions = {}) {
+    this.dir = dir;
+    this.fsync = options.fsync ?? true;
+    this.bufferSize = options.bufferSize ?? 1024 * 1024;
+  }
+
+  private p(...parts: string[]): string {
+    return path.join(this.dir, ...parts);
+  }
+
+  dataPath(file: string): string {
+    return this.p('data', file);
+  }
+
+  /** Creates the layout and loads all metadata (restart-safe). Leftover temp files are removed. */
+  async open(): Promise<void> {
+    for (const d of ['buckets', 'data', 'tmp', 'uploads']) await fsp.mkdir(this.p(d), { recursive: true });
+    for (const f of await fsp.readdir(this.p('tmp'))) await fsp.rm(this.p('tmp', f), { force: true, recursive: true });
+    for (const name of await fsp.readdir(this.p('buckets'))) {
+      const info = JSON.parse(await fsp.readFile(this.p('buckets', name, 'bucket.json'), 'utf8')) as { name: string; created: number };
+      const b: BucketState = { name: info.name, created: info.created, objects: new Map(), uploads: new Map() };
+      const metaDir = this.p('buckets', name, 'objects');
+      for (const f of await fsp.readdir(metaDir)) {
+        if (!f.endsWith('.json')) continue;
+        const m = JSON.parse(await fsp.readFile(path.join(metaDir, f), 'utf8')) as ObjectMeta;
+        b.objects.set(m.key, m);
+      }
+      this.buckets.set(name, b);
+    }
+    for (const id of await fsp.readdir(this.p('uploads'))) {
+      const dir = this.p('uploads', id);
+      let meta: UploadMeta;
+      try {
+        meta = JSON.parse(await fsp.readFile(path.join(dir, 'upload.json'), 'utf8')) as UploadMeta;
+      } catch {
+        continue;
+      }
+      const parts = new Map<number, PartMeta>();
+      for (const f of await fsp.readdir(dir)) {
+        if (!/^\d+\.json$/.test(f)) continue;
+        const pm = JSON.parse(await fsp.readFile(path.join(dir, f), 'utf8')) as PartMeta;
+        parts.set(pm.partNumber, pm);
+      }
+      this.buckets.get(meta.bucket)?.uploads.set(id, { meta, parts });
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private async writeJson(file: string, value: unknown): Promise<void> {
+    const tmp = this.p('tmp', `${randomHex(8)}.json`);
+    const fh = await fsp.open(tmp, 'w');
+    try {
+      await fh.writeFile(JSON.stringify(value));
+      if (this.fsync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, file);
+  }
+
+  /** Serialises commits per name (object key or upload) so metadata on disk and in memory agree. */
+  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(name) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const chain = prev.then(() => mine);
+    this.locks.set(name, chain);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(name) === chain) this.locks.delete(name);
+    }
+  }
+
+  pin(files: string[]): () => void {
+    for (const f of files) this.pins.set(f, (this.pins.get(f) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const f of files) {
+        const n = (this.pins.get(f) ?? 1) - 1;
+        if (n > 0) this.pins.set(f, n);
+        else {
+          this.pins.delete(f);
+          if (this.pendingUnlink.delete(f)) void fsp.rm(this.dataPath(f), { force: true });
+        }
+      }
+    };
+  }
+
+  private async unlinkData(files: string[]): Promise<void> {
+    for (const f of files) {
+      if (this.pins.has(f)) this.pendingUnlink.add(f);
+      else await fsp.rm(this.dataPath(f), { force: true });
+    }
+  }
+
+  /**
+   * Streams `body` into a temp file, computing size, MD5 and CRC-64 on the way. Rejects (and removes the
+   * temp file) if the stream errors or ends early, or once more than `maxSize` bytes arrive.
+   */
+  async receive(body: Readable, maxSize: number, expectedSize?: number): Promise<ReceivedBody> {
+    const tmpPath = this.p('tmp', `${randomHex(12)}.part`);
+    const md5 = createHash('md5');
+    let crc = 0n;
+    let size = 0;
+    const hasher = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > maxSize) {
+          cb(new OssError(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size.', { MaxSizeAllowed: String(maxSize) }));
+          return;
+        }
+        md5.update(chunk);
+        crc = crc64(chunk, crc);
+        cb(null, chunk);
+      },
+    });
+    const out = createWriteStream(tmpPath, { highWaterMark: this.bufferSize, flush: this.fsync });
+    try {
+      await pipeline(body, hasher, out);
+      if (expectedSize !== undefined && size !== expectedSize) {
+        throw new OssError(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.');
+      }
+    } catch (err) {
+      await fsp.rm(tmpPath, { force: true });
+      throw err;
+    }
+    return { tmpPath, size, md5: md5.digest(), crc64: crc };
+  }
+
+  /** Moves a received temp file into `data/` under a fresh name. */
+  async adopt(tmpPath: string): Promise<string> {
+    const file = `${randomHex(16)}.bin`;
+    await fsp.rename(tmpPath, this.dataPath(file));
+    return file;
+  }
+
+  async discard(tmpPath: string): Promise<void> {
+    await fsp.rm(tmpPath, { force: true });
+  }
+
+  // ---------------------------------------------------------------- buckets
+
+  listBuckets(): { name: string; created: number }[] {
+    return [...this.buckets.values()].map((b) => ({ name: b.name, created: b.created })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  hasBucket(name: string): boolean {
+    return this.buckets.has(name);
+  }
+
+  bucketCreated(name: string): number | undefined {
+    return this.buckets.get(name)?.created;
+  }
+
+  private bucket(name: string): BucketState {
+    const b = this.buckets.get(name);
+    if (!b) throw new OssError(404, 'NoSuchBucket', 'The specified bucket does not exist.', { BucketName: name });
+    return b;
+  }
+
+  async createBucket(name: string): Promise<void> {
+    if (this.buckets.has(name)) {
+      throw new OssError(409, 'BucketAlreadyExists', 'The requested bucket name is not available.', { BucketName: name });
+    }
+    await fsp.mkdir(this.p('buckets', name, 'objects'), { recursive: true });
+    const created = Date.now();
+    await this.writeJson(this.p('buckets', name, 'bucket.json'), { name, created });
+    this.buckets.set(name, { name, created, objects: new Map(), uploads: new Map() });
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    const b = this.bucket(name);
+    if (b.objects.size > 0 || b.uploads.size > 0) {
+      throw new OssError(409, 'BucketNotEmpty', 'The bucket you tried to delete is not empty.', { BucketName: name });
+    }
+    this.buckets.delete(name);
+    await fsp.rm(this.p('buckets', name), { recursive: true, force: true });
+  }
+
+  // ---------------------------------------------------------------- objects
+
+  getObject(bucket: string, key: string): ObjectMeta | undefined {
+    return this.bucket(bucket).objects.get(key);
+  }
+
+  /** Sorted keys (code-unit order, as OSS lists in UTF-8 byte order for BMP keys). */
+  listObjects(bucket: string): ObjectMeta[] {
+    return [...this.bucket(bucket).objects.values()].sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  /**
+   * Commits `meta` as the new version of its key. Run inside withLock(bucket/key). Old segments that the new
+   * version does not reuse are unlinked (deferred while pinned by readers).
+   */
+  async commitObject(bucket: string, meta: ObjectMeta): Promise<void> {
+    const b = this.bucket(bucket);
+    await this.writeJson(this.p('buckets', bucket, 'objects', `${hashName(meta.key)}.json`), meta);
+    const old = b.objects.get(meta.key);
+    b.objects.set(meta.key, meta);
+    if (old) {
+      const keep = new Set(meta.segments.map((s) => s.file));
+      await this.unlinkData(old.segments.map((s) => s.file).filter((f) => !keep.has(f)));
+    }
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<boolean> {
+    const b = this.bucket(bucket);
+    const old = b.objects.get(key);
+    if (!old) return false;
+    await fsp.rm(this.p('buckets', bucket, 'objects', `${hashName(key)}.json`), { force: true });
+    b.objects.delete(key);
+    await this.unlinkData(old.segments.map((s) => s.file));
+    return true;
+  }
+
+  /** Hard-links (or copies) an object's segments to new files for CopyObject. */
+  async cloneSegments(segments: Segment[]): Promise<Segment[]> {
+    const out: Segment[] = [];
+    for (const s of segments) {
+      const file = `${randomHex(16)}.bin`;
+      try {
+        await fsp.link(this.dataPath(s.file), this.dataPath(file));
+      } catch {
+        await fsp.copyFile(this.dataPath(s.file), this.dataPath(file));
+      }
+      out.push({ file, size: s.size });
+    }
+    return out;
+  }
+
+  /**
+   * A stream of bytes [start, end) of an object, walking its segments. The segments are pinned for the
+   * stream's lifetime so a concurrent overwrite or delete cannot pull a file from under it.
+   */
+  readRange(meta: ObjectMeta, start: number, end: number): Readable {
+    const unpin = this.pin(meta.segments.map((s) => s.file));
+    const segments = meta.segments;
+    const bufferSize = this.bufferSize;
+    const store = this;
+    async function* gen(): AsyncGenerator<Buffer> {
+      let offset = 0;
+      for (const s of segments) {
+        const segStart = offset;
+        const segEnd = offset + s.size;
+        offset = segEnd;
+        if (segEnd <= start || segStart >= end || s.size === 0) continue;
+        const from = Math.max(start, segStart) - segStart;
+        const to = Math.min(end, segEnd) - segStart; // exclusive
+        const rs = createReadStream(store.dataPath(s.file), { start: from, end: to - 1, highWaterMark: bufferSize });
+        for await (const chunk of rs) yield chunk as Buffer;
+      }
+    }
+    const stream = Readable.from(gen(), { objectMode: false, highWaterMark: bufferSize });
+    stream.once('close', unpin);
+    return stream;
+  }
+
+  // ---------------------------------------------------------------- multipart
+
+  async createUpload(meta: UploadMeta): Promise<void> {
+    const b = this.bucket(meta.bucket);
+    const dir = this.p('uploads', meta.uploadId);
+    await fsp.mkdir(dir, { recursive: true });
+    await this.writeJson(path.join(dir, 'upload.json'), meta);
+    b.uploads.set(meta.uploadId, { meta, parts: new Map() });
+  }
+
+  getUpload(bucket: string, key: string, uploadId: string): { meta: UploadMeta; parts: Map<number, PartMeta> } | undefined {
+    const u = this.bucket(bucket).uploads.get(uploadId);
+    if (!u || u.meta.key !== key) return undefined;
+    return u;
+  }
+
+  listUploads(bucket: string): UploadMeta[] {
+    return [...this.bucket(bucket).uploads.values()]
+      .map((u) => u.meta)
+      .sort((a, b) => compareKeys(a.key, b.key) || (a.initiated - b.initiated) || (a.uploadId < b.uploadId ? -1 : 1));
+  }
+
+  /** Records a part (replacing one with the same number). Run inside withLock(uploadId). */
+  async commitPart(bucket: string, uploadId: string, part: PartMeta): Promise<void> {
+    const u = this.bucket(bucket).uploads.get(uploadId);
+    if (!u) {
+      await this.unlinkData([part.file]);
+      throw new OssError(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: uploadId });
+    }
+    await this.writeJson(this.p('uploads', uploadId, `${part.partNumber}.json`), part);
+    const old = u.parts.get(part.partNumber);
+    u.parts.set(part.partNumber, part);
+    if (old && old.file !== part.file) await this.unlinkData([old.file]);
+  }
+
+  /** Removes an upload; `keepFiles` are data files now owned by a completed object. */
+  async dropUpload(bucket: string, uploadId: string, keepFiles: Set<string> = new Set()): Promise<void> {
+    const b = this.bucket(bucket);
+    const u = b.uploads.get(uploadId);
+    if (!u) return;
+    b.uploads.delete(uploadId);
+    await fsp.rm(this.p('uploads', uploadId), { recursive: true, force: true });
+    await this.unlinkData([...u.parts.values()].map((p) => p.file).filter((f) => !keepFiles.has(f)));
+  }
+
+  /** Whole-object CRC from part CRCs by combine (oss-protocol.md §3.8), never by re-reading. */
+  static combineCrcs(parts: { crc64: string; size: number }[]): bigint {
+    let crc = 0n;
+    for (const p of parts) crc = crc64Combine(crc, crc64FromWire(p.crc64), p.size);
+    return crc;
+  }
+}
+
+export function compareKeys(a: string, b: string): number {
+  // OSS orders keys by UTF-8 bytes; Buffer.compare gives exactly that, including astral characters.
+  return a === b ? 0 : Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export { crc64ToWire, crc64FromWire };
