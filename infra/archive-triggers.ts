@@ -1,0 +1,63 @@
+/**
+ * One OSS trigger per archive rule, on the coordinator. Events are limited to object *completion*:
+ * `oss:ObjectCreated:*` would fire per UploadPart and InitiateMultipartUpload (peers.md §0 item 7,
+ * fc-platform.md §4.1). Loop safety of the rules was decided by shared/archive-rules.ts at config load.
+ */
+import * as alicloud from '@pulumi/alicloud';
+import * as pulumi from '@pulumi/pulumi';
+import type { ArchiveRule } from '../shared/archive-rules.ts';
+import type { OssferryStackConfig } from './config-schema.ts';
+
+export const ARCHIVE_TRIGGER_EVENTS = Object.freeze([
+  'oss:ObjectCreated:PutObject',
+  'oss:ObjectCreated:PostObject',
+  'oss:ObjectCreated:CopyObject',
+  'oss:ObjectCreated:CompleteMultipartUpload',
+] as const);
+
+/** The trigger's `config` JSON (fc-platform.md §1.4, §4.1). */
+export function ossTriggerConfig(rule: ArchiveRule): string {
+  return JSON.stringify({
+    events: [...ARCHIVE_TRIGGER_EVENTS],
+    filter: { key: { prefix: rule.sourcePrefix, suffix: rule.sourceSuffix } },
+  });
+}
+
+/** fc-platform.md §4.1: `acs:oss:<region>:<accountId>:<bucket>`. */
+export function ossSourceArn(c: Pick<OssferryStackConfig, 'region' | 'accountId'>, bucket: string): string {
+  return `acs:oss:${c.region}:${c.accountId}:${bucket}`;
+}
+
+export interface ArchiveTriggersArgs {
+  serviceName: pulumi.Input<string>;
+  coordinatorName: pulumi.Input<string>;
+  triggerRoleArn: pulumi.Input<string>;
+  /** The role's policy attachment, and any bucket this stack creates. */
+  dependsOn: pulumi.Resource[];
+}
+
+export class ArchiveTriggers extends pulumi.ComponentResource {
+  readonly triggerNames: pulumi.Output<string[]>;
+
+  constructor(name: string, config: OssferryStackConfig, args: ArchiveTriggersArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('ossferry:infra:ArchiveTriggers', name, {}, opts);
+    const triggers = config.archiveRules.map(
+      (rule) =>
+        new alicloud.fc.Trigger(
+          `${name}-${rule.name}`,
+          {
+            service: args.serviceName,
+            function: args.coordinatorName,
+            name: `${config.namePrefix}-${rule.name}`.slice(0, 128),
+            type: 'oss',
+            role: args.triggerRoleArn,
+            sourceArn: ossSourceArn(config, rule.sourceBucket),
+            config: ossTriggerConfig(rule),
+          },
+          { parent: this, dependsOn: args.dependsOn },
+        ),
+    );
+    this.triggerNames = pulumi.all(triggers.map((t) => t.name));
+    this.registerOutputs({ triggerNames: this.triggerNames });
+  }
+}
