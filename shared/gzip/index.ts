@@ -72,7 +72,8 @@ interface Slot {
  * Transform: bytes in, complete gzip members out, in input order. Each member holds exactly `memberSize`
  * uncompressed bytes except the last; up to `concurrency` members compress at once on the libuv pool
  * (size UV_THREADPOOL_SIZE accordingly). Empty input yields one empty member, so the output is always a
- * valid gzip stream.
+ * valid gzip stream. Each push (one 'data' event) is exactly one member; a byte-stream consumer that
+ * read()s or async-iterates may see several members merged, which is still valid gzip.
  */
 export function createGzipMemberStream(opts: GzipMemberStreamOptions = {}): Transform {
   if (opts === null || typeof opts !== 'object') throw new TypeError(`opts must be an object, got ${opts === null ? 'null' : typeof opts}`);
