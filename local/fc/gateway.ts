@@ -273,15 +273,15 @@ export async function startFcGateway(options: FcGatewayOptions): Promise<Running
     const maxFunctionRetries = spec.asyncRetryAttempts ?? 2;
     const startedAt = Date.now();
     let functionAttempts = 0;
-    let attempts = 0;
+    let throttledRetries = 0;
     let delay = 500;
     for (;;) {
-      attempts++;
       const outcome = await invokeOnce(pool, event, requestId, qualifier);
       let result: AsyncResult | undefined;
-      const base = { service: spec.serviceName, function: spec.functionName, requestId, attempts };
+      if (outcome.kind === 'result') functionAttempts++;
+      else throttledRetries++;
+      const base = { service: spec.serviceName, function: spec.functionName, requestId, attempts: functionAttempts, throttledRetries };
       if (outcome.kind === 'result') {
-        functionAttempts++;
         if (outcome.errorType === undefined) result = { ...base, ok: true, body: outcome.body.toString('utf8') };
         else if (functionAttempts > maxFunctionRetries || closing.signal.aborted) {
           result = { ...base, ok: false, errorType: outcome.errorType, body: outcome.body.toString('utf8') };

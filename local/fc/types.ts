@@ -61,7 +61,10 @@ export interface AsyncResult {
   function: string;
   requestId: string;
   ok: boolean;
+  /** Times the function ran (1 + retries after function errors). */
   attempts: number;
+  /** Times the attempt was throttled (429) or found no started instance; retried with backoff. */
+  throttledRetries: number;
   /** x-fc-error-type of the last attempt, or the gateway error code (e.g. ResourceExhausted). */
   errorType?: string;
   body: string;
