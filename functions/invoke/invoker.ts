@@ -223,7 +223,10 @@ export function createFcInvoker(options: FcInvokerOptions): FcInvoker {
         }
         const delayMs = fullJitterDelayMs(attempt, policy, random);
         log.warn('fc invoke retrying', { attempt, delayMs, reason: retryReason, error: (lastError as Error)?.message });
-        await sleep(delayMs, undefined, opts.signal ? { signal: opts.signal } : {});
+        await sleep(delayMs, undefined, opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
+          // timers/promises rejects with a generic AbortError; callers get their own abort reason.
+          throw opts.signal?.aborted ? abortError(opts.signal) : err;
+        });
       }
     },
   };
