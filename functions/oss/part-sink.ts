@@ -1,0 +1,220 @@
+/**
+ * PartSink over ali-oss. ali-oss's public uploadPart() takes a file path; the stream variant is the
+ * underscore `_uploadPart(name, uploadId, partNo, {stream, size})` (oss-protocol.md §2.3, peers.md §0
+ * item 4), wrapped here so nothing else touches a private API. ali-oss has no CRC-64 at all (§2.11): the
+ * body streams through a CRC-64 pass-through and the result is compared with the response's
+ * x-oss-hash-crc64ecma. ali-oss never retries stream bodies (§2.8) and the client is built with retryMax 0:
+ * the caller retries a failed part by reading its range again.
+ */
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import type OSS from 'ali-oss';
+import { crc64 } from '../../shared/crc64/index.ts';
+import { crc64FromWire } from '../../shared/crc64/wire.ts';
+import { IntegrityError, InvalidInputError, OssferryError } from '../../shared/errors.ts';
+import { OSS as LIMITS } from '../../shared/limits.ts';
+import { silentLogger, type Logger } from '../../shared/log.ts';
+import { DestinationExistsError, type CompleteOptions, type CompletedObject, type InitiateOptions, type ListedPart, type PartSink, type UploadedPart } from './types.ts';
+
+/** ali-oss's private stream upload (lib/common/multipart.js `_uploadPart`), typed. */
+type UploadPartFn = (
+  name: string,
+  uploadId: string,
+  partNo: number,
+  data: { stream: Readable; size: number },
+  options?: { timeout?: number; headers?: Record<string, string> },
+) => Promise<{ etag: string; res: { status: number; headers: Record<string, string | undefined> } }>;
+
+/** Passes bytes through unchanged, computing CRC-64 and counting them. */
+export class Crc64PassThrough extends Transform {
+  crc = 0n;
+  bytes = 0;
+  constructor(highWaterMark = 4 * 1024 * 1024) {
+    super({ highWaterMark });
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.crc = crc64(chunk, this.crc);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+const header = (h: Headers | undefined, name: string): string | undefined => {
+  const v = h?.[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** Per-request timeout for a part: ali-oss's timeout covers the whole request (oss-protocol.md §2.9). */
+export function partTimeoutMs(size: number): number {
+  // At least 2 min, plus 1 s per MiB (a 1 MiB/s floor): generous enough to never cut a healthy part.
+  return 120_000 + Math.ceil(size / (1024 * 1024)) * 1000;
+}
+
+export interface OssPartSinkOptions {
+  client: OSS;
+  bucket: string;
+  key: string;
+  /** Attach to an existing upload (worker, resume). */
+  uploadId?: string;
+  logger?: Logger;
+}
+
+/** A multipart upload to one object. */
+export class OssPartSink implements PartSink {
+  readonly bucket: string;
+  readonly key: string;
+  #uploadId: string | undefined;
+  readonly #client: OSS;
+  readonly #log: Logger;
+
+  constructor(options: OssPartSinkOptions) {
+    this.#client = options.client;
+    this.bucket = options.bucket;
+    this.key = options.key;
+    this.#uploadId = options.uploadId;
+    this.#log = options.logger ?? silentLogger;
+  }
+
+  get uploadId(): string | undefined {
+    return this.#uploadId;
+  }
+
+  #requireUpload(): string {
+    if (!this.#uploadId) throw new InvalidInputError('uploadId', 'no multipart upload is open', 'call initiate() first or pass uploadId');
+    return this.#uploadId;
+  }
+
+  #where(): string {
+    return `oss://${this.bucket}/${this.key}`;
+  }
+
+  #mapError(err: unknown, what: string): unknown {
+    const e = err as { status?: number; code?: string; message?: string };
+    if (e?.status === 409 && e.code === 'FileAlreadyExists') {
+      return new DestinationExistsError(`${this.#where()} already exists and overwrite is off`, { cause: err });
+    }
+    if (err instanceof Error && !(err instanceof OssferryError) && typeof e.status === 'number') {
+      err.message = `${what} ${this.#where()}: ${err.message}`;
+    }
+    return err;
+  }
+
+  async initiate(options: InitiateOptions = {}): Promise<string> {
+    const headers: Record<string, string> = {};
+    // Checked again at Complete; failing here saves transferring the whole object first.
+    if (!options.overwrite) headers['x-oss-forbid-overwrite'] = 'true';
+    try {
+      const r = await this.#client.initMultipartUpload(this.key, {
+        headers,
+        ...(options.meta ? { meta: options.meta as unknown as OSS.UserMeta } : {}),
+        ...(options.contentType ? { mime: options.contentType } : {}),
+      });
+      this.#uploadId = r.uploadId;
+      this.#log.info('multipart upload initiated', { destination: this.#where(), uploadId: r.uploadId });
+      return r.uploadId;
+    } catch (err) {
+      throw this.#mapError(err, 'InitiateMultipartUpload');
+    }
+  }
+
+  async uploadPart(partNumber: number, body: Readable | Uint8Array, size: number, signal?: AbortSignal): Promise<UploadedPart> {
+    const uploadId = this.#requireUpload();
+    if (!Number.isInteger(partNumber) || partNumber < LIMITS.MIN_PART_NUMBER || partNumber > LIMITS.MAX_PART_NUMBER) {
+      throw new InvalidInputError('partNumber', `must be 1..10000, got ${partNumber}`, 'use the part numbers from the plan');
+    }
+    if (!Number.isSafeInteger(size) || size < 0 || size > LIMITS.MAX_PART_SIZE) {
+      throw new InvalidInputError('size', `must be 0..5 GB, got ${size}`, 'use the part sizes from the plan');
+    }
+    const crcStream = new Crc64PassThrough();
+    const source = body instanceof Uint8Array ? Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]) : body;
+    let sourceError: unknown;
+    source.on('error', (err) => {
+      sourceError = err;
+      crcStream.destroy(err);
+    });
+    source.pipe(crcStream);
+    const onAbort = () => {
+      sourceError ??= signal?.reason;
+      source.destroy();
+      crcStream.destroy(signal?.reason as Error);
+    };
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let res: Awaited<ReturnType<UploadPartFn>>;
+    try {
+      const upload = (this.#client as unknown as { _uploadPart: UploadPartFn })._uploadPart;
+      res = await upload.call(this.#client, this.key, uploadId, partNumber, { stream: crcStream, size }, { timeout: partTimeoutMs(size) });
+    } catch (err) {
+      // A failing source (SourceChanged, a dropped source socket) is the real cause, not the aborted upload.
+      throw sourceError ?? this.#mapError(err, `UploadPart ${partNumber}`);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    if (sourceError) throw sourceError;
+    if (crcStream.bytes !== size) {
+      throw new IntegrityError(`part ${partNumber} of ${this.#where()}: sent ${crcStream.bytes} bytes, expected ${size}`);
+    }
+    const ossCrc = header(res.res.headers as Headers, 'x-oss-hash-crc64ecma');
+    if (ossCrc === undefined) throw new IntegrityError(`part ${partNumber} of ${this.#where()}: OSS returned no x-oss-hash-crc64ecma`);
+    const theirs = crc64FromWire(ossCrc, 'x-oss-hash-crc64ecma');
+    if (theirs !== crcStream.crc) {
+      throw new IntegrityError(`part ${partNumber} of ${this.#where()}: CRC-64 mismatch, sent ${crcStream.crc}, OSS stored ${theirs}`);
+    }
+    return { etag: res.etag, crc64: crcStream.crc, size };
+  }
+
+  async listParts(): Promise<ListedPart[]> {
+    const uploadId = this.#requireUpload();
+    const out: ListedPart[] = [];
+    let marker: string | undefined;
+    try {
+      for (;;) {
+        const query: Record<string, string | number> = { 'max-parts': 1000 };
+        if (marker) query['part-number-marker'] = marker;
+        const r = await this.#client.listParts(this.key, uploadId, query as unknown as OSS.ListPartsQuery);
+        const parts = (Array.isArray(r.parts) ? r.parts : r.parts ? [r.parts] : []) as unknown as Array<{ PartNumber: string; ETag: string; Size: string }>;
+        for (const p of parts) out.push({ partNumber: Number(p.PartNumber), etag: p.ETag, size: Number(p.Size) });
+        // ali-oss returns IsTruncated raw, as a string (oss-protocol.md §2.3).
+        const truncated = String(r.isTruncated) === 'true';
+        if (!truncated || !r.nextPartNumberMarker) break;
+        marker = String(r.nextPartNumberMarker);
+      }
+    } catch (err) {
+      throw this.#mapError(err, 'ListParts');
+    }
+    return out.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async complete(parts: ReadonlyArray<{ partNumber: number; etag: string }>, options: CompleteOptions = {}): Promise<CompletedObject> {
+    const uploadId = this.#requireUpload();
+    const headers: Record<string, string> = {};
+    if (!options.overwrite) headers['x-oss-forbid-overwrite'] = 'true';
+    try {
+      const r = await this.#client.completeMultipartUpload(
+        this.key,
+        uploadId,
+        parts.map((p) => ({ number: p.partNumber, etag: p.etag })),
+        { headers } as OSS.CompleteMultipartUploadOptions,
+      );
+      const h = (r.res as unknown as { headers: Headers }).headers;
+      const out: CompletedObject = { etag: r.etag ?? header(h, 'etag') ?? '' };
+      const crc = header(h, 'x-oss-hash-crc64ecma');
+      if (crc !== undefined) out.crc64 = crc64FromWire(crc, 'x-oss-hash-crc64ecma');
+      this.#log.info('multipart upload completed', { destination: this.#where(), uploadId, parts: parts.length });
+      return out;
+    } catch (err) {
+      throw this.#mapError(err, 'CompleteMultipartUpload');
+    }
+  }
+
+  async abort(): Promise<void> {
+    const uploadId = this.#requireUpload();
+    try {
+      await this.#client.abortMultipartUpload(this.key, uploadId);
+      this.#log.info('multipart upload aborted', { destination: this.#where(), uploadId });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'NoSuchUpload') return;
+      throw this.#mapError(err, 'AbortMultipartUpload');
+    }
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * `openSource(url, deps)`: the one place that maps a source URL to a RangeSource by scheme.
+ * http(s) → ./http.ts (SSRF-screened), oss:// → ./oss.ts (any region/endpoint), sftp:// → ./sftp.ts.
+ */
+import type OSS from 'ali-oss';
+import { InvalidInputError } from '../../shared/errors.ts';
+import { parseOssUrl } from '../../shared/job.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { AllowList } from '../../shared/ssrf.ts';
+import { HttpSource } from './http.ts';
+import { OssSource } from './oss.ts';
+import { allowListFromEnv, screenHostWith, type Resolver } from './screen.ts';
+import { SftpSource } from './sftp.ts';
+import type { RangeSource } from './types.ts';
+
+export interface SourceDeps {
+  /** SSRF allow-list. Default: env OSSFERRY_ALLOWED_SOURCE_HOSTS. */
+  allow?: AllowList;
+  resolver?: Resolver;
+  logger?: Logger;
+  /** Client for an OSS source bucket, given the endpoint/region hints of the job or task. */
+  ossClientFor?: (bucket: string, hints: { endpoint?: string; region?: string }) => OSS;
+  /** Hints for oss:// sources (job sourceEndpoint / sourceRegion). */
+  oss?: { endpoint?: string; region?: string };
+  /** Chunk size of HTTP reads (default 1 MiB). */
+  chunkSize?: number;
+  /** Keep-alive sockets per origin (≥ streams). */
+  maxSockets?: number;
+  env?: Record<string, string | undefined>;
+}
+
+/** Opens a source by URL scheme. Throws InvalidInputError naming `source` for unsupported URLs. */
+export function openSource(url: string, deps: SourceDeps = {}): RangeSource {
+  const allow = deps.allow ?? allowListFromEnv(deps.env);
+  if (url.startsWith('oss://')) {
+    const loc = parseOssUrl(url);
+    if (typeof loc === 'string') throw new InvalidInputError('source', loc, 'use oss://bucket/key');
+    if (!deps.ossClientFor) throw new InvalidInputError('source', 'oss:// sources need OSS credentials here', 'pass ossClientFor in the source deps');
+    return new OssSource({ client: deps.ossClientFor(loc.bucket, deps.oss ?? {}), ...loc });
+  }
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol;
+  } catch (err) {
+    throw new InvalidInputError('source', 'is not a URL', 'use http(s)://…, oss://bucket/key or sftp://user@host/path', { cause: err });
+  }
+  if (scheme === 'http:' || scheme === 'https:') {
+    const opts: ConstructorParameters<typeof HttpSource>[1] = { allow };
+    if (deps.resolver) opts.resolver = deps.resolver;
+    if (deps.logger) opts.logger = deps.logger;
+    if (deps.chunkSize) opts.chunkSize = deps.chunkSize;
+    if (deps.maxSockets) opts.maxSockets = deps.maxSockets;
+    return new HttpSource(url, opts);
+  }
+  if (scheme === 'sftp:') {
+    return new SftpSource({
+      url,
+      allowedHosts: allow,
+      screenHost: screenHostWith(deps.resolver ? { allow, resolver: deps.resolver } : { allow }),
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      ...(deps.env ? { env: deps.env } : {}),
+    });
+  }
+  throw new InvalidInputError('source', `scheme ${scheme} is not supported`, 'use http(s)://…, oss://bucket/key or sftp://user@host/path');
+}
