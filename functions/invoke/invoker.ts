@@ -9,13 +9,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { FC } from '../../shared/limits.ts';
 import type { Logger } from '../../shared/log.ts';
-import type { FunctionErrorBody } from '../runtime/types.ts';
+import { FUNCTION_ENV } from '../../shared/function-env.ts';
+import type { FcContext, FunctionErrorBody } from '../runtime/types.ts';
 import { DEFAULT_RETRY_POLICY, classifyFc2Error, fullJitterDelayMs, type RetryPolicy } from './retry.ts';
 
 export interface FcInvokerOptions {
   accountId: string;
   region: string;
-  /** Full URL (local gateway); default derives from account + region (fc2: http://<acct>.<region>.fc.aliyuncs.com). */
+  /**
+   * Full URL (local gateway). Default: https://<acct>.<region>.fc.aliyuncs.com. fc2's own default is plain
+   * http (§3.2), which would carry the STS token and payload unencrypted, so the invoker sets `secure`.
+   */
   endpoint?: string;
   accessKeyId: string;
   accessKeySecret: string;
@@ -161,7 +165,7 @@ export function createFcInvoker(options: FcInvokerOptions): FcInvoker {
     accessKeySecret: options.accessKeySecret,
     ...(options.securityToken !== undefined ? { securityToken: options.securityToken } : {}),
     region: options.region,
-    ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+    ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : { secure: true }),
     timeout: options.timeoutMs,
     headers,
   });
@@ -229,5 +233,41 @@ export function createFcInvoker(options: FcInvokerOptions): FcInvoker {
         });
       }
     },
+  };
+}
+
+/**
+ * Invoker settings for a function that invokes another (coordinator → worker): the service role's STS
+ * credentials from the invocation context, account and region from the context (env as fallback), and the
+ * endpoint override OSSFERRY_FC_ENDPOINT (set by the local cloud; unset in FC).
+ */
+export function invokerOptionsFromContext(
+  ctx: Pick<FcContext, 'credentials' | 'accountId' | 'region' | 'logger'>,
+  env: Record<string, string | undefined>,
+  timeoutMs: number,
+): FcInvokerOptions {
+  const accountId = ctx.accountId || env[FUNCTION_ENV.ACCOUNT_ID] || '';
+  const region = ctx.region || env[FUNCTION_ENV.REGION] || '';
+  if (accountId === '') {
+    throw new InvalidInputError('accountId', 'is unknown (no x-fc-account-id header)', `set ${FUNCTION_ENV.ACCOUNT_ID}`);
+  }
+  if (region === '') throw new InvalidInputError('region', 'is unknown (no x-fc-region header)', `set ${FUNCTION_ENV.REGION}`);
+  if (ctx.credentials.accessKeyId === '') {
+    throw new InvalidInputError(
+      'credentials',
+      'the invocation carries no x-fc-access-key-id',
+      'give the FC service a RAM role allowed fc:InvokeFunction (fc-platform.md §2.1)',
+    );
+  }
+  const endpoint = env[FUNCTION_ENV.FC_ENDPOINT];
+  return {
+    accountId,
+    region,
+    ...(endpoint ? { endpoint } : {}),
+    accessKeyId: ctx.credentials.accessKeyId,
+    accessKeySecret: ctx.credentials.accessKeySecret,
+    ...(ctx.credentials.securityToken !== undefined ? { securityToken: ctx.credentials.securityToken } : {}),
+    timeoutMs,
+    logger: ctx.logger,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Retry policy of the FC invoker: which @alicloud/fc2 failures are transient, and exponential backoff with
- * full jitter between attempts. Pure: no I/O.
+ * full jitter between attempts (the project's one formula, shared/retry.ts). Pure: no I/O.
  */
+import { backoffDelayMs } from '../../shared/retry.ts';
 
 export interface RetryPolicy {
   /** Total attempts including the first (≥ 1). */
@@ -16,8 +17,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ maxAttempts: 6,
 
 /** Full jitter: uniform in [0, min(cap, base·2^(retry-1))). `retry` is 1 for the first retry. */
 export function fullJitterDelayMs(retry: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, retry - 1));
-  return Math.floor(random() * ceiling);
+  return backoffDelayMs(retry, { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, maxAttempts: policy.maxAttempts }, random);
 }
 
 export type FailureClass = 'throttled' | 'server' | 'network' | 'client';

@@ -86,3 +86,40 @@ describe('classifyFc2Error', () => {
     ]);
   });
 });
+
+describe('invokerOptionsFromContext', () => {
+  it('takes credentials, account and region from the context and the endpoint from env', async () => {
+    // Prepare
+    const { invokerOptionsFromContext } = await import('../../functions/invoke/invoker.ts');
+    const { silentLogger } = await import('../../shared/log.ts');
+    const ctx = {
+      credentials: { accessKeyId: 'STS.x', accessKeySecret: 's', securityToken: 't' },
+      accountId: '',
+      region: 'cn-beijing',
+      logger: silentLogger,
+    };
+    // Act
+    const opts = invokerOptionsFromContext(ctx, { OSSFERRY_ACCOUNT_ID: '42', OSSFERRY_FC_ENDPOINT: 'http://127.0.0.1:1' }, 5000);
+    // Assess
+    expect(opts).toMatchObject({
+      accountId: '42',
+      region: 'cn-beijing',
+      endpoint: 'http://127.0.0.1:1',
+      accessKeyId: 'STS.x',
+      accessKeySecret: 's',
+      securityToken: 't',
+      timeoutMs: 5000,
+    });
+  });
+
+  it('names the missing piece when the context has no credentials', async () => {
+    // Prepare
+    const { invokerOptionsFromContext } = await import('../../functions/invoke/invoker.ts');
+    const { silentLogger } = await import('../../shared/log.ts');
+    const ctx = { credentials: { accessKeyId: '', accessKeySecret: '' }, accountId: '1', region: 'r', logger: silentLogger };
+    // Act
+    const act = () => invokerOptionsFromContext(ctx, {}, 1000);
+    // Assess
+    expect(act).toThrow(/credentials: the invocation carries no x-fc-access-key-id/);
+  });
+});

@@ -114,6 +114,15 @@ describe('createFcInvoker over the unmodified fc2 client', () => {
     expect(front.seen).toBe(1);
   });
 
+  it('signs a security token given with a non-STS key id (sent as a default x-fc-* header)', async () => {
+    // Prepare
+    front.fail(0);
+    // Act
+    const out = await invoker({ securityToken: 'sts-token' }).invoke<{ event: unknown }>('svc', 'one', { token: true });
+    // Assess
+    expect(out.event).toEqual({ token: true });
+  });
+
   it('retries 429 ResourceExhausted from the gateway until the instance is free', async () => {
     // Prepare
     front.fail(0);
