@@ -33,8 +33,10 @@ async function flakyFront(target: string) {
   let failures = 0;
   let failWith = { status: 503, code: 'ResourceThrottled' };
   let seen = 0;
+  let lastHeaders: Record<string, unknown> = {};
   const server: Server = createServer((req, res) => {
     seen++;
+    lastHeaders = req.headers;
     if (failures > 0) {
       failures--;
       req.resume();
@@ -59,6 +61,9 @@ async function flakyFront(target: string) {
     },
     get seen() {
       return seen;
+    },
+    get lastHeaders() {
+      return lastHeaders;
     },
     close: () =>
       new Promise<void>((r) => {
@@ -121,6 +126,7 @@ describe('createFcInvoker over the unmodified fc2 client', () => {
     const out = await invoker({ securityToken: 'sts-token' }).invoke<{ event: unknown }>('svc', 'one', { token: true });
     // Assess
     expect(out.event).toEqual({ token: true });
+    expect(front.lastHeaders['x-fc-security-token']).toBe('sts-token');
   });
 
   it('retries 429 ResourceExhausted from the gateway until the instance is free', async () => {
