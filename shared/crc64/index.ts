@@ -51,10 +51,13 @@ export function crc64Combine(crcA: bigint, crcB: bigint, lengthB: number | bigin
   return backend().crc64Combine(checkCrc('crcA', crcA), checkCrc('crcB', crcB), checkLength('lengthB', lengthB));
 }
 
-/** Which backend runs, its load-time probe (MB/s, 10^6 B/s) and the CPU features that matter to ISA-L. */
-export function crc64Info(): { implementation: 'isal' | 'js'; probeMBps: number; cpu: Record<string, boolean> } {
+/**
+ * Which backend runs, its load-time probe (MB/s, 10^6 B/s), the CPU features that matter to ISA-L, and the
+ * large-buffer kernel ('vpclmul-avx2' = ossferry's own VPCLMULQDQ/AVX2 fold, 'isal', or 'js-slicing8').
+ */
+export function crc64Info(): { implementation: 'isal' | 'js'; probeMBps: number; cpu: Record<string, boolean>; kernel: string } {
   const b = backend();
-  return { implementation: b.implementation, probeMBps: b.probeMBps, cpu: { ...b.cpu } };
+  return { implementation: b.implementation, probeMBps: b.probeMBps, cpu: { ...b.cpu }, kernel: b.kernel };
 }
 
 /**
@@ -63,7 +66,7 @@ export function crc64Info(): { implementation: 'isal' | 'js'; probeMBps: number;
  */
 export function warnIfSlowCrc(logger: Logger): void {
   const b = backend();
-  const fields = { implementation: b.implementation, probeMBps: b.probeMBps, cpu: b.cpu, thresholdMBps: SLOW_CRC_MBPS };
+  const fields = { implementation: b.implementation, kernel: b.kernel, probeMBps: b.probeMBps, cpu: b.cpu, thresholdMBps: SLOW_CRC_MBPS };
   if (b.implementation === 'js') {
     logger.warn(
       `SLOW CRC-64: pure-JS fallback in use (${ENV_ALLOW_SLOW}=1); expect ~1 GB/s per core and slower gzip. ` +

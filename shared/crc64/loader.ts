@@ -26,6 +26,10 @@ export class Crc64Error extends OssferryError {
 /** What functions/native/src/ossferry_native.c exports. Arguments are validated in C as well. */
 export interface NativeAddon {
   crc64(data: Uint8Array, prev?: bigint): bigint;
+  /** ISA-L's dispatch only, bypassing ossferry's VPCLMULQDQ/AVX2 kernel (reference for tests and bench). */
+  crc64Isal(data: Uint8Array, prev?: bigint): bigint;
+  /** Large-buffer kernel chosen for this CPU. */
+  crc64Kernel(): 'vpclmul-avx2' | 'isal';
   crc64Combine(crcA: bigint, crcB: bigint, lengthB: number | bigint): bigint;
   cpuInfo(): Record<string, boolean>;
   gzip(data: Uint8Array, level: number): Buffer;
@@ -40,6 +44,8 @@ export interface Crc64Backend {
   addon: NativeAddon | undefined;
   probeMBps: number;
   cpu: Record<string, boolean>;
+  /** 'vpclmul-avx2' (own kernel, functions/native/src/crc64_fast.c), 'isal' (ISA-L dispatch) or 'js-slicing8'. */
+  kernel: string;
   /** Where the addon was looked for (for messages). */
   nativePath: string;
   /** Why the native path was not taken (JS fallback only). */
@@ -123,6 +129,7 @@ export function loadNativeAddon(path: string): NativeAddon {
     );
   }
   checkVectors('native (ISA-L)', addon.crc64, addon.crc64Combine);
+  checkVectors('native (ISA-L dispatch)', addon.crc64Isal, addon.crc64Combine);
   return addon;
 }
 
@@ -156,9 +163,15 @@ export function loadCrc64Backend(opts: LoadOptions = {}): Crc64Backend {
       addon: a,
       probeMBps: probe(a.crc64),
       cpu: a.cpuInfo(),
+      kernel: a.crc64Kernel(),
       nativePath,
     };
-    logger.info('crc64 backend: isal', { implementation: 'isal', probeMBps: backend.probeMBps, cpu: backend.cpu });
+    logger.info('crc64 backend: isal', {
+      implementation: 'isal',
+      kernel: backend.kernel,
+      probeMBps: backend.probeMBps,
+      cpu: backend.cpu,
+    });
     if (backend.probeMBps < SLOW_CRC_MBPS) {
       logger.warn('crc64 ISA-L probe is SLOW: CPUID may hide PCLMULQDQ (VM/emulator) — CRC can bottleneck copies', {
         probeMBps: backend.probeMBps,
@@ -176,6 +189,7 @@ export function loadCrc64Backend(opts: LoadOptions = {}): Crc64Backend {
     addon: undefined,
     probeMBps: probe(crc64Js),
     cpu: {},
+    kernel: 'js-slicing8',
     nativePath,
     fallbackReason,
   };

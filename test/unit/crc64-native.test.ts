@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
 import { defaultNativePath } from '../../shared/crc64/index.ts';
 import type { NativeAddon } from '../../shared/crc64/loader.ts';
 
@@ -55,5 +57,49 @@ describe('native addon argument validation (in C)', () => {
     // Assess
     if (process.arch === 'x64') expect(Object.keys(cpu)).toEqual(expect.arrayContaining(['pclmulqdq', 'avx2', 'avx512f', 'vpclmulqdq']));
     for (const v of Object.values(cpu)) expect(typeof v).toBe('boolean');
+  });
+});
+
+describe('VPCLMULQDQ/AVX2 kernel equals ISA-L', () => {
+  it('around the fast-path thresholds, at unaligned offsets, with random prev', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: 0, max: 2100 }), fc.integer({ min: 2100, max: 40_000 })),
+        fc.nat({ max: 31 }),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        (len, off, prev) => {
+          // Prepare
+          const buf = randomBytes(len + off).subarray(off);
+          // Act
+          const fast = addon.crc64(buf, prev);
+          const isal = addon.crc64Isal(buf, prev);
+          // Assess
+          expect(fast).toBe(isal);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('on 64 MiB of random data, whole and streamed in odd-sized chunks', () => {
+    // Prepare
+    const buf = randomBytes(64 << 20);
+    // Act
+    const whole = addon.crc64(buf);
+    let streamed = 0n;
+    for (let o = 0; o < buf.length; o += 1_000_003) streamed = addon.crc64(buf.subarray(o, o + 1_000_003), streamed);
+    // Assess
+    expect(whole).toBe(addon.crc64Isal(buf));
+    expect(streamed).toBe(whole);
+  });
+
+  it('names the kernel it selected for this CPU', () => {
+    // Prepare
+    const cpu = addon.cpuInfo();
+    // Act
+    const kernel = addon.crc64Kernel();
+    // Assess
+    const expected = cpu.vpclmulqdq && cpu.avx2 && cpu.pclmulqdq && !cpu.avx512f ? 'vpclmul-avx2' : 'isal';
+    expect(kernel).toBe(expected);
   });
 });

@@ -2,7 +2,10 @@
  * ossferry native core: CRC-64/XZ and gzip members on Intel ISA-L, exposed through N-API (ABI-stable, so one
  * .node runs on every Node major; ../../../shared/reference/crc-gzip.md §5).
  *
- *   crc64(data: Uint8Array, prev?: bigint): bigint        crc64_ecma_refl, streaming (prev = finished CRC)
+ *   crc64(data: Uint8Array, prev?: bigint): bigint        CRC-64/XZ, streaming (prev = finished CRC):
+ *                                                         own VPCLMULQDQ/AVX2 kernel or ISA-L crc64_ecma_refl
+ *   crc64Isal(data, prev?): bigint                        ISA-L dispatch only (reference for tests/bench)
+ *   crc64Kernel(): 'vpclmul-avx2' | 'isal'                large-buffer kernel on this CPU (crc64_fast.c)
  *   crc64Combine(crcA, crcB, lengthB: number|bigint)      zlib >= 1.2.12 multmodp/x2nmodp, lengths < 2^64
  *   cpuInfo(): { pclmulqdq, avx2, avx512f, vpclmulqdq, ... }
  *   gzip(data, level 0..3): Buffer                         one isal_deflate_stateless gzip member
@@ -17,6 +20,7 @@
 #endif
 #include <node_api.h>
 #include <isa-l.h>
+#include "crc64_fast.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,7 +153,7 @@ static napi_value fail_generic(napi_env env, const char *what) {
   return NULL;
 }
 
-static napi_value js_crc64(napi_env env, napi_callback_info info) {
+static napi_value crc64_impl(napi_env env, napi_callback_info info, bool isal_only) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -166,55 +170,22 @@ static napi_value js_crc64(napi_env env, napi_callback_info info) {
     CHECK(env, napi_typeof(env, argv[1], &t));
     if (t != napi_undefined && !get_u64_bigint(env, argv[1], "prev", &prev)) return fail_generic(env, "prev: could not read the bigint");
   }
-  /* crc64_ecma_refl takes a uint64_t length; fine for any buffer. */
-  uint64_t crc = len ? crc64_ecma_refl(prev, data, (uint64_t)len) : prev;
+  uint64_t crc = isal_only ? (len ? crc64_ecma_refl(prev, data, (uint64_t)len) : prev)
+                           : ossferry_crc64(prev, data, len);
   napi_value out;
   CHECK(env, napi_create_bigint_uint64(env, crc, &out));
   return out;
 }
 
-/* zlib 1.2.12 crc32_combine method, widened to 64 bits; reflected representation, x^0 = top bit. */
-#define POLY UINT64_C(0xC96C5795D7870F42)
-#define TOPBIT (UINT64_C(1) << 63)
+static napi_value js_crc64(napi_env env, napi_callback_info info) { return crc64_impl(env, info, false); }
+/* ISA-L's own dispatch only: the bench and tests compare the fast kernel against it. */
+static napi_value js_crc64_isal(napi_env env, napi_callback_info info) { return crc64_impl(env, info, true); }
 
-static uint64_t multmodp(uint64_t a, uint64_t b) {
-  uint64_t m = TOPBIT, p = 0;
-  for (;;) {
-    if (a & m) {
-      p ^= b;
-      if ((a & (m - 1)) == 0) break;
-    }
-    m >>= 1;
-    b = (b & 1) ? (b >> 1) ^ POLY : b >> 1;
-  }
-  return p;
-}
-
-/* x2n_table[k] = x^(2^k) mod P, k = 0..66: byte lengths < 2^64 are < 2^67 bits, so no wrap-around needed. */
-#define X2N_SIZE 67
-static uint64_t x2n_table[X2N_SIZE];
-
-static void init_x2n(void) {
-  uint64_t p = TOPBIT >> 1; /* x^1 */
-  for (int k = 0; k < X2N_SIZE; k++) {
-    x2n_table[k] = p;
-    p = multmodp(p, p);
-  }
-}
-
-static uint64_t x2nmodp(uint64_t n, int k) {
-  uint64_t p = TOPBIT;
-  while (n) {
-    if (n & 1) p = multmodp(x2n_table[k], p);
-    n >>= 1;
-    k++;
-  }
-  return p;
-}
-
-static uint64_t combine(uint64_t a, uint64_t b, uint64_t len_b) {
-  if (len_b == 0) return a;
-  return multmodp(x2nmodp(len_b, 3), a) ^ b;
+static napi_value js_crc64_kernel(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  CHECK(env, napi_create_string_utf8(env, ossferry_crc64_kernel(), NAPI_AUTO_LENGTH, &out));
+  return out;
 }
 
 static napi_value js_crc64_combine(napi_env env, napi_callback_info info) {
@@ -230,7 +201,7 @@ static napi_value js_crc64_combine(napi_env env, napi_callback_info info) {
   if (!get_u64_bigint(env, argv[1], "crcB", &b)) return fail_generic(env, "crcB: could not read the bigint");
   if (!get_length(env, argv[2], "lengthB", &n)) return fail_generic(env, "lengthB: could not read the length");
   napi_value out;
-  CHECK(env, napi_create_bigint_uint64(env, combine(a, b, n), &out));
+  CHECK(env, napi_create_bigint_uint64(env, ossferry_crc64_combine(a, b, n), &out));
   return out;
 }
 
@@ -452,9 +423,11 @@ static napi_value js_gzip_async(napi_env env, napi_callback_info info) {
 /* ---------- module ---------- */
 
 static napi_value init(napi_env env, napi_value exports) {
-  init_x2n();
+  ossferry_crc64_init();
   napi_property_descriptor props[] = {
     {"crc64", NULL, js_crc64, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"crc64Isal", NULL, js_crc64_isal, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"crc64Kernel", NULL, js_crc64_kernel, NULL, NULL, NULL, napi_enumerable, NULL},
     {"crc64Combine", NULL, js_crc64_combine, NULL, NULL, NULL, napi_enumerable, NULL},
     {"cpuInfo", NULL, js_cpu_info, NULL, NULL, NULL, napi_enumerable, NULL},
     {"gzip", NULL, js_gzip, NULL, NULL, NULL, napi_enumerable, NULL},
