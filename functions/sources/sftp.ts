@@ -5,7 +5,11 @@
  * (~1.3 MB/s at 50 ms; ../shared/reference/peers.md §0 item 12). Here each range keeps up to
  * `maxRequestsInFlight` READs outstanding on its channel and delivers the replies in order. Each SSH
  * channel has a fixed 2 MiB receive window in ssh2 (lib/Channel.js MAX_WINDOW), so parallel ranges are
- * spread over several SFTP channels of one connection, each with its own window.
+ * spread over several SFTP channels of one connection, each with its own window (OpenSSH's default
+ * MaxSessions is 10, so the default of 4 fits). Measured on loopback (2 shared cores, 4 ranges of a 96 MiB
+ * file): 64×256 KiB in flight gives 140–200 MB/s with 1, 2 or 4 channels alike (CPU-bound, no RTT), against
+ * 3 MB/s with one 32 KiB request in flight; channels matter at real RTTs, where one window caps a channel
+ * at 2 MiB/RTT (40 MB/s at 50 ms).
  * READ length: OpenSSH's sftp-server announces max-read-length 261120 (255 KiB) via limits@openssh.com and
  * truncates longer reads; other servers may return short reads at any time, so a short reply is followed by
  * a READ for the remainder (never treated as EOF).
@@ -22,13 +26,17 @@
 import { lookup } from 'node:dns/promises';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { Client, utils as sshUtils, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+// ssh2 is CommonJS and Node's ESM loader cannot see its named exports: take them off the default export.
+import ssh2 from 'ssh2';
+import type { Client as SshClient, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { silentLogger, type Logger } from '../../shared/log.ts';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../../shared/retry.ts';
 import { parseAllowList, screenAddress, type AllowList } from '../../shared/ssrf.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { SourceChangedError, SourceUnavailableError, type RangeSource, type SourceIdentity } from './types.ts';
+
+const { Client, utils: sshUtils } = ssh2;
 
 /** The pinned host key did not match: possible man-in-the-middle. Never retried. */
 export class HostKeyMismatchError extends OssferryError {
@@ -148,7 +156,7 @@ export function defaultScreenHost(allow: AllowList): ScreenHost {
 }
 
 interface Conn {
-  client: Client;
+  client: SshClient;
   channels: SFTPWrapper[];
   active: number[];
   dead: boolean;
