@@ -45,3 +45,21 @@ if (!ok) {
   console.error('[ossferry] native addon build failed; see the compiler output above. Retry: npm run build:native');
   process.exit(force ? 1 : 0);
 }
+
+// Load what was just built (under the Node that runs npm, i.e. Node 24 from node_modules/.bin) and check the
+// CRC-64/XZ check value, so a missing runtime libisal.so.2 or an ABI problem fails here, not in a job.
+const check = spawnSync(
+  process.execPath,
+  [
+    '-e',
+    "const a = require(process.argv[1]); const c = a.crc64(Buffer.from('123456789'));" +
+      "if (c !== 0x995dc9bbdf1939fan) { console.error('check value mismatch: ' + c); process.exit(1); }" +
+      "console.log('[ossferry] native addon OK: crc64 kernel ' + a.crc64Kernel() + ', cpu ' + JSON.stringify(a.cpuInfo()));",
+    path.join(root, 'functions/native/build/Release/ossferry_native.node'),
+  ],
+  { stdio: 'inherit', cwd: root },
+);
+if (check.status !== 0) {
+  console.error('[ossferry] the built addon does not load or fails its check vector (runtime package: libisal2). Retry: npm run build:native');
+  process.exit(force ? 1 : 0);
+}

@@ -5,7 +5,7 @@
  * Feed chunks of ≥ 64 KiB: per-call overhead is ~0.5 µs (crc-gzip.md §4b remarks).
  */
 import type { Logger } from '../log.ts';
-import { backend, SLOW_CRC_MBPS, ENV_ALLOW_SLOW } from './loader.ts';
+import { backend, Crc64Error, SLOW_CRC_MBPS, ENV_ALLOW_SLOW } from './loader.ts';
 
 export { Crc64Error, loadCrc64Backend, defaultNativePath, SLOW_CRC_MBPS, ENV_ALLOW_SLOW, ENV_NATIVE_PATH } from './loader.ts';
 export type { Crc64Backend, LoadOptions } from './loader.ts';
@@ -78,4 +78,20 @@ export function warnIfSlowCrc(logger: Logger): void {
   } else {
     logger.debug('crc64 backend', fields);
   }
+}
+
+/**
+ * For image builds and health checks (crc-gzip.md §5 "assertFast"): throws Crc64Error unless the native
+ * backend is loaded and its probe reached `minMBps`. Returns the info it checked.
+ */
+export function assertFastCrc(minMBps: number = SLOW_CRC_MBPS): ReturnType<typeof crc64Info> {
+  if (typeof minMBps !== 'number' || !(minMBps >= 0)) throw new RangeError(`minMBps must be a number >= 0, got ${minMBps}`);
+  const info = crc64Info();
+  if (info.implementation !== 'isal') {
+    throw new Crc64Error(`CRC-64 runs on the pure-JS fallback (${ENV_ALLOW_SLOW}=1); build the addon: npm run build:native (Debian: libisal-dev, runtime libisal2)`);
+  }
+  if (info.probeMBps < minMBps) {
+    throw new Crc64Error(`CRC-64 probe ${info.probeMBps} MB/s is below ${minMBps} MB/s (kernel ${info.kernel}, cpu ${JSON.stringify(info.cpu)}); CPUID may hide PCLMULQDQ`);
+  }
+  return info;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Crc64Error, loadCrc64Backend } from '../../shared/crc64/index.ts';
+import { assertFastCrc, Crc64Error, loadCrc64Backend } from '../../shared/crc64/index.ts';
 import { createLogger } from '../../shared/log.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -105,5 +105,26 @@ describe('loader refusal path', () => {
     });
     // Assess
     expect(out).toMatch(/IMPL=isal/);
+  });
+});
+
+describe('assertFastCrc', () => {
+  it('passes on this build with the default threshold and fails on an impossible one', () => {
+    // Prepare / Act
+    const info = assertFastCrc(0);
+    // Assess
+    expect(info.implementation).toBe('isal');
+    expect(() => assertFastCrc(Number.MAX_SAFE_INTEGER)).toThrow(Crc64Error);
+    expect(() => assertFastCrc(-1)).toThrow(/minMBps/);
+  });
+
+  it('fails in a process running on the JS fallback', () => {
+    // Prepare
+    const code = `import { assertFastCrc } from './shared/crc64/index.ts';
+      try { assertFastCrc(0); console.log('NO-THROW'); } catch (e) { console.log('THREW ' + e.name + ': ' + e.message); }`;
+    // Act
+    const r = child(code, { OSSFERRY_NATIVE_PATH: missing, OSSFERRY_ALLOW_SLOW_CRC: '1', OSSFERRY_LOG_LEVEL: 'error' });
+    // Assess
+    expect(r.stdout).toMatch(/THREW Crc64Error: .*pure-JS fallback/);
   });
 });
