@@ -118,7 +118,7 @@ const targets: Array<[string, boolean, string]> = [
 console.log('');
 for (const [name, ok, got] of targets) console.log(`${ok ? 'PASS' : 'MISS'}  ${name.padEnd(44)} ${got}`);
 if (!info.cpu.avx512f && info.cpu.vpclmulqdq) {
-  console.log('note: no AVX-512 here: Debian ISA-L 2.30 would use crc64_ecma_refl_by8 (SSE PCLMULQDQ), not by16_10 (crc-gzip.md §3); ossferry's VPCLMULQDQ/AVX2 kernel is used instead');
+  console.log('note: no AVX-512 here: Debian ISA-L 2.30 would use crc64_ecma_refl_by8 (SSE PCLMULQDQ), not by16_10 (crc-gzip.md §3); the ossferry VPCLMULQDQ/AVX2 kernel is used instead');
 }
 console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (sink ${sink & 1n})`);
 console.log(
