@@ -14,6 +14,7 @@ import type { ArchiveRule, GzipLevel } from '../shared/archive-rules.ts';
 import { InvalidInputError } from '../shared/errors.ts';
 import { FC, OSS, UNITS } from '../shared/limits.ts';
 import { PLAN_DEFAULTS } from '../shared/plan.ts';
+import { MAX_ENV_BYTES, envBytes, functionEnvironment } from './env.ts';
 import { parseAllowList } from '../shared/ssrf.ts';
 
 export const NAMESPACE = 'ossferry';
@@ -625,7 +626,7 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
 
   const createBuckets = [...new Set(v.createBuckets)];
 
-  return deepFreeze({
+  const config: OssferryStackConfig = {
     project: raw.project,
     stack: raw.stack,
     region: raw.region,
@@ -651,5 +652,23 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
     logLevel: v.logLevel,
     secrets: sftpPrivateKey ? { sftpPrivateKey } : {},
     warnings,
-  });
+  };
+
+  // FC: all environment variables of a function ≤ 4 KB (infra/env.ts). The coordinator's is the larger.
+  // The SFTP key is checked against what is left when its secret value is known (transfer-service.ts).
+  const used = Math.max(envBytes(functionEnvironment(config, 'coordinator')), envBytes(functionEnvironment(config, 'worker')));
+  if (used > MAX_ENV_BYTES) {
+    const parts: Array<[string, number]> = [
+      ['archiveRules', JSON.stringify(archiveRules).length],
+      ['sftpHostKeys', JSON.stringify(v.sftpHostKeys).length],
+      ['allowedSourceHosts', v.allowedSourceHosts.join(',').length],
+    ];
+    const [biggest] = parts.sort((a, b) => b[1] - a[1])[0]!;
+    refuse(
+      biggest,
+      `makes the function environment ${used} bytes, over FC's ${MAX_ENV_BYTES}-byte limit for all environment variables`,
+      'shorten it: fewer or shorter archive rules, host keys or allowed hosts',
+    );
+  }
+  return deepFreeze(config);
 }

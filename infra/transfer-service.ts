@@ -8,7 +8,7 @@ import * as alicloud from '@pulumi/alicloud';
 import * as pulumi from '@pulumi/pulumi';
 import { FUNCTION_ENV } from '../shared/function-env.ts';
 import type { FunctionSizing, OssferryStackConfig } from './config-schema.ts';
-import { CA_PORT, functionEnvironment } from './env.ts';
+import { CA_PORT, functionEnvironment, withinEnvLimit } from './env.ts';
 import type { FunctionRole } from './env.ts';
 import type { NetworkOutputs } from './network.ts';
 
@@ -58,7 +58,11 @@ export class TransferService extends pulumi.ComponentResource {
     const fn = (role: FunctionRole, functionName: string, sizing: FunctionSizing) => {
       const env: Record<string, pulumi.Input<string>> = functionEnvironment(config, role);
       const secretKey = config.secrets.sftpPrivateKey;
-      if (secretKey) env[FUNCTION_ENV.SFTP_PRIVATE_KEY] = pulumi.secret(secretKey);
+      if (secretKey) {
+        const plain = functionEnvironment(config, role);
+        // The 4 KB environment limit (infra/env.ts) including the key, checked once its value is known.
+        env[FUNCTION_ENV.SFTP_PRIVATE_KEY] = pulumi.secret(secretKey).apply((key) => withinEnvLimit(plain, key, role));
+      }
       return new alicloud.fc.V2Function(
         `${name}-${role}`,
         {

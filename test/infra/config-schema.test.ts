@@ -131,6 +131,20 @@ const REFUSALS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ['abort days 0', { abortIncompleteUploadsDays: '0' }, 'ossferry:abortIncompleteUploadsDays', /between 1 and 365/],
   ['name prefix with uppercase', { namePrefix: 'OssFerry' }, 'ossferry:namePrefix', /lowercase/],
   ['log level unknown', { logLevel: 'verbose' }, 'ossferry:logLevel', /debug, info, warn or error/],
+  [
+    'archive rules that overflow the 4 KB function environment',
+    {
+      archiveRules: Array.from({ length: 12 }, (_, i) => ({
+        name: `rule-${i}`,
+        sourceBucket: `acme-src-${i}`,
+        sourcePrefix: `${'p'.repeat(150)}/`,
+        destinationBucket: 'acme-archive',
+        destinationPrefix: `${'d'.repeat(150)}-${i}/`,
+      })),
+    },
+    'ossferry:archiveRules',
+    /over FC's 4096-byte limit/,
+  ],
   ['structured value that is not JSON', { worker: '{memoryMb: 4096' }, 'ossferry:worker', /expected object|object/i],
 ];
 

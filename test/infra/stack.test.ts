@@ -130,7 +130,6 @@ describe('full stack (archive rules, created VPC, SFTP secret)', () => {
     const env = inputs(one(T.fn, '-worker')).environmentVariables as Record<string, string>;
     expect(env).toMatchObject({
       [FUNCTION_ENV.ROLE]: 'worker',
-      [FUNCTION_ENV.PORT]: '9000',
       [FUNCTION_ENV.SERVICE_NAME]: 'ossferry-prod',
       [FUNCTION_ENV.WORKER_FUNCTION]: 'ossferry-prod-worker',
       [FUNCTION_ENV.ACCOUNT_ID]: '1234567890123456',
@@ -151,7 +150,13 @@ describe('full stack (archive rules, created VPC, SFTP secret)', () => {
     expect(coordEnv[FUNCTION_ENV.ROLE]).toBe('coordinator');
     expect(JSON.parse(coordEnv[FUNCTION_ENV.ARCHIVE_RULES]!).map((r: { name: string }) => r.name)).toEqual(['logs', 'dumps']);
     const allNames = new Set<string>(Object.values(FUNCTION_ENV));
-    for (const k of [...Object.keys(env), ...Object.keys(coordEnv)]) expect(allNames).toContain(k);
+    for (const k of [...Object.keys(env), ...Object.keys(coordEnv)]) {
+      expect(allNames).toContain(k);
+      // FC reserves FC_* (infra/env.ts): FC_SERVER_PORT is left to the runtime's default, which equals caPort.
+      expect(k).not.toMatch(/^FC_/);
+      expect(k).toMatch(/^[A-Za-z][A-Za-z0-9_]*$/);
+    }
+    expect(env[FUNCTION_ENV.PORT]).toBeUndefined();
   });
 
   it('configures the service with the role, the created VPC and the log config', async () => {
