@@ -5,6 +5,7 @@
  * Feed chunks of ≥ 64 KiB: per-call overhead is ~0.5 µs (crc-gzip.md §4b remarks).
  */
 import type { Logger } from '../log.ts';
+import type { Crc64Backend } from './loader.ts';
 import { backend, Crc64Error, SLOW_CRC_MBPS, ENV_ALLOW_SLOW } from './loader.ts';
 
 export { Crc64Error, loadCrc64Backend, defaultNativePath, SLOW_CRC_MBPS, ENV_ALLOW_SLOW, ENV_NATIVE_PATH } from './loader.ts';
@@ -65,7 +66,11 @@ export function crc64Info(): { implementation: 'isal' | 'js'; probeMBps: number;
  * says why (the crcmod lesson, crc-gzip.md §5). Quiet (debug) otherwise.
  */
 export function warnIfSlowCrc(logger: Logger): void {
-  const b = backend();
+  warnIfSlowBackend(backend(), logger);
+}
+
+/** warnIfSlowCrc for a given backend (tests inject a slow one). */
+export function warnIfSlowBackend(b: Crc64Backend, logger: Logger): void {
   const fields = { implementation: b.implementation, kernel: b.kernel, probeMBps: b.probeMBps, cpu: b.cpu, thresholdMBps: SLOW_CRC_MBPS };
   if (b.implementation === 'js') {
     logger.warn(

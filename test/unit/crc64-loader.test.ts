@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertFastCrc, Crc64Error, loadCrc64Backend } from '../../shared/crc64/index.ts';
+import { assertFastCrc, Crc64Error, loadCrc64Backend, warnIfSlowBackend } from '../../shared/crc64/index.ts';
 import { createLogger } from '../../shared/log.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -72,23 +72,30 @@ describe('loader refusal path', () => {
     expect(r.stdout).not.toMatch(/NO-THROW/);
   });
 
-  it('with OSSFERRY_ALLOW_SLOW_CRC=1 the same process runs on JS + zlib and warns on every job', () => {
+  it('with OSSFERRY_ALLOW_SLOW_CRC=1 the same process runs on JS + zlib (members and stream) and warns on every job', () => {
     // Prepare
     const code = `import { crc64, crc64Info, warnIfSlowCrc } from './shared/crc64/index.ts';
-      import { gzipMember } from './shared/gzip/index.ts';
+      import { gzipMember, createGzipMemberStream } from './shared/gzip/index.ts';
+      import { Readable } from 'node:stream';
+      import { pipeline } from 'node:stream/promises';
       import { createLogger } from './shared/log.ts';
       import zlib from 'node:zlib';
       const c = crc64(new TextEncoder().encode('123456789'));
       const data = Buffer.from('abc'.repeat(1000));
       const ok = zlib.gunzipSync(gzipMember(data, 1)).equals(data);
+      const members = [];
+      const gz = createGzipMemberStream({ memberSize: 1000, level: 3 });
+      gz.on('data', (m) => members.push(m));
+      await pipeline(Readable.from([data]), gz);
+      const streamOk = members.length === 3 && zlib.gunzipSync(Buffer.concat(members)).equals(data);
       warnIfSlowCrc(createLogger({ jobId: 'j1' }));
       warnIfSlowCrc(createLogger({ jobId: 'j2' }));
-      console.log(JSON.stringify({ c: c.toString(), impl: crc64Info().implementation, ok }));`;
+      console.log(JSON.stringify({ c: c.toString(), impl: crc64Info().implementation, ok, streamOk }));`;
     // Act
     const r = child(code, { OSSFERRY_NATIVE_PATH: missing, OSSFERRY_ALLOW_SLOW_CRC: '1' });
     // Assess
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.at(-1)).toEqual({ c: '11051210869376104954', impl: 'js', ok: true });
+    expect(lines.at(-1)).toEqual({ c: '11051210869376104954', impl: 'js', ok: true, streamOk: true });
     const jobWarns = lines.filter((l) => l.level === 'warn' && typeof l.jobId === 'string');
     expect(jobWarns.map((l) => l.jobId)).toEqual(['j1', 'j2']);
     expect(String(jobWarns[0]?.msg)).toMatch(/SLOW CRC-64/);
@@ -126,5 +133,31 @@ describe('assertFastCrc', () => {
     const r = child(code, { OSSFERRY_NATIVE_PATH: missing, OSSFERRY_ALLOW_SLOW_CRC: '1', OSSFERRY_LOG_LEVEL: 'error' });
     // Assess
     expect(r.stdout).toMatch(/THREW Crc64Error: .*pure-JS fallback/);
+  });
+});
+
+describe('warnIfSlowBackend', () => {
+  const native = () => loadCrc64Backend({ logger: capture().logger });
+
+  it('warns when the native probe is below the threshold (CPUID hiding PCLMULQDQ)', () => {
+    // Prepare
+    const { lines, logger } = capture();
+    const slow = { ...native(), probeMBps: 455 };
+    // Act
+    warnIfSlowBackend(slow, logger);
+    // Assess
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'warn', probeMBps: 455, implementation: 'isal' });
+    expect(String(lines[0]?.msg)).toMatch(/SLOW CRC-64/);
+  });
+
+  it('stays quiet (debug only) on a fast native backend', () => {
+    // Prepare
+    const { lines, logger } = capture();
+    const fast = { ...native(), probeMBps: 20_000 };
+    // Act
+    warnIfSlowBackend(fast, logger);
+    // Assess
+    expect(lines.map((l) => l.level)).toEqual(['debug']);
   });
 });

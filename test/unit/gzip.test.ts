@@ -56,6 +56,17 @@ describe('gzipMember / gzipMemberAsync', () => {
     );
   });
 
+  it.each(LEVELS)('level %i stores incompressible data within its output bound (3 MiB random)', async (level) => {
+    // Prepare
+    const data = randomBytes(3 * 1024 * 1024 + 5);
+    // Act
+    const [sync, async] = [gzipMember(data, level), await gzipMemberAsync(data, level)];
+    // Assess
+    expect(zlib.gunzipSync(sync).equals(data)).toBe(true);
+    expect(async.equals(sync)).toBe(true);
+    expect(sync.length).toBeLessThan(data.length + (data.length >> 12) + 1024);
+  });
+
   it('keeps the input alive while compressing asynchronously (many in flight, inputs dropped)', async () => {
     // Prepare
     const inputs = Array.from({ length: 16 }, (_, i) => generateLogLike(200_000, 100 + i));
