@@ -103,3 +103,24 @@ describe('VPCLMULQDQ/AVX2 kernel equals ISA-L', () => {
     expect(kernel).toBe(expected);
   });
 });
+
+describe('native addon in worker_threads', () => {
+  it('loads in several workers at once and computes the same CRC as the main thread', async () => {
+    // Prepare
+    const { Worker } = await import('node:worker_threads');
+    const code = `const a = require(${JSON.stringify(defaultNativePath())});
+      require('node:worker_threads').parentPort.postMessage(a.crc64(Buffer.alloc(70000, 7)).toString());`;
+    // Act
+    const results = await Promise.all(
+      Array.from({ length: 3 }, () => new Promise<string>((resolve, reject) => {
+        const w = new Worker(code, { eval: true });
+        w.once('message', (m: string) => { resolve(m); void w.terminate(); });
+        w.once('error', reject);
+      })),
+    );
+    // Assess
+    const main = addon.crc64(Buffer.alloc(70000, 7)).toString();
+    expect(results).toEqual([main, main, main]);
+    expect(addon.crc64Isal(Buffer.alloc(70000, 7)).toString()).toBe(main);
+  });
+});

@@ -18,6 +18,7 @@
 #include "crc64_fast.h"
 #include <isa-l.h>
 #include <string.h>
+#include <pthread.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -120,7 +121,7 @@ static uint64_t crc64_vpclmul_avx2(uint64_t prev, const uint8_t *buf, size_t len
 }
 #endif
 
-void ossferry_crc64_init(void) {
+static void init_once(void) {
   uint64_t p = TOPBIT >> 1; /* x^1 */
   for (int k = 0; k < X2N_SIZE; k++) {
     x2n_table[k] = p;
@@ -133,6 +134,12 @@ void ossferry_crc64_init(void) {
   use_vpclmul_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("vpclmulqdq") &&
                      __builtin_cpu_supports("pclmul") && !__builtin_cpu_supports("avx512f");
 #endif
+}
+
+/* Module init runs once per Node environment (main thread and each worker_thread): build the tables once. */
+void ossferry_crc64_init(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, init_once);
 }
 
 uint64_t ossferry_crc64(uint64_t prev, const uint8_t *buf, size_t len) {
