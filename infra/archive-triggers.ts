@@ -6,14 +6,15 @@
 import * as alicloud from '@pulumi/alicloud';
 import * as pulumi from '@pulumi/pulumi';
 import type { ArchiveRule } from '../shared/archive-rules.ts';
+import { ARCHIVE_EVENT_NAMES } from '../shared/events.ts';
 import type { OssferryStackConfig } from './config-schema.ts';
 
-export const ARCHIVE_TRIGGER_EVENTS = Object.freeze([
-  'oss:ObjectCreated:PutObject',
-  'oss:ObjectCreated:PostObject',
-  'oss:ObjectCreated:CopyObject',
-  'oss:ObjectCreated:CompleteMultipartUpload',
-] as const);
+/**
+ * The trigger subscribes to exactly the events the coordinator acts on (shared/events.ts), so the two cannot
+ * drift apart. The trigger config spells them with the "oss:" prefix; the delivered payload does not
+ * (fc-platform.md §0 item 8).
+ */
+export const ARCHIVE_TRIGGER_EVENTS: readonly string[] = Object.freeze(ARCHIVE_EVENT_NAMES.map((e) => `oss:${e}`));
 
 /** The trigger's `config` JSON (fc-platform.md §1.4, §4.1). */
 export function ossTriggerConfig(rule: ArchiveRule): string {
