@@ -207,3 +207,27 @@ describe('createGzipMemberStream', () => {
     s.destroy();
   });
 });
+
+describe('generateLogLike (bench/lib/loglike.ts)', () => {
+  it('is deterministic per seed, exact in length, and line-structured', () => {
+    // Prepare / Act
+    const a = generateLogLike(50_000, 9);
+    const b = generateLogLike(50_000, 9);
+    const c = generateLogLike(50_000, 10);
+    // Assess
+    expect(a.length).toBe(50_000);
+    expect(a.equals(b)).toBe(true);
+    expect(a.equals(c)).toBe(false);
+    const lines = a.toString('latin1').split('\n').slice(0, -1);
+    expect(lines.length).toBeGreaterThan(100);
+    expect(lines.some((l) => l.startsWith('{"ts":'))).toBe(true);
+    expect(lines.some((l) => / HTTP\/1\.1" \d{3} /.test(l))).toBe(true);
+  });
+
+  it('rejects bad sizes naming the argument', () => {
+    // Prepare / Act / Assess
+    expect(() => generateLogLike(-1)).toThrow(/bytes/);
+    expect(() => generateLogLike(1.5)).toThrow(RangeError);
+    expect(() => generateLogLike(10, 0.5)).toThrow(/seed/);
+  });
+});
