@@ -28,13 +28,25 @@ type UploadPartFn = (
 export class Crc64PassThrough extends Transform {
   crc = 0n;
   bytes = 0;
-  constructor(highWaterMark = 4 * 1024 * 1024) {
+  readonly expected: number | undefined;
+  /** With `expected`, a body that is shorter or longer errors the stream (so the request is aborted, not left waiting). */
+  constructor(expected?: number, highWaterMark = 4 * 1024 * 1024) {
     super({ highWaterMark });
+    this.expected = expected;
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.crc = crc64(chunk, this.crc);
     this.bytes += chunk.length;
+    if (this.expected !== undefined && this.bytes > this.expected) {
+      return cb(new IntegrityError(`part body is longer than the declared ${this.expected} bytes`));
+    }
+    this.crc = crc64(chunk, this.crc);
     cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.expected !== undefined && this.bytes !== this.expected) {
+      return cb(new IntegrityError(`part body ended after ${this.bytes} of ${this.expected} bytes`));
+    }
+    cb();
   }
 }
 
@@ -101,7 +113,7 @@ export class OssPartSink implements PartSink {
 
   async initiate(options: InitiateOptions = {}): Promise<string> {
     const headers: Record<string, string> = {};
-    // Checked again at Complete; failing here saves transferring the whole object first.
+    // OSS records it with the upload; Complete then refuses to replace an existing object (409 FileAlreadyExists).
     if (!options.overwrite) headers['x-oss-forbid-overwrite'] = 'true';
     try {
       const r = await this.#client.initMultipartUpload(this.key, {
@@ -125,12 +137,15 @@ export class OssPartSink implements PartSink {
     if (!Number.isSafeInteger(size) || size < 0 || size > LIMITS.MAX_PART_SIZE) {
       throw new InvalidInputError('size', `must be 0..5 GB, got ${size}`, 'use the part sizes from the plan');
     }
-    const crcStream = new Crc64PassThrough();
+    const crcStream = new Crc64PassThrough(size);
     const source = body instanceof Uint8Array ? Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]) : body;
     let sourceError: unknown;
     source.on('error', (err) => {
       sourceError = err;
       crcStream.destroy(err);
+    });
+    crcStream.on('error', (err) => {
+      sourceError ??= err;
     });
     source.pipe(crcStream);
     const onAbort = () => {
