@@ -1,0 +1,125 @@
+/**
+ * The coordinator function (OSSFERRY_ROLE=coordinator). Wires the job flow (./run.ts) to the platform:
+ * OSS clients from the invocation's STS credentials, the worker dispatcher over @alicloud/fc2, the status
+ * store from OSSFERRY_STATUS_LOCATION, the SSRF allow-list from OSSFERRY_ALLOWED_SOURCE_HOSTS (read by
+ * functions/sources). Failures become HandlerError with the cause's code and `details` saying whether the
+ * multipart upload was aborted.
+ */
+import { errorToJson, InvalidInputError, OssferryError } from '../../shared/errors.ts';
+import { FUNCTION_ENV } from '../../shared/function-env.ts';
+import { parseJob, type Job } from '../../shared/job.ts';
+import { createFcInvoker, invokerOptionsFromContext } from '../invoke/invoker.ts';
+import { createOssClient } from '../oss/client.ts';
+import { HandlerError, type FcContext, type Handler } from '../runtime/types.ts';
+import { openSource } from '../sources/index.ts';
+import { ossStatusStore, parseStatusLocation, type StatusStore } from '../status/store.ts';
+import { fcDispatcher } from './dispatch.ts';
+import { parseCoordinatorEvent } from './event.ts';
+import { copyReportToJson, JobFailedError } from './report.ts';
+import { runCopyJob, type CoordinatorDeps } from './run.ts';
+
+/** Worker timeout when OSSFERRY_WORKER_TIMEOUT_SECONDS is unset (the stack default). */
+export const DEFAULT_WORKER_TIMEOUT_SECONDS = 600;
+
+function envNumber(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidInputError(name, `is "${raw}", not a positive number`, `set ${name} to a number of seconds, e.g. 600`);
+  return n;
+}
+
+function required(env: Record<string, string | undefined>, name: string, fix: string): string {
+  const v = env[name];
+  if (v === undefined || v === '') throw new InvalidInputError(name, 'is not set', fix);
+  return v;
+}
+
+/** Builds the coordinator's dependencies for one invocation. Exported for tests of the wiring. */
+export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, string | undefined> = process.env): CoordinatorDeps {
+  const region = ctx.region || env[FUNCTION_ENV.REGION] || '';
+  const credentials = ctx.credentials;
+  const service = required(env, FUNCTION_ENV.SERVICE_NAME, 'set it to the FC service holding the worker function');
+  const workerFunction = required(env, FUNCTION_ENV.WORKER_FUNCTION, 'set it to the worker function name');
+  const workerTimeoutSeconds = envNumber(env, FUNCTION_ENV.WORKER_TIMEOUT_SECONDS, DEFAULT_WORKER_TIMEOUT_SECONDS);
+  const clientFor = (bucket: string, hints: { endpoint?: string; region?: string } = {}) =>
+    createOssClient({
+      bucket,
+      credentials,
+      env,
+      ...(hints.endpoint ? { endpoint: hints.endpoint } : {}),
+      ...((hints.region ?? region) ? { region: hints.region ?? region } : {}),
+      // Another region's internal endpoint is unreachable from FC: cross-region goes over the public one.
+      internal: hints.region === undefined || hints.region === region,
+    });
+  let status: StatusStore | undefined;
+  const statusEnv = env[FUNCTION_ENV.STATUS_LOCATION];
+  if (statusEnv) {
+    const loc = parseStatusLocation(statusEnv);
+    status = ossStatusStore(clientFor(loc.bucket), loc);
+  } else {
+    ctx.logger.warn(`${FUNCTION_ENV.STATUS_LOCATION} is not set: jobs cannot resume after a coordinator failure`);
+  }
+  // fc2's timeout is a total deadline per call (fc-platform.md §3.6): it must exceed the worker's timeout.
+  const invoker = createFcInvoker(invokerOptionsFromContext(ctx, env, (workerTimeoutSeconds + 30) * 1000));
+  const ossEndpoint = env[FUNCTION_ENV.OSS_ENDPOINT];
+  return {
+    logger: ctx.logger,
+    openSource: (j) =>
+      openSource(j.source.url, {
+        logger: ctx.logger,
+        env,
+        ossClientFor: clientFor,
+        ...(j.source.kind === 'oss'
+          ? { oss: { ...(j.source.endpoint ? { endpoint: j.source.endpoint } : {}), ...(j.source.region ? { region: j.source.region } : {}) } }
+          : {}),
+      }),
+    destinationClient: clientFor(job.destination.bucket),
+    ...(status ? { status } : {}),
+    dispatch: fcDispatcher({ invoker, service, workerFunction, logger: ctx.logger }),
+    workerTimeoutSeconds,
+    deadlineMs: ctx.deadlineMs,
+    signal: ctx.signal,
+    ...(ossEndpoint || region ? { ossHints: { ...(ossEndpoint ? { endpoint: ossEndpoint } : {}), ...(region ? { region } : {}) } } : {}),
+  };
+}
+
+function toHandlerError(err: unknown): HandlerError {
+  if (err instanceof HandlerError) return err;
+  if (err instanceof JobFailedError) {
+    return new HandlerError(err.causeCode, err.message, {
+      cause: err.cause,
+      details: { jobId: err.jobId, uploadId: err.uploadId, aborted: err.aborted },
+    });
+  }
+  const code = err instanceof OssferryError ? err.code : 'CoordinatorError';
+  return new HandlerError(code, (err as Error)?.message ?? String(err), { cause: err, details: { aborted: false, uploadStarted: false } });
+}
+
+async function runOne(spec: unknown, ctx: FcContext, env: Record<string, string | undefined>) {
+  const job = parseJob(spec);
+  const report = await runCopyJob(job, coordinatorDeps(job, ctx, env));
+  return copyReportToJson(report);
+}
+
+export const handler: Handler = async (event, ctx) => {
+  try {
+    const parsed = parseCoordinatorEvent(event, process.env);
+    if (parsed.kind === 'job') return await runOne(parsed.spec, ctx, process.env);
+    // OSS trigger: one job per matching record; a failed record does not stop the others (FC retries the
+    // whole event on a function error, §4.3, so failures are reported, and the job ids make reruns resume).
+    const results: unknown[] = [];
+    for (const j of parsed.jobs) {
+      try {
+        results.push({ index: j.index, idempotencyKey: j.idempotencyKey, ok: true, report: await runOne(j.spec, ctx, process.env) });
+      } catch (err) {
+        results.push({ index: j.index, idempotencyKey: j.idempotencyKey, ok: false, error: errorToJson(err) });
+      }
+    }
+    const ignored = parsed.ignored.map((o) => (o.kind === 'ignored' ? { index: o.index, reason: o.reason } : { index: o.index }));
+    ctx.logger.info('trigger event handled', { jobs: parsed.jobs.length, ignored: ignored.length });
+    return { results, ignored };
+  } catch (err) {
+    throw toHandlerError(err);
+  }
+};

@@ -1,0 +1,200 @@
+/**
+ * Job status objects in OSS: `<statusLocation>/<jobId>.json` (design.md "Status object"). The coordinator
+ * writes one as a job runs (upload id, plan, verified part receipts, outcome); a re-invoked coordinator reads
+ * it to resume, and `ossferry status` reads it to show progress. It is only a *hint* for resume: the
+ * destination's ListParts is the source of truth (peers.md §0 item 9, §2 item 2) — a part counts as done only
+ * when OSS lists it with the size the plan expects and the ETag of the receipt recorded here.
+ */
+import type OSS from 'ali-oss';
+import { z } from 'zod';
+import { crc64Wire } from '../../shared/crc64/wire.ts';
+import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
+import { FUNCTION_ENV } from '../../shared/function-env.ts';
+import { parseOssUrl } from '../../shared/job.ts';
+import { retry } from '../../shared/retry.ts';
+
+/** Where status objects live. */
+export interface StatusLocation {
+  bucket: string;
+  /** Key prefix without leading/trailing "/" ("" = bucket root). */
+  prefix: string;
+}
+
+/** Parses `oss://bucket[/prefix]`; the error names OSSFERRY_STATUS_LOCATION (or `field`). */
+export function parseStatusLocation(value: string, field: string = FUNCTION_ENV.STATUS_LOCATION): StatusLocation {
+  const fix = 'set it to oss://<bucket>/<prefix>, e.g. oss://my-bucket/ossferry/jobs';
+  if (!value.startsWith('oss://')) throw new InvalidInputError(field, `${JSON.stringify(value.slice(0, 80))} must start with oss://`, fix);
+  const rest = value.slice('oss://'.length).replace(/\/+$/, '');
+  const parsed = parseOssUrl(`oss://${rest.includes('/') ? rest : `${rest}/x`}`);
+  if (typeof parsed === 'string') throw new InvalidInputError(field, parsed, fix);
+  const prefix = rest.includes('/') ? rest.slice(rest.indexOf('/') + 1) : '';
+  return { bucket: parsed.bucket, prefix };
+}
+
+export function statusKey(loc: StatusLocation, jobId: string): string {
+  return `${loc.prefix ? `${loc.prefix}/` : ''}${jobId}.json`;
+}
+
+const receiptWire = z.strictObject({
+  partNumber: z.number().int().min(1).max(10_000),
+  etag: z.string().min(1),
+  size: z.number().int().min(0),
+  crc64: crc64Wire,
+});
+
+const errorWire = z.object({ name: z.string(), code: z.string().optional(), message: z.string() }).loose();
+
+export const JOB_STATES = ['running', 'completing', 'succeeded', 'failed', 'interrupted'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export const jobStatusSchema = z.strictObject({
+  version: z.literal(1),
+  jobId: z.string().min(1),
+  state: z.enum(JOB_STATES),
+  /** Safe display form of the source (no credentials, no query). */
+  source: z.string(),
+  sourceIdentity: z.strictObject({
+    size: z.number().int().min(0),
+    etag: z.string().optional(),
+    crc64: crc64Wire.optional(),
+    mtimeMs: z.number().int().optional(),
+  }),
+  destination: z.string(),
+  uploadId: z.string().optional(),
+  size: z.number().int().min(0),
+  partSize: z.number().int().min(1),
+  partCount: z.number().int().min(1),
+  /** Verified receipts recorded so far (hints for resume; ListParts decides). */
+  parts: z.array(receiptWire),
+  bytesDone: z.number().int().min(0),
+  rounds: z.number().int().min(0),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  /** Invocations of the coordinator for this job (1 = never resumed). */
+  attempts: z.number().int().min(1),
+  /** The final report (succeeded) — a JSON object, CRC values as decimal strings. */
+  report: z.record(z.string(), z.unknown()).optional(),
+  error: errorWire.optional(),
+  aborted: z.boolean().optional(),
+});
+
+export type JobStatus = z.output<typeof jobStatusSchema>;
+
+/** The JSON form of a status object (bigint → decimal string). */
+export function jobStatusToJson(s: JobStatus): string {
+  return JSON.stringify(s, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(10) : v));
+}
+
+export class StatusObjectError extends OssferryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('StatusObject', message, options);
+  }
+}
+
+export interface StatusStore {
+  readonly location: StatusLocation;
+  /** undefined when there is no status object for the job. */
+  read(jobId: string): Promise<JobStatus | undefined>;
+  write(status: JobStatus): Promise<void>;
+}
+
+const isNotFound = (err: unknown) => {
+  const e = err as { status?: number; code?: string };
+  return e?.status === 404 && e.code === 'NoSuchKey';
+};
+
+/** Retry 5xx/429/network failures a few times (ali-oss itself does not retry, oss-protocol.md §2.8). */
+const OSS_RETRY = { policy: { baseMs: 100, maxMs: 2_000, maxAttempts: 6 } };
+
+/** A status store over an ali-oss client for the status bucket. */
+export function ossStatusStore(client: OSS, location: StatusLocation): StatusStore {
+  return {
+    location,
+    async read(jobId) {
+      const key = statusKey(location, jobId);
+      let body: Buffer;
+      try {
+        body = await retry(
+          async () => (await client.get(key)).content as Buffer,
+          { ...OSS_RETRY, isRetryable: (e) => !isNotFound(e) && (e as { status?: number }).status !== 403 },
+        );
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw new StatusObjectError(`reading status object oss://${location.bucket}/${key} failed: ${(err as Error).message}`, { cause: err });
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(body.toString('utf8'));
+      } catch (err) {
+        throw new StatusObjectError(`status object oss://${location.bucket}/${key} is not JSON; delete it to start the job afresh`, { cause: err });
+      }
+      const r = jobStatusSchema.safeParse(json);
+      if (!r.success) {
+        throw new StatusObjectError(
+          `status object oss://${location.bucket}/${key} is not a valid ossferry status (${r.error.issues[0]?.message}); delete it to start the job afresh`,
+        );
+      }
+      return r.data;
+    },
+    async write(status) {
+      const key = statusKey(location, status.jobId);
+      const body = Buffer.from(jobStatusToJson(status));
+      try {
+        await retry(() => client.put(key, body, { mime: 'application/json' } as OSS.PutObjectOptions), OSS_RETRY);
+      } catch (err) {
+        throw new StatusObjectError(`writing status object oss://${location.bucket}/${key} failed: ${(err as Error).message}`, { cause: err });
+      }
+    },
+  };
+}
+
+/**
+ * Serialises writes and coalesces bursts: the coordinator calls `save()` after every worker result; at most
+ * one PUT is in flight and the latest state wins. `flush()` waits for everything saved so far.
+ */
+export class StatusWriter {
+  readonly #store: StatusStore | undefined;
+  #pending: JobStatus | undefined;
+  #running: Promise<void> | undefined;
+  #lastError: unknown;
+
+  constructor(store: StatusStore | undefined) {
+    this.#store = store;
+  }
+
+  save(status: JobStatus): void {
+    if (!this.#store) return;
+    this.#pending = structuredClone(status);
+    this.#running ??= this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#pending) {
+        const s = this.#pending;
+        this.#pending = undefined;
+        try {
+          await this.#store!.write(s);
+        } catch (err) {
+          this.#lastError = err;
+        }
+      }
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  /** Waits for queued writes; throws the last write error if `strict`. */
+  async flush(strict = false): Promise<void> {
+    while (this.#running) await this.#running;
+    if (strict && this.#lastError) {
+      const e = this.#lastError;
+      this.#lastError = undefined;
+      throw e;
+    }
+  }
+
+  get lastError(): unknown {
+    return this.#lastError;
+  }
+}
