@@ -15,7 +15,7 @@ describe('OssPartSink against local OSS', () => {
   let client: OSS;
   beforeAll(async () => {
     oss = await startOssServer({ buckets: ['dst'] });
-    client = new OSS({ ...oss.clientOptions('dst'), retryMax: 0 });
+    client = new OSS(oss.clientOptions('dst'));
   });
   afterAll(() => oss.close());
 

@@ -223,7 +223,7 @@ describe('OSS source against local OSS', () => {
 
   beforeAll(async () => {
     oss = await startOssServer({ buckets: ['src-bucket'] });
-    client = new OSS({ ...oss.clientOptions('src-bucket'), retryMax: 0 });
+    client = new OSS(oss.clientOptions('src-bucket'));
     await client.put('dir/obj.bin', data);
   });
   afterAll(() => oss.close());

@@ -1,0 +1,80 @@
+/**
+ * FC entry point of the worker role: parses the event with the task schema (bad event → InvalidInputError
+ * naming `task.<field>`), builds the dependencies from the FcContext (OSS credentials = the STS credentials
+ * FC injects, context.credentials; OSS endpoint from env OSSFERRY_OSS_ENDPOINT or derived from the region)
+ * and runs runWorkerTask. The answer is the worker result in wire form (CRC-64 as decimal strings).
+ * A task that cannot succeed (changed source, aborted upload, bad input) becomes a HandlerError carrying
+ * the original code, with `retryable` from the shared classifier.
+ */
+import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
+import { isRetryableError } from '../../shared/retry.ts';
+import { parseTask, workerResultToWire, type WorkerTask } from '../../shared/task.ts';
+import { createOssClient, normaliseRegion } from '../oss/client.ts';
+import { OssPartSink } from '../oss/part-sink.ts';
+import { HandlerError, type FcContext, type Handler } from '../runtime/types.ts';
+import { openSource } from '../sources/index.ts';
+import { runWorkerTask, type WorkerDeps } from './run.ts';
+
+/** Builds the worker's dependencies from the FC context (exported for the local cloud and tests). */
+export function workerDepsFromContext(task: WorkerTask, context: FcContext, env: Record<string, string | undefined> = process.env): WorkerDeps {
+  const logger = context.logger.child({ jobId: task.jobId });
+  const credentials = context.credentials;
+  const ownRegion = normaliseRegion(task.oss?.region ?? context.region);
+  return {
+    logger,
+    signal: context.signal,
+    deadlineMs: context.deadlineMs,
+    openSource: (url, hints) =>
+      openSource(url, {
+        logger,
+        env,
+        maxSockets: task.streams * 2,
+        oss: hints,
+        ossClientFor: (bucket, h) => {
+          const region = h.region ? normaliseRegion(h.region) : ownRegion;
+          return createOssClient({
+            bucket,
+            credentials,
+            region,
+            env,
+            // Internal endpoints only work within their own region.
+            internal: region === normaliseRegion(context.region),
+            ...(h.endpoint ? { endpoint: h.endpoint } : {}),
+          });
+        },
+      }),
+    partSinkFor: (t) =>
+      new OssPartSink({
+        client: createOssClient({
+          bucket: t.destination.bucket,
+          credentials,
+          region: ownRegion,
+          env,
+          ...(t.oss?.endpoint ? { endpoint: t.oss.endpoint } : {}),
+        }),
+        bucket: t.destination.bucket,
+        key: t.destination.key,
+        uploadId: t.uploadId,
+        logger,
+      }),
+  };
+}
+
+export const handler: Handler = async (event, context) => {
+  let json: unknown;
+  try {
+    json = JSON.parse(event.toString('utf8'));
+  } catch (err) {
+    throw new InvalidInputError('task', 'the event is not JSON', 'invoke the worker with a task object from shared/task.ts taskToWire()', { cause: err });
+  }
+  const task = parseTask(json);
+  try {
+    const result = await runWorkerTask(task, workerDepsFromContext(task, context));
+    return workerResultToWire(result);
+  } catch (err) {
+    if (err instanceof OssferryError && !(err instanceof HandlerError) && !(err instanceof InvalidInputError)) {
+      throw new HandlerError(err.code, err.message, { cause: err, retryable: isRetryableError(err) });
+    }
+    throw err;
+  }
+};

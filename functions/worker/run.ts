@@ -1,0 +1,136 @@
+/**
+ * The worker's transfer loop, independent of FC: for each part of the task, a ranged read pinned to the
+ * source identity, streamed through the PartSink (CRC-64 computed on the way and compared with OSS's
+ * x-oss-hash-crc64ecma), `streams` parts in flight. Failed parts are retried with exponential backoff and
+ * full jitter when the failure may pass (network, 5xx, 429/SlowDown, CRC mismatch); 4xx logic errors and
+ * a changed source fail the task at once. New parts stop a safety margin before the deadline and the
+ * worker returns what it finished, so the coordinator re-dispatches only the rest (peers.md §3.2 (f),
+ * middy's timeoutEarly pattern).
+ */
+import { InvalidInputError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/log.ts';
+import { DEFAULT_BACKOFF, isRetryableError, retry, type BackoffPolicy } from '../../shared/retry.ts';
+import type { PartReceipt, WorkerError, WorkerResult, WorkerTask } from '../../shared/task.ts';
+import type { PartRange } from '../../shared/plan.ts';
+import type { PartSink } from '../oss/types.ts';
+import type { RangeSource } from '../sources/types.ts';
+
+export interface WorkerDeps {
+  /** Opens the task's source (functions/sources/index.ts openSource, with the task's endpoint/region hints). */
+  openSource(url: string, hints: { endpoint?: string; region?: string }): RangeSource;
+  /** A PartSink attached to the task's upload (functions/oss/part-sink.ts). */
+  partSinkFor(task: WorkerTask): PartSink;
+  logger: Logger;
+  now?: () => number;
+  /** Aborts everything (FC pre-stop, caller gone): in-flight parts end up unfinished. */
+  signal?: AbortSignal;
+  /** Epoch ms the invocation must answer by (FcContext.deadlineMs); the task's deadlineMs also applies. */
+  deadlineMs?: number;
+  /** Stop starting parts this long before the deadline. Default: 10 % of the time left, within [5 s, 60 s]. */
+  safetyMarginMs?: number;
+  /** Retry policy per part. Default shared/retry.ts DEFAULT_BACKOFF. */
+  retryPolicy?: BackoffPolicy;
+  random?: () => number;
+}
+
+/** Abort reason for in-flight parts cut by the deadline. */
+class DeadlineReached extends Error {
+  constructor() {
+    super('worker deadline reached');
+    this.name = 'DeadlineReached';
+  }
+}
+
+/**
+ * Runs one task. Resolves with receipts for every verified part plus the unfinished part numbers and the
+ * last error of each failed part. Rejects with the error itself (e.g. SourceChangedError, NoSuchUpload,
+ * InvalidInputError) when the task cannot succeed on any retry; in-flight parts are cancelled first.
+ */
+export async function runWorkerTask(task: WorkerTask, deps: WorkerDeps): Promise<WorkerResult> {
+  if (task.mode !== 'copy') {
+    throw new InvalidInputError('task.mode', `"${task.mode}" is not implemented by this worker yet`, 'use mode "copy"');
+  }
+  const now = deps.now ?? Date.now;
+  const log = deps.logger.child({ jobId: task.jobId });
+  const started = now();
+  const deadline = Math.min(task.deadlineMs ?? Infinity, deps.deadlineMs ?? Infinity);
+  const margin = deps.safetyMarginMs ?? (Number.isFinite(deadline) ? Math.min(60_000, Math.max(5_000, 0.1 * (deadline - started))) : 0);
+  const stopAt = deadline - margin;
+  // In-flight parts are cut shortly before the hard deadline so the answer still gets out.
+  const hardStop = deadline - Math.min(2_000, margin / 2);
+
+  const cancel = new AbortController();
+  const onOuterAbort = () => cancel.abort(deps.signal?.reason);
+  if (deps.signal?.aborted) onOuterAbort();
+  deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const timer = Number.isFinite(hardStop) ? setTimeout(() => cancel.abort(new DeadlineReached()), Math.max(0, hardStop - now())) : undefined;
+  timer?.unref();
+
+  const source = deps.openSource(task.source.url, { ...(task.source.endpoint ? { endpoint: task.source.endpoint } : {}), ...(task.source.region ? { region: task.source.region } : {}) });
+  const sink = deps.partSinkFor(task);
+  const pin = task.source.identity;
+  const receipts: PartReceipt[] = [];
+  const errors: WorkerError[] = [];
+  let fatal: unknown;
+  const queue: PartRange[] = [...task.parts];
+
+  const uploadOnce = async (part: PartRange): Promise<PartReceipt> => {
+    const size = part.end - part.start;
+    const body = await source.read(part.start, part.end, pin, cancel.signal);
+    try {
+      const up = await sink.uploadPart(part.partNumber, body, size, cancel.signal);
+      return { partNumber: part.partNumber, etag: up.etag, size, crc64: up.crc64 };
+    } finally {
+      body.destroy();
+    }
+  };
+
+  const runner = async () => {
+    for (;;) {
+      if (fatal !== undefined || cancel.signal.aborted) return;
+      if (now() >= stopAt) return;
+      const part = queue.shift();
+      if (!part) return;
+      try {
+        const receipt = await retry(() => uploadOnce(part), {
+          policy: deps.retryPolicy ?? DEFAULT_BACKOFF,
+          signal: cancel.signal,
+          deadlineMs: stopAt,
+          now,
+          ...(deps.random ? { random: deps.random } : {}),
+          onRetry: (err, n, delayMs) =>
+            log.warn('part retry', { partNumber: part.partNumber, retry: n, delayMs, error: { name: (err as Error).name, code: (err as { code?: unknown }).code, message: (err as Error).message } }),
+        });
+        receipts.push(receipt);
+        log.debug('part done', { partNumber: part.partNumber, size: receipt.size });
+      } catch (err) {
+        if (cancel.signal.aborted) return;
+        if (!isRetryableError(err)) {
+          fatal = err;
+          cancel.abort(err);
+          return;
+        }
+        errors.push({ partNumber: part.partNumber, code: String((err as { code?: unknown }).code ?? (err as Error).name ?? 'Error'), message: (err as Error).message ?? String(err), retryable: true });
+        log.warn('part failed', { partNumber: part.partNumber, error: errors.at(-1) });
+      }
+    }
+  };
+
+  try {
+    await Promise.all(Array.from({ length: Math.min(task.streams, task.parts.length) }, runner));
+  } finally {
+    if (timer) clearTimeout(timer);
+    deps.signal?.removeEventListener('abort', onOuterAbort);
+    await source.close();
+  }
+  if (fatal !== undefined) {
+    log.error('task failed', { error: fatal, done: receipts.length, parts: task.parts.length });
+    throw fatal;
+  }
+  receipts.sort((a, b) => a.partNumber - b.partNumber);
+  const doneSet = new Set(receipts.map((r) => r.partNumber));
+  const unfinished = task.parts.map((p) => p.partNumber).filter((n) => !doneSet.has(n));
+  const bytes = receipts.reduce((s, r) => s + r.size, 0);
+  log.info('task finished', { done: receipts.length, unfinished: unfinished.length, failed: errors.length, bytes, ms: now() - started, stoppedEarly: cancel.signal.aborted || now() >= stopAt });
+  return { receipts, unfinished, errors };
+}
