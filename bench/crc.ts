@@ -1,7 +1,7 @@
 /**
  * npm run bench:crc — CRC-64 and gzip throughput in one process on 256 MiB, against same-run references
  * (Buffer.copy for memory bandwidth, Node zlib L6 for compression), as ../shared/reference/crc-gzip.md §4.
- * Units: GB/s = 10^9 B/s, MB/s = 10^6 B/s of input. Best of N repetitions (the host is shared and noisy).
+ * Units: GB/s = 10^9 B/s, MB/s = 10^6 B/s of input. Best of N interleaved rounds (the host is shared and noisy).
  * Last line: RESULT {json}.
  */
 import { availableParallelism, loadavg } from 'node:os';
@@ -16,22 +16,32 @@ import { generateLogLike } from './lib/loglike.ts';
 const SIZE = 256 * 1024 * 1024;
 const MEMBER = 8 * 1024 * 1024;
 
-function bestSeconds(reps: number, fn: () => void): number {
-  let best = Infinity;
-  for (let i = 0; i < reps; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  return best;
+/** Seconds of one run. */
+function time(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-async function bestSecondsAsync(reps: number, fn: () => Promise<void>): Promise<number> {
-  let best = Infinity;
-  for (let i = 0; i < reps; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+async function timeAsync(fn: () => Promise<void>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/**
+ * Best time per case over `rounds`, the cases interleaved round-robin: other engineers load this 2-core host
+ * in bursts, and interleaving puts a case and its reference under the same conditions.
+ */
+async function interleaved(rounds: number, cases: Record<string, () => void | Promise<void>>): Promise<Record<string, number>> {
+  const best: Record<string, number> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, fn] of Object.entries(cases)) {
+      const t = await timeAsync(async () => {
+        await fn();
+      });
+      best[name] = Math.min(best[name] ?? Infinity, t);
+    }
   }
   return best;
 }
@@ -49,45 +59,53 @@ randomFillSync(rand);
 const dst = Buffer.allocUnsafe(SIZE);
 dst.fill(1); // fault the pages in before timing the copy
 let sink = 0n;
-const tCopy = bestSeconds(5, () => void rand.copy(dst));
-const tCrc = bestSeconds(5, () => void (sink ^= crc64(rand)));
-const tCrcChunked = bestSeconds(3, () => {
-  let c = 0n;
-  for (let o = 0; o < SIZE; o += 1 << 20) c = crc64(rand.subarray(o, o + (1 << 20)), c);
-  sink ^= c;
-});
 const addon = backend().addon;
-const tIsal = addon ? bestSeconds(5, () => void (sink ^= addon.crc64Isal(rand))) : NaN;
-const tJs = bestSeconds(3, () => void (sink ^= crc64Js(rand)));
+const tc = await interleaved(7, {
+  copy: () => void rand.copy(dst),
+  crc: () => void (sink ^= crc64(rand)),
+  chunked: () => {
+    let c = 0n;
+    for (let o = 0; o < SIZE; o += 1 << 20) c = crc64(rand.subarray(o, o + (1 << 20)), c);
+    sink ^= c;
+  },
+  isal: () => void (sink ^= addon ? addon.crc64Isal(rand) : 0n),
+  scan: () => void (sink ^= addon ? addon.memScan(rand) : 0n),
+});
+const [tCopy, tCrc, tCrcChunked, tIsal, tScan] = [tc.copy!, tc.crc!, tc.chunked!, addon ? tc.isal! : NaN, addon ? tc.scan! : NaN];
+const tJs = Math.min(time(() => void (sink ^= crc64Js(rand))), time(() => void (sink ^= crc64Js(rand))));
 const copyGBps = SIZE / tCopy / 1e9;
 const crc64GBps = SIZE / tCrc / 1e9;
 const crc64ChunkGBps = SIZE / tCrcChunked / 1e9;
 const crc64JsGBps = SIZE / tJs / 1e9;
 const crc64IsalGBps = SIZE / tIsal / 1e9;
+const scanGBps = SIZE / tScan / 1e9;
 
 // --- gzip on log-like text ---
 const logs = generateLogLike(SIZE, 42);
 const members: Buffer[] = [];
 for (let o = 0; o < SIZE; o += MEMBER) members.push(logs.subarray(o, o + MEMBER));
 let igzipBytes = 0;
-const tIgzip = bestSeconds(3, () => {
-  igzipBytes = 0;
-  for (const m of members) igzipBytes += gzipMember(m, 1).length;
-});
 let parBytes = 0;
-const tPar = await bestSecondsAsync(3, async () => {
-  // All cores: `cores` members in flight on the libuv pool (like createGzipMemberStream's default).
-  parBytes = 0;
-  let next = 0;
-  const worker = async () => {
-    while (next < members.length) parBytes += (await gzipMemberAsync(members[next++]!, 1)).length;
-  };
-  await Promise.all(Array.from({ length: cores }, worker));
-});
 let zlibBytes = 0;
-const tZlib = bestSeconds(2, () => {
-  zlibBytes = zlib.gzipSync(logs, { level: 6 }).length;
+const tg = await interleaved(3, {
+  igzip: () => {
+    igzipBytes = 0;
+    for (const m of members) igzipBytes += gzipMember(m, 1).length;
+  },
+  parallel: async () => {
+    // All cores: `cores` members in flight on the libuv pool (like createGzipMemberStream's default).
+    parBytes = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < members.length) parBytes += (await gzipMemberAsync(members[next++]!, 1)).length;
+    };
+    await Promise.all(Array.from({ length: cores }, worker));
+  },
+  zlib6: () => {
+    zlibBytes = zlib.gzipSync(logs, { level: 6 }).length;
+  },
 });
+const [tIgzip, tPar, tZlib] = [tg.igzip!, tg.parallel!, tg.zlib6!];
 const igzipMBps = SIZE / tIgzip / 1e6;
 const igzipParallelMBps = SIZE / tPar / 1e6;
 const zlib6MBps = SIZE / tZlib / 1e6;
@@ -96,7 +114,8 @@ const zlib6Ratio = SIZE / zlibBytes;
 
 const rows: Array<[string, string, string]> = [
   ['Buffer.copy (memory reference)', `${round(copyGBps)} GB/s`, ''],
-  [`CRC-64 native (${info.kernel}), whole buffer`, `${round(crc64GBps)} GB/s`, `${round(crc64GBps / copyGBps)}x copy`],
+  ['read-only scan, AVX2 (CRC ceiling)', `${round(scanGBps)} GB/s`, `${round(scanGBps / copyGBps)}x copy`],
+  [`CRC-64 native (${info.kernel}), whole buffer`, `${round(crc64GBps)} GB/s`, `${round(crc64GBps / copyGBps)}x copy, ${round((100 * crc64GBps) / scanGBps, 0)}% of scan`],
   ['CRC-64 native, 1 MiB chunks', `${round(crc64ChunkGBps)} GB/s`, `${round(crc64ChunkGBps / copyGBps)}x copy`],
   ['CRC-64 ISA-L dispatch only (Debian 2.30)', `${round(crc64IsalGBps)} GB/s`, `${round(crc64IsalGBps / copyGBps)}x copy`],
   ['CRC-64 pure-JS fallback', `${round(crc64JsGBps, 3)} GB/s`, `${round(crc64GBps / crc64JsGBps, 1)}x slower than native`],
@@ -120,6 +139,9 @@ for (const [name, ok, got] of targets) console.log(`${ok ? 'PASS' : 'MISS'}  ${n
 if (!info.cpu.avx512f && info.cpu.vpclmulqdq) {
   console.log('note: no AVX-512 here: Debian ISA-L 2.30 would use crc64_ecma_refl_by8 (SSE PCLMULQDQ), not by16_10 (crc-gzip.md §3); the ossferry VPCLMULQDQ/AVX2 kernel is used instead');
 }
+if (crc64GBps < 1.5 * copyGBps && scanGBps < 1.5 * copyGBps) {
+  console.log(`note: this host's one-core read bandwidth (scan ${round(scanGBps)} GB/s) is itself below 1.5x copy: no CRC kernel can reach that target here`);
+}
 console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (sink ${sink & 1n})`);
 console.log(
   'RESULT ' +
@@ -127,6 +149,7 @@ console.log(
       crc64GBps: round(crc64GBps),
       crc64JsGBps: round(crc64JsGBps, 3),
       copyGBps: round(copyGBps),
+      readScanGBps: round(scanGBps),
       igzipMBps: round(igzipMBps, 0),
       igzipRatio: round(igzipRatio),
       zlib6MBps: round(zlib6MBps, 0),

@@ -32,6 +32,8 @@ export interface NativeAddon {
   crc64Kernel(): 'vpclmul-avx2' | 'isal';
   crc64Combine(crcA: bigint, crcB: bigint, lengthB: number | bigint): bigint;
   cpuInfo(): Record<string, boolean>;
+  /** Read-only pass over data (XOR of its words): bench reference for the memory read ceiling. */
+  memScan(data: Uint8Array): bigint;
   gzip(data: Uint8Array, level: number): Buffer;
   gzipAsync(data: Uint8Array, level: number): Promise<Buffer>;
 }

@@ -33,6 +33,8 @@ describe('native addon argument validation (in C)', () => {
     ['gzip(buf, "1")', () => raw.gzip(new Uint8Array(1), '1'), TypeError, /level/],
     ['gzipAsync(buf, 0.5)', () => raw.gzipAsync(new Uint8Array(1), 0.5), RangeError, /level/],
     ['gzipAsync(null, 1)', () => raw.gzipAsync(null, 1), TypeError, /data/],
+    ['memScan()', () => raw.memScan(), TypeError, /data/],
+    ['memScan(number)', () => raw.memScan(5), TypeError, /data/],
   ];
   it.each(cases)('%s throws a named error', (_name, call, type, field) => {
     // Prepare: table above. Act / Assess
@@ -49,6 +51,18 @@ describe('native addon argument validation (in C)', () => {
     // Assess
     expect(typeof big).toBe('bigint');
     expect(num).toBe(addon.crc64Combine(a, 0n, BigInt(Number.MAX_SAFE_INTEGER)));
+  });
+
+  it('memScan XORs the 64-bit words (bench read reference)', () => {
+    // Prepare
+    const buf = Buffer.alloc(1000 * 8 + 3);
+    buf.writeBigUInt64LE(0x0102030405060708n, 8 * 7);
+    buf.writeBigUInt64LE(0x1000000000000000n, 8 * 500);
+    buf[8000] = 0x55;
+    // Act
+    const x = addon.memScan(buf);
+    // Assess
+    expect(x).toBe(0x0102030405060708n ^ 0x1000000000000000n ^ 0x55n);
   });
 
   it('reports the CPU features ISA-L dispatches on', () => {

@@ -150,3 +150,38 @@ uint64_t ossferry_crc64(uint64_t prev, const uint8_t *buf, size_t len) {
 }
 
 const char *ossferry_crc64_kernel(void) { return use_vpclmul_avx2 ? "vpclmul-avx2" : "isal"; }
+
+/* Benchmark reference only: XOR of all 64-bit words, i.e. the read-only memory bandwidth one core gets —
+ * the ceiling for any CRC kernel on the host (bench/crc.ts). */
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static uint64_t scan_avx2(const uint8_t *b, size_t n) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    a0 = _mm256_xor_si256(a0, _mm256_loadu_si256((const __m256i *)(b + i)));
+    a1 = _mm256_xor_si256(a1, _mm256_loadu_si256((const __m256i *)(b + i + 32)));
+    a2 = _mm256_xor_si256(a2, _mm256_loadu_si256((const __m256i *)(b + i + 64)));
+    a3 = _mm256_xor_si256(a3, _mm256_loadu_si256((const __m256i *)(b + i + 96)));
+  }
+  a0 = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+  uint64_t x = (uint64_t)_mm256_extract_epi64(a0, 0) ^ (uint64_t)_mm256_extract_epi64(a0, 1) ^
+               (uint64_t)_mm256_extract_epi64(a0, 2) ^ (uint64_t)_mm256_extract_epi64(a0, 3);
+  for (; i < n; i++) x ^= b[i];
+  return x;
+}
+#endif
+
+uint64_t ossferry_mem_scan(const uint8_t *b, size_t n) {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) return scan_avx2(b, n);
+#endif
+  uint64_t x = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, b + i, 8);
+    x ^= w;
+  }
+  for (; i < n; i++) x ^= b[i];
+  return x;
+}

@@ -12,4 +12,6 @@ uint64_t ossferry_crc64(uint64_t prev, const uint8_t *buf, size_t len);
 const char *ossferry_crc64_kernel(void);
 /* crc(A||B) from crc(A), crc(B), len(B) in bytes (< 2^64). */
 uint64_t ossferry_crc64_combine(uint64_t crc_a, uint64_t crc_b, uint64_t len_b);
+/* Benchmark reference: read-only pass over buf (XOR of its words). */
+uint64_t ossferry_mem_scan(const uint8_t *buf, size_t len);
 #endif

@@ -7,6 +7,7 @@
  *   crc64Isal(data, prev?): bigint                        ISA-L dispatch only (reference for tests/bench)
  *   crc64Kernel(): 'vpclmul-avx2' | 'isal'                large-buffer kernel on this CPU (crc64_fast.c)
  *   crc64Combine(crcA, crcB, lengthB: number|bigint)      zlib >= 1.2.12 multmodp/x2nmodp, lengths < 2^64
+ *   memScan(data): bigint                                 read-only pass (bench reference: memory read ceiling)
  *   cpuInfo(): { pclmulqdq, avx2, avx512f, vpclmulqdq, ... }
  *   gzip(data, level 0..3): Buffer                         one isal_deflate_stateless gzip member
  *   gzipAsync(data, level): Promise<Buffer>                same on the libuv pool (napi_async_work)
@@ -180,6 +181,23 @@ static napi_value crc64_impl(napi_env env, napi_callback_info info, bool isal_on
 static napi_value js_crc64(napi_env env, napi_callback_info info) { return crc64_impl(env, info, false); }
 /* ISA-L's own dispatch only: the bench and tests compare the fast kernel against it. */
 static napi_value js_crc64_isal(napi_env env, napi_callback_info info) { return crc64_impl(env, info, true); }
+
+/* memScan(data): bigint — read-only bandwidth reference for bench/crc.ts (the ceiling of any CRC kernel). */
+static napi_value js_mem_scan(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *data;
+  size_t len;
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "data must be a Uint8Array or Buffer");
+    return NULL;
+  }
+  if (!get_bytes(env, argv[0], "data", &data, &len)) return fail_generic(env, "data: could not read the Uint8Array");
+  napi_value out;
+  CHECK(env, napi_create_bigint_uint64(env, ossferry_mem_scan(data, len), &out));
+  return out;
+}
 
 static napi_value js_crc64_kernel(napi_env env, napi_callback_info info) {
   (void)info;
@@ -427,6 +445,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"crc64", NULL, js_crc64, NULL, NULL, NULL, napi_enumerable, NULL},
     {"crc64Isal", NULL, js_crc64_isal, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"memScan", NULL, js_mem_scan, NULL, NULL, NULL, napi_enumerable, NULL},
     {"crc64Kernel", NULL, js_crc64_kernel, NULL, NULL, NULL, napi_enumerable, NULL},
     {"crc64Combine", NULL, js_crc64_combine, NULL, NULL, NULL, napi_enumerable, NULL},
     {"cpuInfo", NULL, js_cpu_info, NULL, NULL, NULL, napi_enumerable, NULL},
