@@ -1,0 +1,76 @@
+/**
+ * OSS trigger events → archive jobs, on the coordinator. `handleOssEvent(body, deps)` parses the event with
+ * the archive rules (shared/events.ts: only PutObject/PostObject/CopyObject/CompleteMultipartUpload, rules
+ * loaded and loop-checked by parseArchiveRules), logs and skips records no rule matches, and runs one archive
+ * job per matching record, carrying the rule's gzip level, deleteSourceAfterVerify and the idempotency key.
+ * Duplicate deliveries (fc-platform.md §4.3) are harmless: runArchiveJob reports `alreadyArchived` (or
+ * `inProgress`) for an object version it has archived (or is archiving), without a second upload.
+ * A failed record does not stop the others; the result lists each record's outcome. The caller decides
+ * whether failures make the invocation fail (so FC redelivers: the job ids make a rerun idempotent).
+ */
+import type { ArchiveRule } from '../../shared/archive-rules.ts';
+import { errorToJson } from '../../shared/errors.ts';
+import { parseOssEvent, type ParseOssEventOptions } from '../../shared/events.ts';
+import { parseJob, type Job } from '../../shared/job.ts';
+import type { Logger } from '../../shared/log.ts';
+import { archiveReportToJson, type ArchiveJobOptions, type ArchiveReport } from './job.ts';
+
+export interface OssEventDeps {
+  rules: readonly ArchiveRule[];
+  logger: Logger;
+  /** Runs one archive job (runArchiveJob with the coordinator's deps). */
+  runJob(job: Job, options: ArchiveJobOptions): Promise<ArchiveReport>;
+  /** Worker count for trigger-started jobs (the stack's max workers). */
+  workers?: number;
+  parseOptions?: ParseOssEventOptions;
+}
+
+export interface OssEventRecordResult {
+  index: number;
+  idempotencyKey: string;
+  source: string;
+  destination: string;
+  ok: boolean;
+  report?: Record<string, unknown>;
+  error?: ReturnType<typeof errorToJson>;
+}
+
+export interface OssEventResult {
+  results: OssEventRecordResult[];
+  ignored: Array<{ index: number; reason: string }>;
+  /** Jobs that ran and uploaded, were already archived, or were in progress elsewhere. */
+  archived: number;
+  alreadyArchived: number;
+  inProgress: number;
+  failed: number;
+}
+
+export async function handleOssEvent(body: unknown, deps: OssEventDeps): Promise<OssEventResult> {
+  const outcomes = parseOssEvent(body, deps.rules, deps.parseOptions);
+  const out: OssEventResult = { results: [], ignored: [], archived: 0, alreadyArchived: 0, inProgress: 0, failed: 0 };
+  for (const o of outcomes) {
+    if (o.kind !== 'archive') {
+      deps.logger.info('trigger record ignored', { index: o.index, reason: o.reason, ...(o.bucket ? { bucket: o.bucket } : {}), ...(o.key ? { key: o.key } : {}) });
+      out.ignored.push({ index: o.index, reason: o.reason });
+      continue;
+    }
+    const r = o.request;
+    const rec: OssEventRecordResult = { index: o.index, idempotencyKey: r.idempotencyKey, source: r.source, destination: r.destination, ok: false };
+    try {
+      const job = parseJob({ source: r.source, destination: r.destination, mode: 'archive', gzipLevel: r.gzipLevel, expectedSize: r.sourceSize, ...(deps.workers ? { workers: deps.workers } : {}) });
+      const report = await deps.runJob(job, { idempotencyKey: r.idempotencyKey, deleteSourceAfterVerify: r.deleteSourceAfterVerify });
+      rec.ok = true;
+      rec.report = archiveReportToJson(report);
+      if (report.alreadyArchived) out.alreadyArchived++;
+      else if (report.inProgress) out.inProgress++;
+      else out.archived++;
+    } catch (err) {
+      rec.error = errorToJson(err);
+      out.failed++;
+      deps.logger.error('archive from trigger failed', { index: o.index, idempotencyKey: r.idempotencyKey, rule: r.rule, error: rec.error });
+    }
+    out.results.push(rec);
+  }
+  deps.logger.info('trigger event handled', { archived: out.archived, alreadyArchived: out.alreadyArchived, inProgress: out.inProgress, failed: out.failed, ignored: out.ignored.length });
+  return out;
+}
