@@ -41,16 +41,19 @@ function defaultTimeoutSeconds(role: Role): number | undefined {
 async function main(): Promise<void> {
   const role = parseRole(process.env[FUNCTION_ENV.ROLE]);
   const logger = createLogger({ role });
-  const loading = loadHandler(role);
-  loading.catch((err: unknown) => {
-    logger.error('handler module failed to load', { error: errorToJson(err) });
-    process.exit(1);
-  });
+  // Listen first, then load: module loading (ali-oss, zod, …) runs on this thread and would otherwise delay
+  // the listen() until the whole handler graph is compiled.
+  let resolveHandler!: (h: Handler) => void;
+  const loaded = new Promise<Handler>((resolve) => (resolveHandler = resolve));
   const timeout = defaultTimeoutSeconds(role);
   const runtime = await startRuntime({
-    handler: async (event, ctx) => (await loading)(event, ctx),
+    handler: async (event, ctx) => (await loaded)(event, ctx),
     logger,
     ...(timeout !== undefined ? { defaultTimeoutSeconds: timeout } : {}),
+  });
+  loadHandler(role).then(resolveHandler, (err: unknown) => {
+    logger.error('handler module failed to load', { error: errorToJson(err) });
+    process.exit(1);
   });
   const stop = (sig: string) => {
     logger.info('shutting down', { signal: sig });

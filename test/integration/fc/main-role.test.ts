@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { freePort } from '../../../local/fc/instances.ts';
 
 const REPO = new URL('../../../', import.meta.url).pathname;
 
@@ -41,5 +42,31 @@ describe('functions/main.ts role selection', () => {
     // Assess
     expect(code).toBe(1);
     expect(stderr).toContain('OSSFERRY_ROLE: is not set');
+  });
+
+  it('serves the runtime for a valid role and exits 0 on SIGTERM', async () => {
+    // Prepare
+    const port = await freePort();
+    const child = spawn(process.execPath, ['functions/main.ts'], {
+      cwd: REPO,
+      env: { ...process.env, OSSFERRY_ROLE: 'worker', FC_SERVER_PORT: String(port), FC_SERVER_HOST: '127.0.0.1' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      let freeze: Response | undefined;
+      for (let i = 0; i < 400 && freeze === undefined; i++) {
+        freeze = await fetch(`http://127.0.0.1:${port}/pre-freeze`).catch(() => undefined);
+        if (freeze === undefined) await new Promise((r) => setTimeout(r, 25));
+      }
+      // Act
+      child.kill('SIGTERM');
+      const code = await exited;
+      // Assess
+      expect(freeze?.status).toBe(200);
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   });
 });
