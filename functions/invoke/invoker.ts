@@ -21,6 +21,8 @@ export interface FcInvokerOptions {
    * http (§3.2), which would carry the STS token and payload unencrypted, so the invoker sets `secure`.
    */
   endpoint?: string;
+  /** Without `endpoint`: use <acct>.<region>-internal.fc.aliyuncs.com (fc2 `internal`, §3.2), e.g. from inside a VPC. */
+  internal?: boolean;
   accessKeyId: string;
   accessKeySecret: string;
   securityToken?: string;
@@ -165,7 +167,7 @@ export function createFcInvoker(options: FcInvokerOptions): FcInvoker {
     accessKeySecret: options.accessKeySecret,
     ...(options.securityToken !== undefined ? { securityToken: options.securityToken } : {}),
     region: options.region,
-    ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : { secure: true }),
+    ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : { secure: true, internal: options.internal === true }),
     timeout: options.timeoutMs,
     headers,
   });
