@@ -383,7 +383,7 @@ async function handle(sc: ServerContext, req: http.IncomingMessage, res: http.Se
         ? err
         : new OssError(500, 'InternalError', 'We encountered an internal error. Please try again.');
     if (!(err instanceof OssError)) sc.logger.error('local oss internal error', { op: c.op, requestId, err });
-    if (req.destroyed || res.destroyed) return;
+    if (res.destroyed || req.socket.destroyed) return;
     sendError(c, e);
   } finally {
     sc.logger.debug('request', { op: c.op, method: req.method, status: res.statusCode, requestId, ms: Date.now() - started });
@@ -997,8 +997,10 @@ async function complete(sc: ServerContext, c: Ctx, bucket: string): Promise<void
   const { uploadId } = requireUpload(sc, c, bucket);
   const body = await readSmallBody(c);
   const completeAll = (h(c.req, 'x-oss-complete-all') ?? '').toLowerCase() === 'yes';
-  if (completeAll && body.length > 0) {
-    throw invalidArgument('x-oss-complete-all requires an empty body.', 'x-oss-complete-all', 'yes');
+  // §3.2: with `x-oss-complete-all: yes` OSS takes every uploaded part and the body must not list parts.
+  // ali-oss's completeMultipartUpload(…, []) still sends an empty <CompleteMultipartUpload/>, so accept that.
+  if (completeAll && body.length > 0 && /<Part>/.test(body.toString('utf8'))) {
+    throw invalidArgument('x-oss-complete-all requires a body without parts.', 'x-oss-complete-all', 'yes');
   }
   const listed = completeAll ? undefined : parseCompleteBody(body.toString('utf8'));
   const result = await store.withLock(`upload:${uploadId}`, () =>
