@@ -1,0 +1,288 @@
+/**
+ * The local cloud: local OSS + local FC gateway (coordinator and worker functions as child processes running
+ * functions/main.ts, or external runtimes such as containers) + a local HTTP source with Range and ETag.
+ * The programmatic entry behind `ossferry start`, `ossferry copy` (local mode), the integration tests,
+ * `npm run bench:copy` and the image test. Everything binds 127.0.0.1.
+ *
+ * The wiring mirrors FC: functions get STS-style credentials through x-fc-* headers (the local OSS accepts
+ * them), endpoints through env (OSSFERRY_OSS_ENDPOINT, OSSFERRY_FC_ENDPOINT), and the SSRF allow-list names
+ * exactly 127.0.0.1 (OSSFERRY_ALLOWED_SOURCE_HOSTS) so the local source is reachable and nothing else private is.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import OSS from 'ali-oss';
+import { FUNCTION_ENV } from '../shared/function-env.ts';
+import type { JobSpecInput } from '../shared/job.ts';
+import { silentLogger, type Logger } from '../shared/log.ts';
+import { createFcInvoker, type FcInvoker } from '../functions/invoke/invoker.ts';
+import { parseCopyReport, type CopyReport } from '../functions/coordinator/report.ts';
+import { ossStatusStore, parseStatusLocation, type JobStatus, type StatusStore } from '../functions/status/store.ts';
+import { startFcGateway, type LocalFunctionSpec, type RunningFcGateway } from './fc/gateway.ts';
+import { freePort } from './fc/instances.ts';
+import type { InstanceOutputMeta } from './fc/types.ts';
+import { startHttpSourceServer, type HttpSourceServer } from './http-source/index.ts';
+import { startOssServer, type FaultConfig, type LocalOss } from './oss/index.ts';
+import { jobIdForSpec, jobProgress, type JobProgress } from '../functions/status/progress.ts';
+import { parseAllowList } from '../shared/ssrf.ts';
+
+const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+export interface FunctionSizing {
+  maxInstances: number;
+  instanceConcurrency: number;
+  memoryMb: number;
+  timeoutSeconds: number;
+}
+
+/** Per-role environment the function instances need (what the Pulumi stack sets in the cloud). */
+export interface LocalFunctionEnv {
+  coordinator: Record<string, string>;
+  worker: Record<string, string>;
+}
+
+export type LocalInstances =
+  | 'process'
+  | { coordinatorUrls: string[]; workerUrls: string[] }
+  /** Called with each role's environment before the gateway starts (e.g. to start containers with it). */
+  | ((env: LocalFunctionEnv) => Promise<{ coordinatorUrls: string[]; workerUrls: string[] }>);
+
+export interface LocalCloudOptions {
+  /** Local OSS data directory (kept); default: a temp dir removed on close. */
+  dataDir?: string;
+  /** Directory the HTTP source serves files from (URL path = file path). */
+  sourceRoot?: string;
+  workers?: Partial<FunctionSizing>;
+  coordinator?: Partial<FunctionSizing>;
+  instances?: LocalInstances;
+  /** Buckets to create. Default ["ossferry"]; the status bucket is added. */
+  buckets?: string[];
+  /** Faults for the local OSS from the start (also `cloud.oss.setFaults`). */
+  ossFaults?: FaultConfig;
+  /** Extra environment for every function instance. */
+  functionEnv?: Record<string, string>;
+  /** Lines written by function instances. Default: dropped unless OSSFERRY_VERBOSE=1 (then stderr). */
+  onInstanceOutput?: (line: string, meta: InstanceOutputMeta) => void;
+  logger?: Logger;
+  /** fsync in the local OSS (default false here: tests and benchmarks measure ossferry, not the disk). */
+  fsync?: boolean;
+}
+
+export interface SubmitOptions {
+  /** Called about every `pollMs` with live progress (status object + ListParts). */
+  onProgress?: (p: JobProgress) => void;
+  pollMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface LocalCloud {
+  oss: LocalOss;
+  fc: RunningFcGateway;
+  httpSource: HttpSourceServer;
+  /** Default data bucket ("ossferry"). */
+  bucket: string;
+  /** oss://bucket/prefix where status objects live. */
+  statusLocation: string;
+  serviceName: string;
+  coordinatorFunction: string;
+  workerFunction: string;
+  /** The env given to each role's instances. */
+  functionEnv: LocalFunctionEnv;
+  /** An ali-oss client for a bucket of the local OSS (the main credentials). */
+  ossClient(bucket?: string): OSS;
+  /** Runs a job on the coordinator (sync fc2 invoke) and returns its verified report; throws on failure. */
+  submitJob(spec: JobSpecInput, opts?: SubmitOptions): Promise<CopyReport>;
+  statusOf(jobId: string): Promise<JobStatus | undefined>;
+  progressOf(jobId: string): Promise<JobProgress | undefined>;
+  close(): Promise<void>;
+}
+
+export const LOCAL_DEFAULTS = Object.freeze({
+  accountId: '1234567890123456',
+  serviceName: 'ossferry',
+  coordinatorFunction: 'coordinator',
+  workerFunction: 'worker',
+  bucket: 'ossferry',
+  statusBucket: 'ossferry-status',
+  statusPrefix: 'jobs',
+  workers: { maxInstances: 4, instanceConcurrency: 1, memoryMb: 2048, timeoutSeconds: 600 } satisfies FunctionSizing,
+  coordinator: { maxInstances: 2, instanceConcurrency: 4, memoryMb: 512, timeoutSeconds: 3600 } satisfies FunctionSizing,
+});
+
+/** Invoker for the local coordinator: fc2's timeout must exceed the coordinator's (fc-platform.md §3.6). */
+function coordinatorInvoker(fc: RunningFcGateway, keys: { accessKeyId: string; accessKeySecret: string; securityToken?: string }, region: string, timeoutSeconds: number, logger: Logger): FcInvoker {
+  return createFcInvoker({
+    accountId: fc.accountId,
+    region,
+    endpoint: fc.endpoint,
+    accessKeyId: keys.accessKeyId,
+    accessKeySecret: keys.accessKeySecret,
+    ...(keys.securityToken !== undefined ? { securityToken: keys.securityToken } : {}),
+    timeoutMs: (timeoutSeconds + 30) * 1000,
+    logger,
+    // A job invocation is not retried blindly on a function error; 429/5xx are (the job id makes it resume).
+    retry: { maxAttempts: 3 },
+  });
+}
+
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const logger = options.logger ?? silentLogger;
+  const workers: FunctionSizing = { ...LOCAL_DEFAULTS.workers, ...options.workers };
+  const coordinator: FunctionSizing = { ...LOCAL_DEFAULTS.coordinator, ...options.coordinator };
+  const bucket = options.buckets?.[0] ?? LOCAL_DEFAULTS.bucket;
+  const sts = { accessKeyId: `STS.${randomBytes(8).toString('hex')}`, accessKeySecret: randomBytes(15).toString('base64url'), securityToken: randomBytes(24).toString('base64url') };
+  // One key pair for the gateway and the functions' role: the coordinator signs its worker invocations with the
+  // STS credentials FC hands it, as in the cloud, and the local gateway knows a single key pair.
+  const fcKeys = { accessKeyId: sts.accessKeyId, accessKeySecret: sts.accessKeySecret };
+  const cleanups: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
+    const oss = await startOssServer({
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      sts,
+      buckets: [...new Set([...(options.buckets ?? [bucket]), LOCAL_DEFAULTS.statusBucket])],
+      fsync: options.fsync ?? false,
+      ...(options.ossFaults ? { faults: options.ossFaults } : {}),
+    });
+    cleanups.push(() => oss.close());
+    const httpSource = await startHttpSourceServer(options.sourceRoot ? { root: options.sourceRoot } : {});
+    cleanups.push(() => httpSource.close());
+
+    const fcPort = await freePort('127.0.0.1');
+    const fcEndpoint = `http://127.0.0.1:${fcPort}`;
+    const statusLocation = `oss://${LOCAL_DEFAULTS.statusBucket}/${LOCAL_DEFAULTS.statusPrefix}`;
+    const common: Record<string, string> = {
+      [FUNCTION_ENV.OSS_ENDPOINT]: oss.endpoint,
+      [FUNCTION_ENV.REGION]: oss.region,
+      [FUNCTION_ENV.ACCOUNT_ID]: LOCAL_DEFAULTS.accountId,
+      // Exactly the loopback address the local source listens on: other private/metadata addresses stay refused.
+      [FUNCTION_ENV.ALLOWED_SOURCE_HOSTS]: '127.0.0.1',
+      [FUNCTION_ENV.WORKER_TIMEOUT_SECONDS]: String(workers.timeoutSeconds),
+      ...(process.env[FUNCTION_ENV.LOG_LEVEL] ? { [FUNCTION_ENV.LOG_LEVEL]: process.env[FUNCTION_ENV.LOG_LEVEL]! } : {}),
+      ...options.functionEnv,
+    };
+    const functionEnv: LocalFunctionEnv = {
+      coordinator: {
+        ...common,
+        [FUNCTION_ENV.ROLE]: 'coordinator',
+        [FUNCTION_ENV.SERVICE_NAME]: LOCAL_DEFAULTS.serviceName,
+        [FUNCTION_ENV.WORKER_FUNCTION]: LOCAL_DEFAULTS.workerFunction,
+        [FUNCTION_ENV.FC_ENDPOINT]: fcEndpoint,
+        [FUNCTION_ENV.STATUS_LOCATION]: statusLocation,
+      },
+      worker: { ...common, [FUNCTION_ENV.ROLE]: 'worker' },
+    };
+    const inst = options.instances ?? 'process';
+    const urls = typeof inst === 'function' ? await inst(functionEnv) : inst === 'process' ? undefined : inst;
+    const processInstances = { kind: 'process' as const, command: process.execPath, args: ['functions/main.ts'], cwd: REPO_ROOT };
+    const spec = (name: string, sizing: FunctionSizing, env: Record<string, string>, external: string[] | undefined): LocalFunctionSpec => ({
+      serviceName: LOCAL_DEFAULTS.serviceName,
+      functionName: name,
+      ...sizing,
+      env,
+      idleTimeoutMs: 120_000,
+      instances: external ? { kind: 'external', urls: external } : processInstances,
+    });
+    const verbose = process.env.OSSFERRY_VERBOSE === '1';
+    const fc = await startFcGateway({
+      accountId: LOCAL_DEFAULTS.accountId,
+      accessKeyId: fcKeys.accessKeyId,
+      accessKeySecret: fcKeys.accessKeySecret,
+      region: oss.region,
+      port: fcPort,
+      credentialsForFunctions: sts,
+      logger,
+      onInstanceOutput:
+        options.onInstanceOutput ??
+        ((line, meta) => {
+          if (verbose) process.stderr.write(`[${meta.function}#${meta.instanceId}] ${line}\n`);
+        }),
+      functions: [
+        spec(LOCAL_DEFAULTS.coordinatorFunction, coordinator, functionEnv.coordinator, urls?.coordinatorUrls),
+        spec(LOCAL_DEFAULTS.workerFunction, workers, functionEnv.worker, urls?.workerUrls),
+      ],
+    });
+    cleanups.push(() => fc.close());
+
+    const clients = new Map<string, OSS>();
+    const ossClient = (b: string = bucket): OSS => {
+      let c = clients.get(b);
+      if (!c) {
+        c = new OSS({ ...oss.clientOptions(b), retryMax: 0 } as OSS.Options);
+        clients.set(b, c);
+      }
+      return c;
+    };
+    const statusStore: StatusStore = ossStatusStore(ossClient(LOCAL_DEFAULTS.statusBucket), parseStatusLocation(statusLocation));
+    const invoker = coordinatorInvoker(fc, sts, oss.region, coordinator.timeoutSeconds, logger);
+
+    return {
+      oss,
+      fc,
+      httpSource,
+      bucket,
+      statusLocation,
+      serviceName: LOCAL_DEFAULTS.serviceName,
+      coordinatorFunction: LOCAL_DEFAULTS.coordinatorFunction,
+      workerFunction: LOCAL_DEFAULTS.workerFunction,
+      functionEnv,
+      ossClient,
+      async submitJob(jobSpec, opts = {}) {
+        const poll = opts.onProgress
+          ? startProgressPoller(jobSpec, (jobId) => jobProgress(statusStore, ossClient, jobId), opts.onProgress, opts.pollMs ?? 500)
+          : undefined;
+        try {
+          const raw = await invoker.invoke<unknown>(LOCAL_DEFAULTS.serviceName, LOCAL_DEFAULTS.coordinatorFunction, jobSpec, opts.signal ? { signal: opts.signal } : {});
+          return parseCopyReport(raw);
+        } finally {
+          await poll?.stop();
+        }
+      },
+      statusOf: (jobId) => statusStore.read(jobId),
+      progressOf: (jobId) => jobProgress(statusStore, ossClient, jobId),
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/**
+ * Polls progress while a job runs. The job id is computed the way the coordinator does (source stat +
+ * destination, functions/status/progress.ts); when this host cannot stat the source, there is no progress.
+ */
+function startProgressPoller(
+  spec: JobSpecInput,
+  read: (jobId: string) => Promise<JobProgress | undefined>,
+  onProgress: (p: JobProgress) => void,
+  pollMs: number,
+): { stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  const loop = (async () => {
+    const jobId = await jobIdForSpec(spec, { allow: parseAllowList('127.0.0.1') }).catch(() => undefined);
+    if (jobId === undefined) return;
+    while (!stopped) {
+      const p = await read(jobId).catch(() => undefined);
+      if (p && !stopped) onProgress(p);
+      await new Promise<void>((r) => {
+        wake = r;
+        timer = setTimeout(r, pollMs);
+      });
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      wake?.();
+      await loop.catch(() => undefined);
+    },
+  };
+}
+
