@@ -5,6 +5,7 @@
  *   POST /initialize  runs the initializer once per instance (retried by FC until it succeeds)
  *   GET  /pre-freeze  nothing to flush; 200
  *   GET  /pre-stop    aborts every context.signal, waits (bounded) for in-flight invocations; 200
+ * context.signal also aborts when the caller hangs up (FC/gateway timeout) and at context.deadlineMs.
  * It listens on 0.0.0.0:<caPort> (§2.1: 127.0.0.1 makes FC fail with FunctionNotStarted). Only node: builtins
  * and shared/ are imported so the server is listening within milliseconds of process start.
  */
@@ -22,6 +23,9 @@ import { HandlerError, type FunctionErrorBody, type Handler, type Initializer } 
  * stay on loopback. Not an FC variable, hence not in shared/function-env.ts.
  */
 export const RUNTIME_HOST_ENV = 'FC_SERVER_HOST';
+
+/** How long after context.deadlineMs the runtime itself aborts context.signal. */
+export const DEADLINE_GRACE_MS = 1000;
 
 export interface RuntimeOptions {
   handler: Handler;
@@ -129,6 +133,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<RunningRunt
     const signal = AbortSignal.any([lifetime.signal, perRequest.signal]);
     const ctx = contextFromHeaders({ headers: req.headers, nowMs: receivedAt, defaultTimeoutSeconds, logger, signal });
     writeMarker(`FC Invoke Start RequestId: ${ctx.requestId}`);
+    // Past the deadline FC has already failed the call (and normally hung up, which aborts too); stop the
+    // handler's work rather than leave it running. The grace keeps the platform's own timeout first, so a
+    // handler that answers on abort cannot race a late success past it.
+    const deadlineTimer = setTimeout(
+      () => perRequest.abort(new Error(`function timeout of ${ctx.function.timeoutSeconds} s reached`)),
+      Math.min(Math.max(0, ctx.deadlineMs - Date.now()) + DEADLINE_GRACE_MS, 2 ** 31 - 1),
+    );
+    deadlineTimer.unref();
     try {
       const event = await readBody(req, FC.MAX_SYNC_PAYLOAD);
       if (options.initialize !== undefined && !initDone) await runInitialize(ctx);
@@ -139,6 +151,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<RunningRunt
       ctx.logger.error('invocation failed', { durationMs: Date.now() - receivedAt, error: errorToJson(err) });
       send(res, 404, toJson(functionErrorBody(err)), 404);
     } finally {
+      clearTimeout(deadlineTimer);
       writeMarker(`FC Invoke End RequestId: ${ctx.requestId}`);
     }
   }

@@ -184,6 +184,18 @@ describe('local FC gateway with child-process instances and the unmodified fc2 c
     expect(gw.stats()['svc/async']!.asyncAccepted).toBe(2);
   });
 
+  it('rejects async payloads over 128 KB with 400 EntityTooLarge', async () => {
+    // Prepare
+    const big = JSON.stringify({ pad: 'x'.repeat(128 * 1024) });
+    // Act
+    const err = (await client
+      .invokeFunction('svc', 'async', big, { 'X-Fc-Invocation-Type': 'Async' })
+      .catch((e: unknown) => e)) as Error & { code?: string };
+    // Assess
+    expect(err.code).toBe('EntityTooLarge');
+    expect(err.message).toContain('failed with 400');
+  });
+
   it('runs up to instanceConcurrency on one instance and throttles beyond with 429 ResourceExhausted', async () => {
     // Prepare
     const slow = JSON.stringify({ sleepMs: 600 });

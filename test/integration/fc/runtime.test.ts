@@ -186,6 +186,20 @@ describe('FC custom-container runtime', () => {
     expect(await pending).toBeInstanceOf(Error);
   });
 
+  it('aborts the context signal shortly after the function deadline', async () => {
+    // Prepare
+    const { base } = await start(
+      (_e, ctx) =>
+        new Promise((resolve) => {
+          ctx.signal.addEventListener('abort', () => resolve({ reason: (ctx.signal.reason as Error).message }));
+        }),
+    );
+    // Act
+    const res = await fetch(`${base}/invoke`, { method: 'POST', headers: { ...FC_HEADERS, 'x-fc-function-timeout': '1' }, body: '' });
+    // Assess
+    expect(await res.json()).toEqual({ reason: 'function timeout of 1 s reached' });
+  });
+
   it('answers unknown routes with 404 and no x-fc-status', async () => {
     // Prepare
     const { base } = await start(async () => 'never');
