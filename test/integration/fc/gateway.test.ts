@@ -97,9 +97,13 @@ describe('local FC gateway with child-process instances and the unmodified fc2 c
     expect(data.context.credentials).toEqual({ accessKeyId: 'oss-ak', accessKeySecret: 'oss-sk', securityToken: 'oss-token' });
     expect(data.context.env).toEqual({ echoTag: 'echo' });
     expect(typeof data.instance.initializedAt).toBe('number');
-    const lines = output.filter((o) => o.fn === 'svc/echo').map((o) => o.line);
-    expect(lines).toContain(`FC Invoke Start RequestId: ${data.context.requestId}`);
-    expect(lines).toContain(`FC Invoke End RequestId: ${data.context.requestId}`);
+    // The child's stdout travels a pipe independent of the HTTP answer: wait for the End marker.
+    const endMarker = `FC Invoke End RequestId: ${data.context.requestId}`;
+    const lines = await until(() => {
+      const l = output.filter((o) => o.fn === 'svc/echo').map((o) => o.line);
+      return l.includes(endMarker) ? l : undefined;
+    });
+    expect(lines.indexOf(`FC Invoke Start RequestId: ${data.context.requestId}`)).toBeLessThan(lines.indexOf(endMarker));
     expect(gw.stats()['svc/echo']!.startToReadyMs.length).toBe(1);
   });
 
