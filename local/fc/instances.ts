@@ -114,7 +114,8 @@ export function processProvider(o: ProcessProviderOptions): InstanceProvider {
       const gone = { done: false };
       let exitInfo = '';
       const exited = new Promise<void>((resolve) => {
-        child.once('exit', (code, signal) => {
+        // 'close' (not 'exit'): fires once stdout/stderr are drained, so every line is forwarded first.
+        child.once('close', (code, signal) => {
           gone.done = true;
           live.delete(child);
           exitInfo = signal ?? `code ${code}`;
