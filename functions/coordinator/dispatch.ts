@@ -5,7 +5,7 @@
  * a worker result, "re-dispatch the parts" (crash, timeout, throttled past retries) or fatal (bad input,
  * source changed, access denied — retrying cannot help).
  */
-import { errorToJson } from '../../shared/errors.ts';
+import { errorToJson, OssferryError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { parseWorkerResult, type WorkerTaskWire } from '../../shared/task.ts';
 import { FcInvokeError, FunctionInvocationError, type FcInvoker } from '../invoke/invoker.ts';
@@ -23,6 +23,9 @@ export const FATAL_WORKER_CODES: ReadonlySet<string> = new Set([
   'DestinationExists',
 ]);
 
+/** A worker reported a failure no re-dispatch can fix; `code` is the worker's (e.g. SourceChanged). */
+export class WorkerTaskError extends OssferryError {}
+
 /** FC API answers (not function errors) that mean the call can never succeed as configured. */
 const FATAL_FC_STATUS = new Set([400, 401, 403, 404]);
 
@@ -36,7 +39,10 @@ export interface FcDispatchOptions {
 export function classifyDispatchError(err: unknown): DispatchOutcome {
   if (err instanceof FunctionInvocationError) {
     const code = typeof err.body === 'object' ? err.body.code : undefined;
-    if (code !== undefined && FATAL_WORKER_CODES.has(code)) return { kind: 'fatal', error: err };
+    if (code !== undefined && FATAL_WORKER_CODES.has(code)) {
+      const message = typeof err.body === 'object' ? err.body.errorMessage : err.message;
+      return { kind: 'fatal', error: new WorkerTaskError(code, `worker: ${message}`, { cause: err }) };
+    }
     return { kind: 'retry', error: err };
   }
   if (err instanceof FcInvokeError) {

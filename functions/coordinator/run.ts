@@ -73,6 +73,10 @@ interface DestinationInfo {
   meta: Record<string, string>;
 }
 
+function missingBucket(job: Job, cause: unknown): InvalidInputError {
+  return new InvalidInputError('destination', `bucket ${job.destination.bucket} does not exist`, 'create the bucket first or choose an existing one', { cause });
+}
+
 /** HEAD the destination; undefined when it does not exist. A missing bucket is bad input. */
 export async function headDestination(client: OSS, job: Job, signal?: AbortSignal): Promise<DestinationInfo | undefined> {
   try {
@@ -86,9 +90,7 @@ export async function headDestination(client: OSS, job: Job, signal?: AbortSigna
     return out;
   } catch (err) {
     const e = err as { status?: number; code?: string };
-    if (e.status === 404 && e.code === 'NoSuchBucket') {
-      throw new InvalidInputError('destination', `bucket ${job.destination.bucket} does not exist`, 'create the bucket first or choose an existing one', { cause: err });
-    }
+    if (e.status === 404 && e.code === 'NoSuchBucket') throw missingBucket(job, err);
     if (e.status === 404) return undefined;
     throw err;
   }
@@ -220,7 +222,13 @@ export async function runCopyJob(job: Job, deps: CoordinatorDeps): Promise<CopyR
   // 5. Initiate (metadata goes in at Initiate; OSS takes none at Complete).
   if (!sink) {
     const s = new OssPartSink({ client: deps.destinationClient, bucket: job.destination.bucket, key: job.destination.key, logger: log });
-    await ossRetry(() => s.initiate({ meta: objectMeta(job, jobId, identity), overwrite: job.overwrite }), signal);
+    try {
+      await ossRetry(() => s.initiate({ meta: objectMeta(job, jobId, identity), overwrite: job.overwrite }), signal);
+    } catch (err) {
+      // HEAD of a key in a missing bucket is a bodiless 404 that ali-oss reports as NoSuchKey; Initiate says NoSuchBucket.
+      if ((err as { code?: string }).code === 'NoSuchBucket') throw missingBucket(job, err);
+      throw err;
+    }
     sink = s;
   }
   const uploadId = sink.uploadId!;
