@@ -366,12 +366,13 @@ async function handle(sc: ServerContext, req: http.IncomingMessage, res: http.Se
       const len = Number(h(req, 'content-length') ?? '0');
       if (len > 0) {
         // Reset mid-upload: take half of the body, then drop the connection.
+        const socket = req.socket;
         let seen = 0;
         for await (const chunk of c.body) {
           seen += (chunk as Buffer).length;
           if (seen >= len / 2) break;
         }
-        req.socket.destroy();
+        socket.destroy();
         return;
       }
       c.resetAfter = 0; // decided per response below: half of the response body
@@ -383,7 +384,7 @@ async function handle(sc: ServerContext, req: http.IncomingMessage, res: http.Se
         ? err
         : new OssError(500, 'InternalError', 'We encountered an internal error. Please try again.');
     if (!(err instanceof OssError)) sc.logger.error('local oss internal error', { op: c.op, requestId, err });
-    if (res.destroyed || req.socket.destroyed) return;
+    if (res.destroyed || !req.socket || req.socket.destroyed) return;
     sendError(c, e);
   } finally {
     sc.logger.debug('request', { op: c.op, method: req.method, status: res.statusCode, requestId, ms: Date.now() - started });
@@ -748,13 +749,14 @@ async function sendBody(c: Ctx, body: Readable, length: number): Promise<void> {
   if (c.throttle) src = src.pipe(throttled(c.throttle));
   if (c.resetAfter !== undefined) {
     const cut = Math.floor(length / 2);
+    const socket = c.res.socket;
     let sent = 0;
     for await (const chunk of src) {
       const b = chunk as Buffer;
       if (sent + b.length >= cut) {
         c.res.write(b.subarray(0, cut - sent));
         body.destroy();
-        c.res.socket?.destroy();
+        socket?.destroy();
         return;
       }
       sent += b.length;
