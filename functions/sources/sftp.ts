@@ -418,7 +418,15 @@ export class SftpSource implements RangeSource {
       throw new InvalidInputError('range', `[${start}, ${end}) is not inside [0, ${pin.size})`, 'request a half-open range within the pinned size');
     }
     const reader = new PipelinedRead(this, start, end, pin, signal);
-    await reader.open();
+    try {
+      await reader.open();
+    } catch (err) {
+      // Nobody will consume this stream: end it quietly, or a later abort of `signal` would destroy it with an
+      // error no one listens to (an uncaught exception).
+      reader.stream.on('error', () => {});
+      reader.stream.destroy();
+      throw err;
+    }
     return reader.stream;
   }
 
