@@ -577,6 +577,8 @@ export function listPage<T>(
       if (i !== -1) entry = { prefix: key.slice(0, i + o.delimiter.length) };
     }
     if (entry && entry.prefix === prefixes[prefixes.length - 1]) continue;
+    // A page that ended on a common prefix resumes after every key under it.
+    if (entry && o.after !== '' && compareKeys(entry.prefix, o.after) <= 0) continue;
     if (items.length + prefixes.length >= o.max) {
       truncated = true;
       break;

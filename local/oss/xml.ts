@@ -42,7 +42,8 @@ export function toXml(root: string, body: XmlObject): string {
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
-  trimValues: true,
+  // Keys may begin or end with spaces; whitespace-only text between elements is dropped by the parser anyway.
+  trimValues: false,
   processEntities: true,
   isArray: (name) => name === 'Part' || name === 'Object',
 });
@@ -73,10 +74,10 @@ export function parseCompleteBody(text: string): CompletePart[] {
   if (!Array.isArray(parts) || parts.length === 0) throw malformedXml();
   return parts.map((p) => {
     const o = p as Record<string, unknown>;
-    const n = String(o.PartNumber ?? '');
+    const n = String(o.PartNumber ?? '').trim();
     const etag = o.ETag;
     if (!/^\d+$/.test(n) || typeof etag !== 'string') throw malformedXml();
-    return { partNumber: Number(n), etag: etag.replace(/^"|"$/g, '').replace(/^&quot;|&quot;$/g, '') };
+    return { partNumber: Number(n), etag: etag.trim().replace(/^"|"$/g, '').replace(/^&quot;|&quot;$/g, '') };
   });
 }
 
@@ -90,7 +91,7 @@ export function parseDeleteBody(text: string): { quiet: boolean; keys: string[] 
     if (typeof k !== 'string') throw malformedXml();
     return k;
   });
-  return { quiet: String(top.Quiet ?? 'false').toLowerCase() === 'true', keys };
+  return { quiet: String(top.Quiet ?? 'false').trim().toLowerCase() === 'true', keys };
 }
 
 /** ISO 8601 with milliseconds, as in OSS XML (`2015-12-12T00:36:26.000Z`). */
