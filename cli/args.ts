@@ -1,0 +1,84 @@
+/**
+ * Parsing and checking of CLI values: sizes ("1GiB", "100MB", "4096"), whole numbers, and the job spec a
+ * command line describes. Every problem is an InvalidInputError naming the flag and the fix.
+ */
+import { InvalidInputError } from '../shared/errors.ts';
+import type { JobSpecInput } from '../shared/job.ts';
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4,
+};
+
+/** "1GiB" → 1073741824; "1.5MB" → 1500000; "4096" → 4096. */
+export function parseSize(flag: string, text: string): number {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m?.[2]?.toLowerCase() ?? '';
+  if (!m || !(unit in UNITS)) {
+    throw new InvalidInputError(flag, `${JSON.stringify(text)} is not a size`, 'use a byte count or a number with a unit: B, KB, KiB, MB, MiB, GB, GiB (e.g. 1GiB)');
+  }
+  const n = Math.round(Number(m[1]) * UNITS[unit]!);
+  if (!Number.isSafeInteger(n)) throw new InvalidInputError(flag, `${text} is too large`, 'use a smaller size');
+  return n;
+}
+
+export function parseWhole(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\s*[0-9]+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InvalidInputError(flag, `${JSON.stringify(text)} is not a whole number between ${min} and ${max}`, `pass e.g. ${flag} ${Math.min(max, Math.max(min, 4))}`);
+  }
+  return n;
+}
+
+export interface TransferFlags {
+  partSize?: string;
+  workers?: string;
+  streams?: string;
+  overwrite?: boolean;
+  expectedSize?: string;
+  expectedCrc64?: string;
+  sourceEndpoint?: string;
+  sourceRegion?: string;
+}
+
+/** The job spec for `ossferry copy`; the coordinator validates it again (shared/job.ts). */
+export function jobSpecFromFlags(source: string, destination: string, f: TransferFlags): JobSpecInput {
+  const spec: JobSpecInput = { source, destination };
+  if (f.partSize !== undefined) spec.partSize = f.partSize === 'auto' ? 'auto' : parseSize('--part-size', f.partSize);
+  if (f.workers !== undefined) spec.workers = parseWhole('--workers', f.workers, 1, 300);
+  if (f.streams !== undefined) spec.streamsPerWorker = parseWhole('--streams', f.streams, 1, 64);
+  if (f.overwrite) spec.overwrite = true;
+  if (f.expectedSize !== undefined) spec.expectedSize = parseSize('--expected-size', f.expectedSize);
+  if (f.expectedCrc64 !== undefined) {
+    if (!/^[0-9]{1,20}$/.test(f.expectedCrc64)) {
+      throw new InvalidInputError('--expected-crc64', `${JSON.stringify(f.expectedCrc64)} is not a decimal CRC-64`, 'pass the unsigned decimal value, as in x-oss-hash-crc64ecma');
+    }
+    spec.expectedCrc64 = f.expectedCrc64;
+  }
+  if (f.sourceEndpoint !== undefined) spec.sourceEndpoint = f.sourceEndpoint;
+  if (f.sourceRegion !== undefined) spec.sourceRegion = f.sourceRegion;
+  return spec;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(2)} ${units[i]}`;
+}

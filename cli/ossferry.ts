@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+/**
+ * The `ossferry` command (package.json bin; `npm start` = `ossferry start`). Commander parses; the work is
+ * in ./commands.ts. Bad flags and bad values end with one line naming the flag and the fix, exit code 2;
+ * a failed job exits 1.
+ */
+import { existsSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { InvalidInputError } from '../shared/errors.ts';
+
+function transferOptions(cmd: Command): Command {
+  return cmd
+    .option('--part-size <size>', 'part size ("auto", bytes or e.g. 64MiB; 100KB..5GB)')
+    .option('--workers <n>', 'parallel worker invocations (1..300)')
+    .option('--streams <n>', 'parts each worker uploads at once (1..64)')
+    .option('--overwrite', 'replace an existing destination object (default: refuse)')
+    .option('--json', 'print the report as one JSON line')
+    .option('--quiet', 'no progress display');
+}
+
+type Commands = typeof import('./commands.ts');
+
+export function buildProgram(cmds: Commands): Command {
+  const { copyCommand, startCommand, statusCommand } = cmds;
+  const program = new Command();
+  program
+    .name('ossferry')
+    .description('Move very large files into Alibaba Cloud OSS, fast and verified (CRC-64), on Function Compute.')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  transferOptions(
+    program
+      .command('start')
+      .description('boot the local cloud (OSS, FC gateway, HTTP source), copy a sample file through it, verify, report, shut down')
+      .option('--size <size>', 'sample file size (e.g. 1GiB, 200MB)', '1GiB')
+      .option('--max-instances <n>', 'worker instances of the local FC (1..64)', '4'),
+  ).action(async (o) => {
+    process.exitCode = await startCommand(o);
+  });
+
+  transferOptions(
+    program
+      .command('copy')
+      .description('copy <source> (http(s)://, oss://bucket/key or a local file) to oss://bucket/key; on the local cloud unless --fc-* flags name a deployment')
+      .argument('<source>', 'http(s):// URL, oss://bucket/key, or a local file (local cloud only)')
+      .argument('<destination>', 'oss://bucket/key')
+      .option('--expected-size <size>', 'fail before uploading if the source size differs')
+      .option('--expected-crc64 <decimal>', 'fail unless the object CRC-64 equals this')
+      .option('--source-endpoint <endpoint>', 'endpoint of an oss:// source in another region')
+      .option('--source-region <region>', 'region of an oss:// source')
+      .option('--data-dir <dir>', 'local cloud: keep the local OSS data here')
+      .option('--fc-account-id <id>', 'deployment: Alibaba Cloud account id (Pulumi output)')
+      .option('--fc-region <region>', 'deployment: FC region, e.g. cn-hangzhou')
+      .option('--fc-service <name>', 'deployment: FC service name')
+      .option('--fc-function <name>', 'deployment: coordinator function name')
+      .option('--fc-endpoint <url>', 'deployment: FC endpoint override')
+      .addOption(new Option('--timeout <seconds>', 'deployment: how long to wait for the job').default(undefined)),
+  ).action(async (source: string, destination: string, o) => {
+    process.exitCode = await copyCommand(source, destination, o);
+  });
+
+  program
+    .command('status')
+    .description("show a job's progress from its status object")
+    .argument('<jobId>', 'the job id (j + 32 hex digits)')
+    .option('--status-location <oss-url>', 'oss://bucket/prefix of status objects (env OSSFERRY_STATUS_LOCATION)')
+    .option('--oss-endpoint <url>', 'OSS endpoint of the status bucket')
+    .option('--oss-region <region>', 'OSS region of the status bucket')
+    .option('--data-dir <dir>', 'read from a local cloud data directory instead')
+    .option('--json', 'print one JSON line')
+    .action(async (jobId: string, o) => {
+      process.exitCode = await statusCommand(jobId, o);
+    });
+
+  return program;
+}
+
+/** `ossferry local oss` lives in ./local-oss.ts (the local OSS's own command), registered when present. */
+async function registerLocal(program: Command): Promise<void> {
+  const file = new URL('./local-oss.ts', import.meta.url);
+  if (existsSync(file)) {
+    const mod = (await import(file.href)) as { registerLocalOssCommand?: (p: Command) => void };
+    mod.registerLocalOssCommand?.(program);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  // Library info lines (e.g. the CRC backend) would interleave with the progress display; warnings still show.
+  process.env.OSSFERRY_LOG_LEVEL ??= 'warn';
+  const program = buildProgram(await import('./commands.ts'));
+  await registerLocal(program);
+  try {
+    await program.parseAsync(argv);
+    return Number(process.exitCode ?? 0);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander already printed the message (and help where asked for).
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof InvalidInputError) {
+      process.stderr.write(`ossferry: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`ossferry: ${(e as Error)?.message ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/ossferry.ts') || process.argv[1]?.endsWith('/ossferry')) {
+  main(process.argv).then((code) => process.exit(code));
+}
