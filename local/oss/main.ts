@@ -1,0 +1,101 @@
+/**
+ * Runs the local OSS on its own: `node local/oss/main.ts --port 9000 --data-dir ./oss-data`.
+ * Prints one JSON line {"event":"ready",endpoint,port,region,accessKeyId,accessKeySecret,dataDir} on stdout
+ * (tests and scripts read it), then runs until SIGINT/SIGTERM. The same options back `ossferry local oss`.
+ */
+import { Command } from 'commander';
+import { pathToFileURL } from 'node:url';
+import { createLogger } from '../../shared/log.ts';
+import { InvalidInputError } from '../../shared/errors.ts';
+import { parseFaultConfig } from './faults.ts';
+import { startOssServer, type LocalOss, type OssServerOptions } from './index.ts';
+
+export interface LocalOssCliFlags {
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  region?: string;
+  accessKeyId?: string;
+  accessKeySecret?: string;
+  bucket?: string[];
+  anonymous?: boolean;
+  faults?: string;
+  seed?: string;
+  fsync?: boolean;
+  verbose?: boolean;
+}
+
+/** Adds the `local oss` options to a commander command (shared by main.ts and cli/local-oss.ts). */
+export function addLocalOssOptions(cmd: Command): Command {
+  return cmd
+    .option('--port <port>', 'TCP port (0 = random)', '0')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--data-dir <dir>', 'keep objects here across restarts (default: a temp dir removed on exit)')
+    .option('--region <region>', 'region for Host addressing and V4 signatures', 'cn-hangzhou')
+    .option('--access-key-id <id>', 'access key id (default: generated)')
+    .option('--access-key-secret <secret>', 'access key secret (default: generated)')
+    .option('--bucket <name...>', 'buckets to create at start')
+    .option('--anonymous', 'accept unsigned requests')
+    .option('--faults <json>', 'fault config JSON (see local/oss/README.md)')
+    .option('--seed <n>', 'seed for fault decisions')
+    .option('--no-fsync', 'skip fsync before making bodies visible (faster, not crash-safe)')
+    .option('--verbose', 'log every request as a JSON line');
+}
+
+export function optionsFromFlags(f: LocalOssCliFlags): OssServerOptions {
+  const port = Number(f.port ?? '0');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidInputError('--port', `${JSON.stringify(f.port)} is not a port`, 'pass 0..65535');
+  }
+  const o: OssServerOptions = { port, host: f.host ?? '127.0.0.1', region: f.region ?? 'cn-hangzhou', fsync: f.fsync !== false };
+  if (f.dataDir) o.dataDir = f.dataDir;
+  if (f.accessKeyId) o.accessKeyId = f.accessKeyId;
+  if (f.accessKeySecret) o.accessKeySecret = f.accessKeySecret;
+  if (f.bucket) o.buckets = f.bucket;
+  if (f.anonymous) o.allowAnonymous = true;
+  if (f.faults) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(f.faults);
+    } catch (err) {
+      throw new InvalidInputError('--faults', 'is not valid JSON', 'pass e.g. \'{"all":{"errorRate":0.01}}\'', { cause: err });
+    }
+    o.faults = parseFaultConfig(parsed);
+  }
+  if (f.seed !== undefined) o.seed = Number(f.seed);
+  if (f.verbose) o.logger = createLogger({ component: 'local-oss' }, { level: 'debug' });
+  return o;
+}
+
+/** Starts the server, prints the ready line, and closes it on SIGINT/SIGTERM. */
+export async function runLocalOss(f: LocalOssCliFlags): Promise<LocalOss> {
+  const oss = await startOssServer(optionsFromFlags(f));
+  process.stdout.write(
+    JSON.stringify({
+      event: 'ready',
+      endpoint: oss.endpoint,
+      port: oss.port,
+      region: oss.region,
+      accessKeyId: oss.accessKeyId,
+      accessKeySecret: oss.accessKeySecret,
+      dataDir: oss.dataDir,
+    }) + '\n',
+  );
+  const stop = () => {
+    void oss.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return oss;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const program = addLocalOssOptions(new Command('local-oss').description('Run the local OSS-compatible server'));
+  program.action(async (flags: LocalOssCliFlags) => {
+    await runLocalOss(flags);
+  });
+  program.parseAsync(process.argv).catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  });
+}
