@@ -5,7 +5,8 @@
  */
 import { errorToJson } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
-import { classifyDispatchError } from '../coordinator/dispatch.ts';
+import { isRetryableError } from '../../shared/retry.ts';
+import { classifyDispatchError, FATAL_WORKER_CODES } from '../coordinator/dispatch.ts';
 import { FunctionInvocationError, type FcInvoker } from '../invoke/invoker.ts';
 import type { ArchiveDispatchOutcome } from './job.ts';
 import { parseArchiveResult, type ArchiveTaskWire } from './task.ts';
@@ -18,7 +19,9 @@ export function classifyArchiveDispatchError(err: unknown): ArchiveDispatchOutco
     return { kind: 'fatal', error: err };
   }
   const code = (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && FATAL_ARCHIVE_CODES.has(code)) return { kind: 'fatal', error: err };
+  // Errors thrown in-process (not through fc2): the worker's own classification applies.
+  if (typeof code === 'string' && (FATAL_ARCHIVE_CODES.has(code) || FATAL_WORKER_CODES.has(code))) return { kind: 'fatal', error: err };
+  if (!(err instanceof FunctionInvocationError) && err instanceof Error && (err as { code?: unknown }).code !== undefined && !isRetryableError(err)) return { kind: 'fatal', error: err };
   const o = classifyDispatchError(err);
   return o.kind === 'result' ? { kind: 'retry', error: err } : o;
 }

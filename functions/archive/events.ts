@@ -58,7 +58,7 @@ export async function handleOssEvent(body: unknown, deps: OssEventDeps): Promise
     const rec: OssEventRecordResult = { index: o.index, idempotencyKey: r.idempotencyKey, source: r.source, destination: r.destination, ok: false };
     try {
       const job = parseJob({ source: r.source, destination: r.destination, mode: 'archive', gzipLevel: r.gzipLevel, expectedSize: r.sourceSize, ...(deps.workers ? { workers: deps.workers } : {}) });
-      const report = await deps.runJob(job, { idempotencyKey: r.idempotencyKey, deleteSourceAfterVerify: r.deleteSourceAfterVerify });
+      const report = await deps.runJob(job, { idempotencyKey: r.idempotencyKey, deleteSourceAfterVerify: r.deleteSourceAfterVerify, sourceEtag: r.sourceEtag });
       rec.ok = true;
       rec.report = archiveReportToJson(report);
       if (report.alreadyArchived) out.alreadyArchived++;

@@ -82,6 +82,12 @@ export interface ArchiveJobOptions {
   hostKeyFingerprint?: string;
   /** The trigger's idempotency key (shared/events.ts), for logs and the report. */
   idempotencyKey?: string;
+  /**
+   * The ETag the trigger reported for the source. When the source is gone (a redelivered event after
+   * deleteSourceAfterVerify), a destination recording this ETag and its uncompressed CRC is reported as
+   * already archived instead of failing.
+   */
+  sourceEtag?: string;
   /** Above this compressed size, metadata is stamped by multipart copy. Default 1 GB (CopyObject limit). */
   copyObjectLimit?: number;
   /** A running status object younger than this means another coordinator runs the job. Default worker timeout + 120 s. */
@@ -207,6 +213,10 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
   let identity: SourceIdentity;
   try {
     identity = await source.stat(signal);
+  } catch (err) {
+    const gone = await archivedBeforeSourceWentAway(job, deps, options, err, started, now, source.displayUrl);
+    if (gone) return gone;
+    throw err;
   } finally {
     await source.close().catch(() => undefined);
   }
@@ -503,6 +513,24 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
     log.error('archive job failed after Complete', { error: errorToJson(err) });
     throw new JobFailedError({ jobId, uploadId, aborted: true, cause: err, message: `archive job ${jobId} failed verification: ${(err as Error).message}` });
   }
+}
+
+/** A redelivered event whose source was deleted after a verified archive: report it, do not fail. */
+async function archivedBeforeSourceWentAway(job: ArchiveJob, deps: ArchiveJobDeps, options: ArchiveJobOptions, err: unknown, started: number, now: () => number, displayUrl: string): Promise<ArchiveReport | undefined> {
+  const e = err as { status?: number; code?: string; cause?: { status?: number } };
+  const notFound = e?.status === 404 || e?.code === 'NoSuchKey' || e?.cause?.status === 404 || /NoSuchKey|not found|404/i.test((err as Error)?.message ?? '');
+  if (!notFound || options.sourceEtag === undefined) return undefined;
+  const existing = await headDestination(deps.destinationClient, job, deps.signal);
+  const recorded = existing?.meta['source-etag'];
+  if (!existing || recorded === undefined || normalizeEtag(recorded) !== normalizeEtag(options.sourceEtag) || existing.meta[ARCHIVE_META.UNCOMPRESSED_CRC64] === undefined) return undefined;
+  const jobId = existing.meta['ossferry-job-id'] ?? '';
+  deps.logger.info('source is gone and its archive exists (redelivered event)', { jobId, destination: ossUrl(job.destination) });
+  return alreadyArchivedReport(
+    { jobId, source: displayUrl, destination: ossUrl(job.destination), size: Number(existing.meta[ARCHIVE_META.UNCOMPRESSED_SIZE] ?? 0), gzipLevel: job.gzipLevel, ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}) },
+    existing,
+    started,
+    now,
+  );
 }
 
 function checkResult(r: ArchiveResult, t: { start: number; end: number; firstPartNumber: number; lastPartNumber: number }): string | undefined {
