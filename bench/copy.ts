@@ -1,0 +1,181 @@
+/**
+ * bench:copy — 2 GiB from the local HTTP source into the local OSS:
+ *   ossferry       the full path: fc2 → local FC → coordinator → workers (child processes) → ranged reads → OSS
+ *   ali-oss (a)    `multipartUpload(file)` with its defaults, uploading the same file from disk
+ *   ali-oss (b)    `multipartUpload(file)` tuned to ossferry's part size and total parallel streams
+ *   ceiling (c)    raw parallel PutObject of part-sized buffers from memory to the same local OSS, same streams
+ * Each client-side case runs in its own process (peak RSS = that process's maxRSS); ossferry's RSS is the
+ * highest worker/coordinator peak (VmHWM). Targets: ossferry ≥ 1.5 × (a) and ≥ 0.8 × (c).
+ * Usage: node bench/copy.ts [--size 2GiB] [--workers 4] [--streams 8]
+ */
+import { spawn } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import OSS from 'ali-oss';
+import { parseSize, parseWhole } from '../cli/args.ts';
+import { crc64 } from '../shared/crc64/index.ts';
+import { startLocalCloud } from '../local/cloud.ts';
+import { sampleFunctionRss } from '../local/procs.ts';
+
+const MiB = 1024 * 1024;
+
+interface CaseResult {
+  name: string;
+  bytes: number;
+  seconds: number;
+  mbps: number;
+  peakRssMiB: number;
+  note: string;
+}
+
+interface ChildArgs {
+  kind: 'default' | 'tuned' | 'ceiling';
+  client: OSS.Options;
+  file: string;
+  size: number;
+  partSize: number;
+  parallel: number;
+}
+
+/** Client-side cases, run in a child process so their peak RSS is their own. */
+async function childCase(a: ChildArgs): Promise<{ seconds: number; maxRssBytes: number }> {
+  const client = new OSS(a.client);
+  const t0 = performance.now();
+  if (a.kind === 'default') {
+    await client.multipartUpload(`bench/ali-default-${Date.now()}`, a.file, {});
+  } else if (a.kind === 'tuned') {
+    await client.multipartUpload(`bench/ali-tuned-${Date.now()}`, a.file, { partSize: a.partSize, parallel: a.parallel });
+  } else {
+    const buf = randomFillSync(Buffer.allocUnsafe(a.partSize));
+    const count = Math.ceil(a.size / a.partSize);
+    let next = 0;
+    const stamp = Date.now();
+    await Promise.all(
+      Array.from({ length: a.parallel }, async () => {
+        for (let i = next++; i < count; i = next++) {
+          const n = Math.min(a.partSize, a.size - i * a.partSize);
+          await client.put(`bench/ceiling-${stamp}/${i}`, n === buf.length ? buf : buf.subarray(0, n));
+        }
+      }),
+    );
+  }
+  return { seconds: (performance.now() - t0) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
+}
+
+function runChild(args: ChildArgs): Promise<{ seconds: number; maxRssBytes: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--child'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let outText = '';
+    child.stdout.on('data', (d: Buffer) => (outText += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${args.kind} case exited with ${code}`));
+      try {
+        resolve(JSON.parse(outText.trim().split('\n').pop()!) as { seconds: number; maxRssBytes: number });
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+    child.stdin.end(JSON.stringify(args));
+  });
+}
+
+async function writeRandomFile(file: string, size: number): Promise<bigint> {
+  const ws = createWriteStream(file, { highWaterMark: 16 * MiB });
+  let crc = 0n;
+  for (let left = size; left > 0; ) {
+    const chunk = randomFillSync(Buffer.allocUnsafe(Math.min(left, 16 * MiB)));
+    crc = crc64(chunk, crc);
+    if (!ws.write(chunk)) await once(ws, 'drain');
+    left -= chunk.length;
+  }
+  ws.end();
+  await once(ws, 'finish');
+  return crc;
+}
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+
+async function main(): Promise<void> {
+  const size = parseSize('--size', flag('--size', '2GiB'));
+  const workers = parseWhole('--workers', flag('--workers', '4'), 1, 64);
+  const streams = parseWhole('--streams', flag('--streams', '8'), 1, 64);
+  const partSize = parseSize('--part-size', flag('--part-size', '16MiB'));
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ossferry-bench-copy-'));
+  const cloud = await startLocalCloud({ sourceRoot: dir, workers: { maxInstances: workers, instanceConcurrency: 1, memoryMb: 2048 } });
+  const results: CaseResult[] = [];
+  try {
+    process.stderr.write(`bench:copy: writing a ${(size / MiB).toFixed(0)} MiB source file\n`);
+    const expected = await writeRandomFile(path.join(dir, 'src.bin'), size);
+    const clientOptions = { ...cloud.oss.clientOptions(cloud.bucket), retryMax: 0 } as unknown as OSS.Options;
+
+    process.stderr.write('bench:copy: ossferry\n');
+    const rss = sampleFunctionRss('worker', 200);
+    const t0 = performance.now();
+    const report = await cloud.submitJob({ source: cloud.httpSource.url('/src.bin'), destination: `oss://${cloud.bucket}/bench/ossferry.bin`, partSize, workers, streamsPerWorker: streams });
+    const seconds = (performance.now() - t0) / 1000;
+    const peaks = [...rss.stop().values()];
+    if (report.crc64 !== expected) throw new Error(`ossferry CRC-64 ${report.crc64} != source ${expected}`);
+    results.push({ name: 'ossferry', bytes: size, seconds, mbps: size / 1e6 / seconds, peakRssMiB: Math.max(0, ...peaks) / MiB, note: `${workers} workers × ${streams} streams, ${report.parts} parts, CRC-64 verified; RSS = max worker` });
+
+    const cases: Array<[ChildArgs['kind'], string, string]> = [
+      ['default', 'ali-oss (a) default', 'multipartUpload(file), defaults'],
+      ['tuned', 'ali-oss (b) tuned', `multipartUpload(file), partSize ${(partSize / MiB).toFixed(0)} MiB, parallel ${workers * streams}`],
+      ['ceiling', 'ceiling (c) raw PUT', `parallel PutObject from memory, ${workers * streams} streams`],
+    ];
+    for (const [kind, name, note] of cases) {
+      process.stderr.write(`bench:copy: ${name}\n`);
+      const r = await runChild({ kind, client: clientOptions, file: path.join(dir, 'src.bin'), size, partSize, parallel: workers * streams });
+      results.push({ name, bytes: size, seconds: r.seconds, mbps: size / 1e6 / r.seconds, peakRssMiB: r.maxRssBytes / MiB, note });
+    }
+  } finally {
+    await cloud.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const [ours, a, b, c] = results as [CaseResult, CaseResult, CaseResult, CaseResult];
+  const pad = (s: string, n: number) => s.padEnd(n);
+  console.log('');
+  console.log(`${pad('case', 24)} ${pad('MB/s', 9)} ${pad('seconds', 9)} ${pad('peak RSS', 10)} notes`);
+  for (const r of results) console.log(`${pad(r.name, 24)} ${pad(r.mbps.toFixed(1), 9)} ${pad(r.seconds.toFixed(2), 9)} ${pad(`${r.peakRssMiB.toFixed(0)} MiB`, 10)} ${r.note}`);
+  const vsDefault = ours.mbps / a.mbps;
+  const vsTuned = ours.mbps / b.mbps;
+  const vsCeiling = ours.mbps / c.mbps;
+  console.log('');
+  console.log(`ossferry / ali-oss default = ${vsDefault.toFixed(2)} (target ≥ 1.5)   ossferry / ceiling = ${vsCeiling.toFixed(2)} (target ≥ 0.8)   ossferry / ali-oss tuned = ${vsTuned.toFixed(2)}`);
+  console.log(`loopback on ${os.cpus().length} CPU(s); every case shares the same local OSS; source file on local disk (page cache)`);
+  console.log(
+    `RESULT ${JSON.stringify({
+      bench: 'copy',
+      bytes: ours.bytes,
+      ossferryMBps: +ours.mbps.toFixed(1),
+      aliOssDefaultMBps: +a.mbps.toFixed(1),
+      aliOssTunedMBps: +b.mbps.toFixed(1),
+      ceilingMBps: +c.mbps.toFixed(1),
+      ratioVsDefault: +vsDefault.toFixed(2),
+      ratioVsTuned: +vsTuned.toFixed(2),
+      ratioVsCeiling: +vsCeiling.toFixed(2),
+      targetVsDefault: 1.5,
+      targetVsCeiling: 0.8,
+      metVsDefault: vsDefault >= 1.5,
+      metVsCeiling: vsCeiling >= 0.8,
+      peakRssMiB: Object.fromEntries(results.map((r) => [r.name, Math.round(r.peakRssMiB)])),
+    })}`,
+  );
+}
+
+if (process.argv.includes('--child')) {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const r = await childCase(JSON.parse(Buffer.concat(chunks).toString()) as ChildArgs);
+  process.stdout.write(JSON.stringify(r) + '\n');
+} else {
+  await main();
+}
