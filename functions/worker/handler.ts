@@ -7,6 +7,8 @@
  * the original code, with `retryable` from the shared classifier.
  */
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
+import { handleArchiveTask } from '../archive/handler.ts';
+import { isArchiveTaskPayload } from '../archive/task.ts';
 import { isRetryableError } from '../../shared/retry.ts';
 import { parseTask, workerResultToWire, type WorkerTask } from '../../shared/task.ts';
 import { createOssClient, normaliseRegion } from '../oss/client.ts';
@@ -67,6 +69,8 @@ export const handler: Handler = async (event, context) => {
   } catch (err) {
     throw new InvalidInputError('task', 'the event is not JSON', 'invoke the worker with a task object from shared/task.ts taskToWire()', { cause: err });
   }
+  // Archive tasks (mode "archive" with a part block) are run by functions/archive.
+  if (isArchiveTaskPayload(json)) return handleArchiveTask(json, context);
   const task = parseTask(json);
   try {
     const result = await runWorkerTask(task, workerDepsFromContext(task, context));
