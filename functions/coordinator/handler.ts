@@ -5,7 +5,7 @@
  * functions/sources). Failures become HandlerError with the cause's code and `details` saying whether the
  * multipart upload was aborted.
  */
-import { errorToJson, InvalidInputError, OssferryError } from '../../shared/errors.ts';
+import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { parseJob, type Job } from '../../shared/job.ts';
 import { createFcInvoker, invokerOptionsFromContext } from '../invoke/invoker.ts';
@@ -14,7 +14,10 @@ import { HandlerError, type FcContext, type Handler } from '../runtime/types.ts'
 import { openSource } from '../sources/index.ts';
 import { ossStatusStore, parseStatusLocation, type StatusStore } from '../status/store.ts';
 import { fcDispatcher } from './dispatch.ts';
-import { parseCoordinatorEvent } from './event.ts';
+import { archiveRulesFromEnv, parseCoordinatorEvent } from './event.ts';
+import { handleOssEvent } from '../archive/events.ts';
+import { archiveJobDeps } from '../archive/handler.ts';
+import { archiveReportToJson, runArchiveJob } from '../archive/job.ts';
 import { copyReportToJson, JobFailedError } from './report.ts';
 import { runCopyJob, type CoordinatorDeps } from './run.ts';
 
@@ -98,6 +101,7 @@ function toHandlerError(err: unknown): HandlerError {
 
 async function runOne(spec: unknown, ctx: FcContext, env: Record<string, string | undefined>) {
   const job = parseJob(spec);
+  if (job.mode === 'archive') return archiveReportToJson(await runArchiveJob(job, archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env)));
   const report = await runCopyJob(job, coordinatorDeps(job, ctx, env));
   return copyReportToJson(report);
 }
@@ -106,19 +110,14 @@ export const handler: Handler = async (event, ctx) => {
   try {
     const parsed = parseCoordinatorEvent(event, process.env);
     if (parsed.kind === 'job') return await runOne(parsed.spec, ctx, process.env);
-    // OSS trigger: one job per matching record; a failed record does not stop the others (FC retries the
-    // whole event on a function error, §4.3, so failures are reported, and the job ids make reruns resume).
-    const results: unknown[] = [];
-    for (const j of parsed.jobs) {
-      try {
-        results.push({ index: j.index, idempotencyKey: j.idempotencyKey, ok: true, report: await runOne(j.spec, ctx, process.env) });
-      } catch (err) {
-        results.push({ index: j.index, idempotencyKey: j.idempotencyKey, ok: false, error: errorToJson(err) });
-      }
-    }
-    const ignored = parsed.ignored.map((o) => (o.kind === 'ignored' ? { index: o.index, reason: o.reason } : { index: o.index }));
-    ctx.logger.info('trigger event handled', { jobs: parsed.jobs.length, ignored: ignored.length });
-    return { results, ignored };
+    // OSS trigger: functions/archive/events.ts runs one archive job per matching record (idempotent per
+    // object version, delete-after-verify per rule); ignored records are logged there.
+    const env = process.env;
+    return await handleOssEvent(event, {
+      rules: archiveRulesFromEnv(env),
+      logger: ctx.logger,
+      runJob: (job, options) => runArchiveJob(job, archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env), options),
+    });
   } catch (err) {
     throw toHandlerError(err);
   }
