@@ -38,6 +38,11 @@ interface JobBase {
   expectedSize?: number;
   /** Fail verification when the whole-object CRC-64 differs. */
   expectedCrc64?: bigint;
+  /**
+   * SFTP host key pin (`SHA256:…` as `ssh-keygen -lf` prints it), sftp:// sources only. The private key is
+   * never part of a job: it comes from the functions' env OSSFERRY_SFTP_PRIVATE_KEY (a secret in the cloud).
+   */
+  sftpHostKeyFingerprint?: string;
 }
 
 /** A validated job. `mode` discriminates: archive (gzip) carries its level. */
@@ -103,6 +108,9 @@ const endpointString = z.string().superRefine((s, ctx) => {
   }
 });
 
+/** `SHA256:` + unpadded base64 of a 32-byte digest, as `ssh-keygen -lf -E sha256` prints it. */
+export const SFTP_FINGERPRINT_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
 const intIn = (min: number, max: number) => z.number().int().min(min).max(max);
 
 /** Wire form of a job (JSON). */
@@ -119,6 +127,10 @@ export const jobSpecSchema = z.strictObject({
   overwrite: z.boolean().default(false),
   expectedSize: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   expectedCrc64: z.string().optional(),
+  sftpHostKeyFingerprint: z
+    .string()
+    .regex(SFTP_FINGERPRINT_RE, { message: 'is not a SHA256:<43 base64 characters> host key fingerprint' })
+    .optional(),
 });
 
 /** The JSON a caller sends. */
@@ -138,6 +150,8 @@ export const JOB_FIXES: Readonly<Record<string, string>> = Object.freeze({
   overwrite: 'write true or false (default false: an existing destination is never replaced)',
   expectedSize: 'use the source size in bytes, or omit it',
   expectedCrc64: 'use the unsigned decimal CRC-64 (as in x-oss-hash-crc64ecma), or omit it',
+  sftpHostKeyFingerprint:
+    'use the server host key fingerprint as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it (SHA256:<43 base64 characters>), only with an sftp:// source',
 });
 
 function pathString(root: string, path: readonly PropertyKey[]): string {
@@ -199,6 +213,9 @@ export function parseJob(input: unknown): Job {
     }
     source = spec.source.startsWith('sftp:') ? { kind: 'sftp', url: spec.source } : { kind: 'http', url: spec.source };
   }
+  if (spec.sftpHostKeyFingerprint !== undefined && source.kind !== 'sftp') {
+    throw new InvalidInputError('sftpHostKeyFingerprint', 'only applies to sftp:// sources', 'remove it, or use an sftp://user@host/path source');
+  }
   if (spec.mode === 'copy' && spec.gzipLevel !== undefined) {
     throw new InvalidInputError('gzipLevel', 'only applies to mode "archive"', 'remove gzipLevel, or set mode to "archive"');
   }
@@ -216,6 +233,7 @@ export function parseJob(input: unknown): Job {
   };
   if (spec.expectedSize !== undefined) base.expectedSize = spec.expectedSize;
   if (spec.expectedCrc64 !== undefined) base.expectedCrc64 = crc64FromWire(spec.expectedCrc64, 'expectedCrc64');
+  if (spec.sftpHostKeyFingerprint !== undefined) base.sftpHostKeyFingerprint = spec.sftpHostKeyFingerprint;
   return spec.mode === 'archive'
     ? { ...base, mode: 'archive', gzipLevel: spec.gzipLevel ?? DEFAULT_GZIP_LEVEL }
     : { ...base, mode: 'copy' };

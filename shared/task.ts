@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { crc64ToWire, crc64Wire } from './crc64/wire.ts';
-import { parseOrThrow, type OssLocation, type SourceFingerprint } from './job.ts';
+import { parseOrThrow, SFTP_FINGERPRINT_RE, type OssLocation, type SourceFingerprint } from './job.ts';
 import { OSS } from './limits.ts';
 import type { PartRange } from './plan.ts';
 
@@ -42,6 +42,8 @@ export const taskSchema = z
       /** OSS sources in another region/endpoint. */
       endpoint: z.string().optional(),
       region: z.string().optional(),
+      /** SFTP host key pin from the job (sftpHostKeyFingerprint). */
+      hostKeyFingerprint: z.string().regex(SFTP_FINGERPRINT_RE).optional(),
     }),
     parts: z.array(partRangeSchema).min(1).max(OSS.MAX_PART_NUMBER),
     streams: z.number().int().min(1).max(64),
@@ -77,6 +79,7 @@ export const TASK_FIXES: Readonly<Record<string, string>> = Object.freeze({
   'source.url': 'send the source URL (http(s)://, oss:// or sftp://)',
   'source.identity': 'send the identity returned by the source stat(): {size, etag?, crc64?, mtimeMs?}',
   'source.identity.crc64': 'send the CRC-64 as an unsigned decimal string',
+  'source.hostKeyFingerprint': 'send the SHA256:… host key fingerprint of the job, or omit it',
   source: 'send {url, identity}',
   parts: 'send 1..10000 parts {partNumber, start, end} in ascending part order, within the source size',
   streams: 'send a whole number of parallel parts between 1 and 64',
@@ -96,7 +99,7 @@ export function taskToWire(task: {
   jobId: string;
   uploadId: string;
   destination: OssLocation;
-  source: { url: string; identity: SourceFingerprint; endpoint?: string; region?: string };
+  source: { url: string; identity: SourceFingerprint; endpoint?: string; region?: string; hostKeyFingerprint?: string };
   parts: readonly PartRange[];
   streams: number;
   mode?: 'copy' | 'archive';

@@ -207,9 +207,11 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
   const signal = deps.signal;
   let log = deps.logger;
   warnIfSlowCrc(log);
+  // The host key pin: the caller's option, else the job's sftpHostKeyFingerprint.
+  const hostKeyFingerprint = options.hostKeyFingerprint ?? job.sftpHostKeyFingerprint;
 
   // 1. Source identity.
-  const source = deps.openSource(job, options.hostKeyFingerprint ? { hostKeyFingerprint: options.hostKeyFingerprint } : undefined);
+  const source = deps.openSource(job, hostKeyFingerprint ? { hostKeyFingerprint } : undefined);
   let identity: SourceIdentity;
   try {
     identity = await source.stat(signal);
@@ -357,7 +359,7 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
                 identity,
                 ...(job.source.kind === 'oss' && job.source.endpoint ? { endpoint: job.source.endpoint } : {}),
                 ...(job.source.kind === 'oss' && job.source.region ? { region: job.source.region } : {}),
-                ...(options.hostKeyFingerprint ? { hostKeyFingerprint: options.hostKeyFingerprint } : {}),
+                ...(hostKeyFingerprint ? { hostKeyFingerprint } : {}),
               },
               start: t.start,
               end: t.end,

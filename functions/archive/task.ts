@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { crc64ToWire, crc64Wire } from '../../shared/crc64/wire.ts';
 import { MAX_ARCHIVE_MEMBER_SIZE, MAX_ARCHIVE_PART_TARGET } from '../../shared/archive-parts.ts';
-import { parseOrThrow, type OssLocation, type SourceFingerprint } from '../../shared/job.ts';
+import { parseOrThrow, SFTP_FINGERPRINT_RE, type OssLocation, type SourceFingerprint } from '../../shared/job.ts';
 import { OSS } from '../../shared/limits.ts';
 import { receiptSchema, receiptToWire, sourceIdentitySchema, type PartReceipt } from '../../shared/task.ts';
 
@@ -29,7 +29,7 @@ export const archiveTaskSchema = z
       endpoint: z.string().optional(),
       region: z.string().optional(),
       /** SFTP host key pin from the job (`SHA256:…`); else env OSSFERRY_SFTP_HOST_KEYS. */
-      hostKeyFingerprint: z.string().optional(),
+      hostKeyFingerprint: z.string().regex(SFTP_FINGERPRINT_RE).optional(),
     }),
     /** Input range [start, end), member-aligned (planArchiveTasks). */
     start: safeInt,

@@ -76,6 +76,7 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
         ...(j.source.kind === 'oss'
           ? { oss: { ...(j.source.endpoint ? { endpoint: j.source.endpoint } : {}), ...(j.source.region ? { region: j.source.region } : {}) } }
           : {}),
+        ...(j.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: j.sftpHostKeyFingerprint } : {}),
       }),
     destinationClient: clientFor(job.destination.bucket),
     ...(status ? { status } : {}),
@@ -101,7 +102,10 @@ function toHandlerError(err: unknown): HandlerError {
 
 async function runOne(spec: unknown, ctx: FcContext, env: Record<string, string | undefined>) {
   const job = parseJob(spec);
-  if (job.mode === 'archive') return archiveReportToJson(await runArchiveJob(job, archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env)));
+  if (job.mode === 'archive') {
+    const options = job.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: job.sftpHostKeyFingerprint } : {};
+    return archiveReportToJson(await runArchiveJob(job, archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env), options));
+  }
   const report = await runCopyJob(job, coordinatorDeps(job, ctx, env));
   return copyReportToJson(report);
 }

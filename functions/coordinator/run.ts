@@ -321,6 +321,7 @@ export async function runCopyJob(job: Job, deps: CoordinatorDeps): Promise<CopyR
               identity,
               ...(job.source.kind === 'oss' && job.source.endpoint ? { endpoint: job.source.endpoint } : {}),
               ...(job.source.kind === 'oss' && job.source.region ? { region: job.source.region } : {}),
+              ...(job.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: job.sftpHostKeyFingerprint } : {}),
             },
             parts: t.parts,
             streams: job.streamsPerWorker,

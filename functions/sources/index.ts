@@ -27,6 +27,8 @@ export interface SourceDeps {
   /** Keep-alive sockets per origin (≥ streams). */
   maxSockets?: number;
   env?: Record<string, string | undefined>;
+  /** sftp:// only: the job's host key pin (`SHA256:…`); else env OSSFERRY_SFTP_HOST_KEYS. */
+  hostKeyFingerprint?: string;
 }
 
 /** Opens a source by URL scheme. Throws InvalidInputError naming `source` for unsupported URLs. */
@@ -59,6 +61,7 @@ export function openSource(url: string, deps: SourceDeps = {}): RangeSource {
       screenHost: screenHostWith(deps.resolver ? { allow, resolver: deps.resolver } : { allow }),
       ...(deps.logger ? { logger: deps.logger } : {}),
       ...(deps.env ? { env: deps.env } : {}),
+      ...(deps.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: deps.hostKeyFingerprint } : {}),
     });
   }
   throw new InvalidInputError('source', `scheme ${scheme} is not supported`, 'use http(s)://…, oss://bucket/key or sftp://user@host/path');

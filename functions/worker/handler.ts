@@ -32,6 +32,8 @@ export function workerDepsFromContext(task: WorkerTask, context: FcContext, env:
         env,
         maxSockets: task.streams * 2,
         oss: hints,
+        // The job's SFTP host key pin travels in the task; the private key stays in env (a secret).
+        ...(task.source.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: task.source.hostKeyFingerprint } : {}),
         ossClientFor: (bucket, h) => {
           const region = h.region ? normaliseRegion(h.region) : ownRegion;
           return createOssClient({
