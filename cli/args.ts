@@ -3,7 +3,7 @@
  * command line describes. Every problem is an InvalidInputError naming the flag and the fix.
  */
 import { InvalidInputError } from '../shared/errors.ts';
-import type { JobSpecInput } from '../shared/job.ts';
+import { SFTP_FINGERPRINT_RE, type JobSpecInput } from '../shared/job.ts';
 
 const UNITS: Record<string, number> = {
   '': 1,
@@ -51,6 +51,11 @@ export interface TransferFlags {
   expectedCrc64?: string;
   sourceEndpoint?: string;
   sourceRegion?: string;
+  /** Archive mode: gzip into independent members. */
+  gzip?: boolean;
+  gzipLevel?: string;
+  /** SFTP host key pin → job sftpHostKeyFingerprint. */
+  sftpHostKey?: string;
 }
 
 /** The job spec for `ossferry copy`; the coordinator validates it again (shared/job.ts). */
@@ -69,6 +74,25 @@ export function jobSpecFromFlags(source: string, destination: string, f: Transfe
   }
   if (f.sourceEndpoint !== undefined) spec.sourceEndpoint = f.sourceEndpoint;
   if (f.sourceRegion !== undefined) spec.sourceRegion = f.sourceRegion;
+  if (f.gzipLevel !== undefined && !f.gzip) {
+    throw new InvalidInputError('--gzip-level', 'only applies with --gzip', 'add --gzip (archive mode), or remove --gzip-level');
+  }
+  if (f.gzip) {
+    spec.mode = 'archive';
+    if (f.gzipLevel !== undefined) spec.gzipLevel = parseWhole('--gzip-level', f.gzipLevel, 0, 3) as 0 | 1 | 2 | 3;
+  }
+  const sftp = source.startsWith('sftp:');
+  if (f.sftpHostKey !== undefined) {
+    if (!sftp) throw new InvalidInputError('--sftp-host-key', 'only applies to sftp:// sources', 'remove it, or copy from sftp://user@host:port/path');
+    if (!SFTP_FINGERPRINT_RE.test(f.sftpHostKey)) {
+      throw new InvalidInputError(
+        '--sftp-host-key',
+        `${JSON.stringify(f.sftpHostKey.slice(0, 80))} is not a SHA256 host key fingerprint`,
+        'pass SHA256:<43 base64 characters> as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it on the server',
+      );
+    }
+    spec.sftpHostKeyFingerprint = f.sftpHostKey;
+  }
   return spec;
 }
 

@@ -1,14 +1,18 @@
 /**
- * The `ossferry` commands: start (the main job on the local cloud), copy (local cloud or a deployment),
- * status (a job's status object). Each returns an exit code; errors print one clear line.
+ * The `ossferry` commands: start (the main job on the local cloud, then archive jobs over HTTP and SFTP),
+ * copy (local cloud or a deployment; `--gzip` = archive mode; sftp:// sources), status (a job's status
+ * object). Each returns an exit code; errors print one clear line.
  */
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import zlib from 'node:zlib';
 import OSS from 'ali-oss';
+import { generateLogLike } from '../bench/lib/loglike.ts';
 import { crc64 } from '../shared/crc64/index.ts';
 import { crc64FromWire } from '../shared/crc64/wire.ts';
 import { InvalidInputError } from '../shared/errors.ts';
@@ -18,7 +22,10 @@ import { copyReportToJson, parseCopyReport, type CopyReport } from '../functions
 import { createFcInvoker } from '../functions/invoke/invoker.ts';
 import { jobProgress, type JobProgress } from '../functions/status/progress.ts';
 import { ossStatusStore, parseStatusLocation } from '../functions/status/store.ts';
-import { startLocalCloud, type LocalCloud } from '../local/cloud.ts';
+import { archiveReportToJson, ARCHIVE_META, type ArchiveReport } from '../functions/archive/job.ts';
+import { isArchiveReportJson, parseArchiveReport } from '../functions/archive/report.ts';
+import { startLocalCloud, type JobReport, type LocalCloud, type LocalCloudOptions } from '../local/cloud.ts';
+import { sshdAvailable, startSshd, SSHD_PATH, type Sshd } from '../local/sshd.ts';
 import { startOssServer } from '../local/oss/index.ts';
 import { formatBytes, jobSpecFromFlags, parseSize, parseWhole, type TransferFlags } from './args.ts';
 import { progressDisplay } from './progress.ts';
@@ -26,9 +33,40 @@ import { progressDisplay } from './progress.ts';
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
 
+/** Prints a copy or archive report (a table, or one JSON line carrying `kind`). */
+export function printJobReport(r: JobReport, json = false): void {
+  if (r.kind === 'archive') printArchiveReport(r, json);
+  else printReport(r, json);
+}
+
+export function printArchiveReport(r: ArchiveReport, json = false): void {
+  if (json) {
+    out(JSON.stringify({ kind: 'archive', ...archiveReportToJson(r) }));
+    return;
+  }
+  const rows: Array<[string, string]> = [
+    ['job id', r.jobId],
+    ['source', r.source],
+    ['destination', r.destination],
+    ['input', `${r.size} bytes (${formatBytes(r.size)})`],
+    ['gzip', `${r.compressedSize} bytes (${formatBytes(r.compressedSize)}), ratio ${r.ratio.toFixed(2)}, level ${r.gzipLevel}, ${formatBytes(r.memberSize)} members`],
+    ['parts', `${r.parts} in ${r.tasks} task(s), ${r.rounds} round(s)`],
+    ['time', `${r.seconds.toFixed(2)} s`],
+    ['throughput', `${r.mbPerSecond.toFixed(1)} MB/s of input`],
+    ['CRC-64 gzip', `${r.crc64} (combined parts == OSS)`],
+    ['CRC-64 input', `${r.uncompressedCrc64} (combined task CRCs${r.verified.sourceCrc64 !== undefined ? ' == source' : ''}; x-oss-meta-${ARCHIVE_META.UNCOMPRESSED_CRC64})`],
+  ];
+  if (r.alreadyArchived) rows.push(['note', 'already archived at the destination; nothing uploaded']);
+  if (r.inProgress) rows.push(['note', 'another run of this job is in progress; nothing uploaded']);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  out('');
+  for (const [k, v] of rows) out(`  ${k.padEnd(w)}  ${v}`);
+  out('');
+}
+
 export function printReport(r: CopyReport, json = false): void {
   if (json) {
-    out(JSON.stringify(copyReportToJson(r)));
+    out(JSON.stringify({ kind: 'copy', ...copyReportToJson(r) }));
     return;
   }
   const rows: Array<[string, string]> = [
@@ -92,41 +130,117 @@ async function withCloudCleanup<T>(cloud: LocalCloud, fn: () => Promise<T>): Pro
   }
 }
 
-async function runWithProgress(cloud: LocalCloud, spec: JobSpecInput, quiet: boolean): Promise<CopyReport> {
+async function runWithProgress(cloud: LocalCloud, spec: JobSpecInput, quiet: boolean): Promise<JobReport> {
   const display = quiet ? undefined : progressDisplay();
   try {
-    return await cloud.submitJob(spec, display ? { onProgress: (p: JobProgress) => display.update(p) } : {});
+    return await cloud.submit(spec, display ? { onProgress: (p) => display.update(p) } : {});
   } finally {
     display?.stop();
   }
 }
 
+/** Reads `--sftp-key-file`; a clear error naming the flag when it is missing or not a private key. */
+async function readSftpKey(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new InvalidInputError('--sftp-key-file', `cannot read ${JSON.stringify(file)} (${e.code ?? e.message})`, 'pass the path of the SSH private key whose public key is in the server\'s authorized_keys');
+  });
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
+    throw new InvalidInputError('--sftp-key-file', `${JSON.stringify(file)} is not a PEM/OpenSSH private key`, 'pass the private key file (e.g. ~/.ssh/id_ed25519), not the .pub file');
+  }
+  return text;
+}
+
+/**
+ * Stored object check independent of the coordinator: the stored gzip decoded by Node zlib (every member)
+ * has the input's size and CRC-64, and the object's CRC-64 and uncompressed-crc64 metadata match.
+ */
+async function verifyArchive(client: OSS, key: string, report: ArchiveReport, expected: { size: number; crc64: bigint }): Promise<string | undefined> {
+  const head = await client.head(key);
+  const h = head.res.headers as Record<string, string>;
+  const stored = crc64FromWire(String(h['x-oss-hash-crc64ecma']), 'x-oss-hash-crc64ecma');
+  const meta = h[`x-oss-meta-${ARCHIVE_META.UNCOMPRESSED_CRC64}`];
+  if (stored !== report.crc64) return `stored CRC-64 ${stored} != reported ${report.crc64}`;
+  if (meta !== expected.crc64.toString(10)) return `x-oss-meta-${ARCHIVE_META.UNCOMPRESSED_CRC64} is ${meta}, the input's CRC-64 is ${expected.crc64}`;
+  const got = await client.getStream(key);
+  let crc = 0n;
+  let n = 0;
+  for await (const c of (got.stream as Readable).pipe(zlib.createGunzip()) as AsyncIterable<Buffer>) {
+    crc = crc64(c, crc);
+    n += c.length;
+  }
+  if (n !== expected.size || crc !== expected.crc64) return `decompressed ${n} bytes with CRC-64 ${crc}; the input has ${expected.size} bytes, CRC-64 ${expected.crc64}`;
+  return undefined;
+}
+
+/** Writes `size` bytes of log-like text (64 MiB chunks, bench/lib/loglike.ts) to `file`; returns its CRC-64. */
+export async function writeLogLikeFile(file: string, size: number): Promise<bigint> {
+  const ws = createWriteStream(file, { highWaterMark: 8 * 1024 * 1024 });
+  let crc = 0n;
+  for (let off = 0, i = 0; off < size; i++) {
+    const chunk = generateLogLike(Math.min(64 * 1024 * 1024, size - off), 1000 + i);
+    crc = crc64(chunk, crc);
+    off += chunk.length;
+    if (!ws.write(chunk)) await once(ws, 'drain');
+  }
+  ws.end();
+  await once(ws, 'finish');
+  return crc;
+}
+
 export interface StartOptions extends TransferFlags {
   size: string;
+  /** Log-like input of the archive jobs ("0" skips them). */
+  archiveSize?: string;
+  /** Skip the SFTP archive job even when sshd is available. */
+  sftp?: boolean;
   json?: boolean;
   quiet?: boolean;
   maxInstances?: string;
 }
 
-/** `ossferry start`: local cloud + sample file + copy + verify + report, then shut down. */
+/**
+ * `ossferry start`: local cloud + sample file + copy + verify + report; then archive jobs (gzip) on
+ * log-like data from the HTTP source and, when OpenSSH's sshd is installed, from a loopback SFTP server;
+ * each output decoded and checked against the input's CRC-64. Shuts everything down at the end.
+ */
 export async function startCommand(o: StartOptions): Promise<number> {
   const size = parseSize('--size', o.size);
+  const archiveSize = parseSize('--archive-size', o.archiveSize ?? '256MiB');
   const maxInstances = o.maxInstances !== undefined ? parseWhole('--max-instances', o.maxInstances, 1, 64) : 4;
+  const json = o.json === true;
+  const quiet = o.quiet === true || json;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ossferry-start-'));
+  let sshd: Sshd | undefined;
   try {
     err(`ossferry: writing a ${formatBytes(size)} sample file`);
     const expected = await writeSampleFile(path.join(dir, 'sample.bin'), size);
-    err('ossferry: starting the local cloud (OSS, FC gateway, HTTP source)');
-    const cloud = await startLocalCloud({ sourceRoot: dir, workers: { maxInstances } });
+    let logCrc = 0n;
+    if (archiveSize > 0) {
+      err(`ossferry: writing ${formatBytes(archiveSize)} of log-like text for the archive jobs`);
+      logCrc = await writeLogLikeFile(path.join(dir, 'app.log'), archiveSize);
+      if (o.sftp === false) err('ossferry: --no-sftp: skipping the SFTP archive job');
+      else if (await sshdAvailable()) {
+        err('ossferry: starting an OpenSSH sshd on 127.0.0.1 (fresh host and user keys)');
+        sshd = await startSshd();
+      } else err(`ossferry: ${SSHD_PATH} is not available (Debian: apt-get install openssh-server): skipping the SFTP archive job`);
+    }
+    err(`ossferry: starting the local cloud (OSS, FC gateway, HTTP source${sshd ? ', SFTP' : ''})`);
+    const cloud = await startLocalCloud({
+      sourceRoot: dir,
+      workers: { maxInstances },
+      ...(sshd ? { sftp: { privateKey: sshd.privateKey, hostKeys: sshd.hostKeys } } : {}),
+    });
     return await withCloudCleanup(cloud, async () => {
+      const { gzip: _g, gzipLevel, sftpHostKey: _h, ...flags } = o;
       const spec = jobSpecFromFlags(cloud.httpSource.url('/sample.bin'), `oss://${cloud.bucket}/sample.bin`, {
         workers: String(maxInstances),
-        ...o,
+        ...flags,
         expectedCrc64: expected.toString(10),
       });
       err(`ossferry: copying ${spec.source} → ${spec.destination} through ${maxInstances} worker instance(s)`);
       try {
-        const report = await runWithProgress(cloud, spec, o.quiet === true || o.json === true);
+        const report = await runWithProgress(cloud, spec, quiet);
+        if (report.kind !== 'copy') throw new Error('the coordinator answered an archive report for a copy job');
         // Independent check of what is stored, not only what the coordinator reported.
         const head = await cloud.ossClient().head('sample.bin');
         const stored = crc64FromWire(String((head.res.headers as Record<string, string>)['x-oss-hash-crc64ecma']), 'x-oss-hash-crc64ecma');
@@ -134,15 +248,47 @@ export async function startCommand(o: StartOptions): Promise<number> {
           err(`ossferry: VERIFICATION FAILED: sample CRC-64 ${expected}, stored ${stored}, reported ${report.crc64}`);
           return 1;
         }
-        printReport(report, o.json);
-        if (!o.json) out(`  verified: the stored object's CRC-64 equals the sample file's (${expected})`);
-        return 0;
+        printReport(report, json);
+        if (!json) out(`  verified: the stored object's CRC-64 equals the sample file's (${expected})`);
       } catch (e) {
         err(describeFailure(e));
         return 1;
       }
+      if (archiveSize === 0) return 0;
+      const archives: Array<{ name: string; source: string; key: string; sftpHostKey?: string }> = [
+        { name: 'HTTP', source: cloud.httpSource.url('/app.log'), key: 'archive/app.log.gz' },
+      ];
+      if (sshd) {
+        archives.push({ name: 'SFTP', source: `sftp://${sshd.user}@127.0.0.1:${sshd.port}${path.join(dir, 'app.log')}`, key: 'archive/app-sftp.log.gz', sftpHostKey: sshd.hostKeyFingerprint });
+      }
+      for (const a of archives) {
+        const aspec = jobSpecFromFlags(a.source, `oss://${cloud.bucket}/${a.key}`, {
+          workers: String(maxInstances),
+          ...(o.overwrite ? { overwrite: true } : {}),
+          gzip: true,
+          ...(gzipLevel !== undefined ? { gzipLevel } : {}),
+          ...(a.sftpHostKey ? { sftpHostKey: a.sftpHostKey } : {}),
+        });
+        err(`ossferry: archiving (gzip) ${a.name} ${a.source.replace(/\/\/[^@/]*@/, '//')} → ${aspec.destination}`);
+        try {
+          const report = await runWithProgress(cloud, aspec, quiet);
+          if (report.kind !== 'archive') throw new Error('the coordinator answered a copy report for an archive job');
+          const problem = await verifyArchive(cloud.ossClient(), a.key, report, { size: archiveSize, crc64: logCrc });
+          if (problem) {
+            err(`ossferry: VERIFICATION FAILED (${a.name} archive): ${problem}`);
+            return 1;
+          }
+          printArchiveReport(report, json);
+          if (!json) out(`  verified: decoded with Node zlib, ${formatBytes(archiveSize)} with CRC-64 ${logCrc} == the input == x-oss-meta-${ARCHIVE_META.UNCOMPRESSED_CRC64}`);
+        } catch (e) {
+          err(describeFailure(e));
+          return 1;
+        }
+      }
+      return 0;
     });
   } finally {
+    await sshd?.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -157,6 +303,8 @@ export interface CopyOptions extends TransferFlags {
   fcFunction?: string;
   fcEndpoint?: string;
   timeout?: string;
+  /** Local cloud: SSH private key for sftp:// sources, put in the functions' env. */
+  sftpKeyFile?: string;
 }
 
 const REMOTE_FLAGS = ['fcAccountId', 'fcRegion', 'fcService', 'fcFunction'] as const;
@@ -172,7 +320,22 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
     if (missing.length > 0) {
       throw new InvalidInputError(flagName(missing[0]!), 'is required with the other --fc-* flags', `pass ${missing.map(flagName).join(', ')} (the Pulumi stack outputs them)`);
     }
+    if (o.sftpKeyFile !== undefined) {
+      throw new InvalidInputError('--sftp-key-file', 'only applies to the local cloud', 'in a deployment the SFTP key is the stack secret (OSSFERRY_SFTP_PRIVATE_KEY in the functions\' env): remove the flag');
+    }
     return remoteCopy(jobSpecFromFlags(source, destination, o), o);
+  }
+  // Validate every flag before starting anything.
+  const spec0 = jobSpecFromFlags(/^[a-z][a-z0-9+.-]*:\/\//i.test(source) ? source : 'http://127.0.0.1/', destination, o);
+  let sftp: LocalCloudOptions['sftp'];
+  if (source.startsWith('sftp:')) {
+    if (o.sftpKeyFile === undefined) throw new InvalidInputError('--sftp-key-file', 'is required for sftp:// sources', 'pass the SSH private key file whose public key is in the server\'s authorized_keys');
+    if (spec0.sftpHostKeyFingerprint === undefined) {
+      throw new InvalidInputError('--sftp-host-key', 'is required for sftp:// sources', 'pass the server host key fingerprint (SHA256:…) as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it on the server');
+    }
+    sftp = { privateKey: await readSftpKey(o.sftpKeyFile) };
+  } else if (o.sftpKeyFile !== undefined) {
+    throw new InvalidInputError('--sftp-key-file', 'only applies to sftp:// sources', 'remove it, or copy from sftp://user@host:port/path');
   }
   // Local cloud: a local file is served by the local HTTP source.
   let sourceRoot: string | undefined;
@@ -187,6 +350,7 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
   const cloud = await startLocalCloud({
     ...(sourceRoot ? { sourceRoot } : {}),
     ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+    ...(sftp ? { sftp } : {}),
     buckets: [dest.bucket],
   });
   if (!o.dataDir && !o.json) err('ossferry: local cloud without --data-dir: the copied object is discarded at exit');
@@ -195,7 +359,7 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
     const spec = jobSpecFromFlags(url, destination, o);
     try {
       const report = await runWithProgress(cloud, spec, o.quiet === true || o.json === true);
-      printReport(report, o.json);
+      printJobReport(report, o.json);
       return 0;
     } catch (e) {
       err(describeFailure(e));
@@ -228,8 +392,8 @@ async function remoteCopy(spec: JobSpecInput, o: CopyOptions): Promise<number> {
   });
   if (!o.json) err(`ossferry: submitting ${spec.source} → ${spec.destination} to ${o.fcService}/${o.fcFunction} (${o.fcRegion})`);
   try {
-    const report = parseCopyReport(await invoker.invoke<unknown>(o.fcService!, o.fcFunction!, spec));
-    printReport(report, o.json);
+    const raw = await invoker.invoke<unknown>(o.fcService!, o.fcFunction!, spec);
+    printJobReport(isArchiveReportJson(raw) ? { kind: 'archive', ...parseArchiveReport(raw) } : { kind: 'copy', ...parseCopyReport(raw) }, o.json);
     return 0;
   } catch (e) {
     err(describeFailure(e));

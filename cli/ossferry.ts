@@ -14,6 +14,7 @@ function transferOptions(cmd: Command): Command {
     .option('--workers <n>', 'parallel worker invocations (1..300)')
     .option('--streams <n>', 'parts each worker uploads at once (1..64)')
     .option('--overwrite', 'replace an existing destination object (default: refuse)')
+    .option('--gzip-level <n>', 'archive mode: gzip level 0..3 (ISA-L igzip levels; default 1)')
     .option('--json', 'print the report as one JSON line')
     .option('--quiet', 'no progress display');
 }
@@ -34,7 +35,9 @@ export function buildProgram(cmds: Commands): Command {
       .command('start')
       .description('boot the local cloud (OSS, FC gateway, HTTP source), copy a sample file through it, verify, report, shut down')
       .option('--size <size>', 'sample file size (e.g. 1GiB, 200MB)', '1GiB')
-      .option('--max-instances <n>', 'worker instances of the local FC (1..64)', '4'),
+      .option('--max-instances <n>', 'worker instances of the local FC (1..64)', '4')
+      .option('--archive-size <size>', 'log-like input of the archive jobs (gzip) over HTTP and SFTP; 0 skips them', '256MiB')
+      .option('--no-sftp', 'skip the SFTP archive job (it runs when /usr/sbin/sshd is installed)'),
   ).action(async (o) => {
     process.exitCode = await startCommand(o);
   });
@@ -42,8 +45,11 @@ export function buildProgram(cmds: Commands): Command {
   transferOptions(
     program
       .command('copy')
-      .description('copy <source> (http(s)://, oss://bucket/key or a local file) to oss://bucket/key; on the local cloud unless --fc-* flags name a deployment')
-      .argument('<source>', 'http(s):// URL, oss://bucket/key, or a local file (local cloud only)')
+      .description('copy <source> (http(s)://, oss://bucket/key, sftp://user@host:port/path or a local file) to oss://bucket/key, or gzip it there with --gzip; on the local cloud unless --fc-* flags name a deployment')
+      .argument('<source>', 'http(s):// URL, oss://bucket/key, sftp://user@host:port/path, or a local file (local cloud only)')
+      .option('--gzip', 'archive mode: gzip into independent members while uploading (output decodes with gzip -dc / zcat)')
+      .option('--sftp-key-file <path>', 'sftp:// source, local cloud: SSH private key (given to the functions as OSSFERRY_SFTP_PRIVATE_KEY)')
+      .option('--sftp-host-key <fingerprint>', 'sftp:// source: server host key, SHA256:… as ssh-keygen -lf prints it')
       .argument('<destination>', 'oss://bucket/key')
       .option('--expected-size <size>', 'fail before uploading if the source size differs')
       .option('--expected-crc64 <decimal>', 'fail unless the object CRC-64 equals this')

@@ -7,6 +7,11 @@
  * The wiring mirrors FC: functions get STS-style credentials through x-fc-* headers (the local OSS accepts
  * them), endpoints through env (OSSFERRY_OSS_ENDPOINT, OSSFERRY_FC_ENDPOINT), and the SSRF allow-list names
  * exactly 127.0.0.1 (OSSFERRY_ALLOWED_SOURCE_HOSTS) so the local source is reachable and nothing else private is.
+ * The same allow-list admits a loopback SFTP server (local/sshd.ts); its private key and host keys reach the
+ * functions through env (OSSFERRY_SFTP_PRIVATE_KEY, OSSFERRY_SFTP_HOST_KEYS) as the stack's secrets do in the cloud.
+ *
+ * `submitJob` runs copy and archive jobs (mode-aware report parsing); `submitOssEvent` hands the coordinator
+ * an OSS trigger body exactly as the OSS trigger would (fc-platform.md §4).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -17,6 +22,10 @@ import type { JobSpecInput } from '../shared/job.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { createFcInvoker, type FcInvoker } from '../functions/invoke/invoker.ts';
 import { parseCopyReport, type CopyReport } from '../functions/coordinator/report.ts';
+import type { OssEventResult } from '../functions/archive/events.ts';
+import type { ArchiveReport } from '../functions/archive/job.ts';
+import { parseArchiveReport } from '../functions/archive/report.ts';
+import { OssPartSink } from '../functions/oss/part-sink.ts';
 import { ossStatusStore, parseStatusLocation, type JobStatus, type StatusStore } from '../functions/status/store.ts';
 import { startFcGateway, type LocalFunctionSpec, type RunningFcGateway } from './fc/gateway.ts';
 import { freePort } from './fc/instances.ts';
@@ -24,6 +33,7 @@ import type { InstanceOutputMeta } from './fc/types.ts';
 import { startHttpSourceServer, type HttpSourceServer } from './http-source/index.ts';
 import { startOssServer, type FaultConfig, type LocalOss } from './oss/index.ts';
 import { jobIdForSpec, jobProgress, type JobProgress } from '../functions/status/progress.ts';
+import type { SourceDeps } from '../functions/sources/index.ts';
 import { parseAllowList } from '../shared/ssrf.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -66,11 +76,32 @@ export interface LocalCloudOptions {
   logger?: Logger;
   /** fsync in the local OSS (default false here: tests and benchmarks measure ossferry, not the disk). */
   fsync?: boolean;
+  /**
+   * SFTP settings for the functions' env: the private key (OSSFERRY_SFTP_PRIVATE_KEY, a stack secret in the
+   * cloud) and host[:port] → `SHA256:…` pins (OSSFERRY_SFTP_HOST_KEYS). Loopback SFTP servers are reachable
+   * through the same allow-list as the HTTP source (127.0.0.1).
+   */
+  sftp?: { privateKey: string; hostKeys?: Record<string, string> };
+  /** Extra environment for the coordinator only (e.g. OSSFERRY_ARCHIVE_RULES for trigger events). */
+  coordinatorEnv?: Record<string, string>;
 }
+
+/** Progress of a running job; archive jobs add the compressed bytes OSS already holds. */
+export interface LocalJobProgress extends JobProgress {
+  archive?: {
+    /** Compressed bytes uploaded so far (ListParts on the open upload, or the status object's receipts). */
+    compressedBytes: number;
+    /** Uncompressed input bytes of finished, verified tasks. */
+    inputBytesVerified: number;
+  };
+}
+
+/** What the coordinator answered: a copy report or an archive report. */
+export type JobReport = ({ kind: 'copy' } & CopyReport) | ({ kind: 'archive' } & ArchiveReport);
 
 export interface SubmitOptions {
   /** Called about every `pollMs` with live progress (status object + ListParts). */
-  onProgress?: (p: JobProgress) => void;
+  onProgress?: (p: LocalJobProgress) => void;
   pollMs?: number;
   signal?: AbortSignal;
 }
@@ -90,8 +121,17 @@ export interface LocalCloud {
   functionEnv: LocalFunctionEnv;
   /** An ali-oss client for a bucket of the local OSS (the main credentials). */
   ossClient(bucket?: string): OSS;
-  /** Runs a job on the coordinator (sync fc2 invoke) and returns its verified report; throws on failure. */
-  submitJob(spec: JobSpecInput, opts?: SubmitOptions): Promise<CopyReport>;
+  /**
+   * Runs a job on the coordinator (sync fc2 invoke) and returns its verified report, parsed by the job's
+   * mode (copy → CopyReport, archive → ArchiveReport); throws on failure.
+   */
+  submitJob(spec: JobSpecInput & { mode: 'archive' }, opts?: SubmitOptions): Promise<ArchiveReport>;
+  submitJob(spec: JobSpecInput & { mode?: 'copy' }, opts?: SubmitOptions): Promise<CopyReport>;
+  submitJob(spec: JobSpecInput, opts?: SubmitOptions): Promise<CopyReport | ArchiveReport>;
+  /** Like submitJob, with the report tagged by kind. */
+  submit(spec: JobSpecInput, opts?: SubmitOptions): Promise<JobReport>;
+  /** Hands the coordinator an OSS trigger event body (sync fc2 invoke), as the OSS trigger does. */
+  submitOssEvent(body: unknown, opts?: { signal?: AbortSignal }): Promise<OssEventResult>;
   statusOf(jobId: string): Promise<JobStatus | undefined>;
   progressOf(jobId: string): Promise<JobProgress | undefined>;
   close(): Promise<void>;
@@ -162,6 +202,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       [FUNCTION_ENV.ALLOWED_SOURCE_HOSTS]: '127.0.0.1',
       [FUNCTION_ENV.WORKER_TIMEOUT_SECONDS]: String(workers.timeoutSeconds),
       ...(process.env[FUNCTION_ENV.LOG_LEVEL] ? { [FUNCTION_ENV.LOG_LEVEL]: process.env[FUNCTION_ENV.LOG_LEVEL]! } : {}),
+      ...(options.sftp ? { [FUNCTION_ENV.SFTP_PRIVATE_KEY]: options.sftp.privateKey } : {}),
+      ...(options.sftp?.hostKeys ? { [FUNCTION_ENV.SFTP_HOST_KEYS]: JSON.stringify(options.sftp.hostKeys) } : {}),
       ...options.functionEnv,
     };
     const functionEnv: LocalFunctionEnv = {
@@ -172,6 +214,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         [FUNCTION_ENV.WORKER_FUNCTION]: LOCAL_DEFAULTS.workerFunction,
         [FUNCTION_ENV.FC_ENDPOINT]: fcEndpoint,
         [FUNCTION_ENV.STATUS_LOCATION]: statusLocation,
+        ...options.coordinatorEnv,
       },
       worker: { ...common, [FUNCTION_ENV.ROLE]: 'worker' },
     };
@@ -218,6 +261,23 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     };
     const statusStore: StatusStore = ossStatusStore(ossClient(LOCAL_DEFAULTS.statusBucket), parseStatusLocation(statusLocation));
     const invoker = coordinatorInvoker(fc, sts, oss.region, coordinator.timeoutSeconds, logger);
+    const submit = async (jobSpec: JobSpecInput, opts: SubmitOptions = {}): Promise<JobReport> => {
+      const archive = jobSpec.mode === 'archive';
+      const read = archive ? (jobId: string) => archiveProgress(statusStore, ossClient, jobId) : (jobId: string) => jobProgress(statusStore, ossClient, jobId);
+      // The host stats the source to learn the job id, with the functions' SFTP settings (same key, same pins).
+      const sourceDeps = {
+        allow: parseAllowList('127.0.0.1'),
+        env: functionEnv.coordinator,
+        ...(jobSpec.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: jobSpec.sftpHostKeyFingerprint } : {}),
+      };
+      const poll = opts.onProgress ? startProgressPoller(jobSpec, sourceDeps, read, opts.onProgress, opts.pollMs ?? 500) : undefined;
+      try {
+        const raw = await invoker.invoke<unknown>(LOCAL_DEFAULTS.serviceName, LOCAL_DEFAULTS.coordinatorFunction, jobSpec, opts.signal ? { signal: opts.signal } : {});
+        return archive ? { kind: 'archive', ...parseArchiveReport(raw) } : { kind: 'copy', ...parseCopyReport(raw) };
+      } finally {
+        await poll?.stop();
+      }
+    };
 
     return {
       oss,
@@ -230,16 +290,14 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       workerFunction: LOCAL_DEFAULTS.workerFunction,
       functionEnv,
       ossClient,
-      async submitJob(jobSpec, opts = {}) {
-        const poll = opts.onProgress
-          ? startProgressPoller(jobSpec, (jobId) => jobProgress(statusStore, ossClient, jobId), opts.onProgress, opts.pollMs ?? 500)
-          : undefined;
-        try {
-          const raw = await invoker.invoke<unknown>(LOCAL_DEFAULTS.serviceName, LOCAL_DEFAULTS.coordinatorFunction, jobSpec, opts.signal ? { signal: opts.signal } : {});
-          return parseCopyReport(raw);
-        } finally {
-          await poll?.stop();
-        }
+      submitJob: (async (jobSpec: JobSpecInput, opts: SubmitOptions = {}) => {
+        const r = await submit(jobSpec, opts);
+        const { kind: _kind, ...report } = r;
+        return report;
+      }) as LocalCloud['submitJob'],
+      submit,
+      async submitOssEvent(body, opts = {}) {
+        return invoker.invoke<OssEventResult>(LOCAL_DEFAULTS.serviceName, LOCAL_DEFAULTS.coordinatorFunction, body, opts.signal ? { signal: opts.signal } : {});
       },
       statusOf: (jobId) => statusStore.read(jobId),
       progressOf: (jobId) => jobProgress(statusStore, ossClient, jobId),
@@ -257,15 +315,16 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
  */
 function startProgressPoller(
   spec: JobSpecInput,
-  read: (jobId: string) => Promise<JobProgress | undefined>,
-  onProgress: (p: JobProgress) => void,
+  sourceDeps: SourceDeps,
+  read: (jobId: string) => Promise<LocalJobProgress | undefined>,
+  onProgress: (p: LocalJobProgress) => void,
   pollMs: number,
 ): { stop(): Promise<void> } {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
   const loop = (async () => {
-    const jobId = await jobIdForSpec(spec, { allow: parseAllowList('127.0.0.1') }).catch(() => undefined);
+    const jobId = await jobIdForSpec(spec, sourceDeps).catch(() => undefined);
     if (jobId === undefined) return;
     while (!stopped) {
       const p = await read(jobId).catch(() => undefined);
@@ -286,3 +345,29 @@ function startProgressPoller(
   };
 }
 
+
+/**
+ * Progress of an archive job. Its status object counts input bytes per finished task (`bytesDone`) and
+ * tasks as `partCount`; the compressed parts are known only as they land, so ListParts on the open upload
+ * gives the compressed bytes so far. `bytes` stays the verified input bytes (never a guess from compressed ones).
+ */
+export async function archiveProgress(store: StatusStore, clientFor: (bucket: string) => OSS, jobId: string): Promise<LocalJobProgress | undefined> {
+  const p = await jobProgress(store, clientFor, jobId);
+  const s = p ? await store.read(jobId) : undefined;
+  if (!p || !s) return undefined;
+  let compressed = s.parts.reduce((a, r) => a + r.size, 0);
+  if (s.state === 'running' && s.uploadId) {
+    const m = /^oss:\/\/([^/]+)\/(.+)$/.exec(s.destination);
+    if (m) {
+      const listed = await new OssPartSink({ client: clientFor(m[1]!), bucket: m[1]!, key: m[2]!, uploadId: s.uploadId }).listParts().catch(() => undefined);
+      if (listed) compressed = Math.max(compressed, listed.reduce((a, x) => a + x.size, 0));
+    }
+  }
+  const compressedDone = typeof p.report?.compressedSize === 'number' ? p.report.compressedSize : compressed;
+  return {
+    ...p,
+    bytes: s.state === 'succeeded' ? s.size : s.bytesDone,
+    parts: p.parts,
+    archive: { compressedBytes: compressedDone, inputBytesVerified: s.state === 'succeeded' ? s.size : s.bytesDone },
+  };
+}
