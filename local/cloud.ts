@@ -32,6 +32,7 @@ import { freePort } from './fc/instances.ts';
 import type { InstanceOutputMeta } from './fc/types.ts';
 import { startHttpSourceServer, type HttpSourceServer } from './http-source/index.ts';
 import { startOssServer, type FaultConfig, type LocalOss } from './oss/index.ts';
+import { startHttpSourceProcess, startOssServerProcess, type ServerProcessOptions } from './server-process.ts';
 import { jobIdForSpec, jobProgress, type JobProgress } from '../functions/status/progress.ts';
 import type { SourceDeps } from '../functions/sources/index.ts';
 import { parseAllowList } from '../shared/ssrf.ts';
@@ -84,6 +85,11 @@ export interface LocalCloudOptions {
   sftp?: { privateKey: string; hostKeys?: Record<string, string> };
   /** Extra environment for the coordinator only (e.g. OSSFERRY_ARCHIVE_RULES for trigger events). */
   coordinatorEnv?: Record<string, string>;
+  /**
+   * Run the local OSS and the HTTP source (needs `sourceRoot`) each in a child process of its own, so they do
+   * not share this process's event loop (bench:copy). Default false: in-process (faults/counters available).
+   */
+  serverProcesses?: boolean | ServerProcessOptions;
 }
 
 /** Progress of a running job; archive jobs add the compressed bytes OSS already holds. */
@@ -180,15 +186,20 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   };
   try {
     if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
-    const oss = await startOssServer({
+    const ossOptions = {
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       sts,
       buckets: [...new Set([...(options.buckets ?? [bucket]), LOCAL_DEFAULTS.statusBucket])],
       fsync: options.fsync ?? false,
       ...(options.ossFaults ? { faults: options.ossFaults } : {}),
-    });
+    };
+    const sp = options.serverProcesses === true ? {} : options.serverProcesses || undefined;
+    const oss = sp ? await startOssServerProcess(ossOptions, sp) : await startOssServer(ossOptions);
     cleanups.push(() => oss.close());
-    const httpSource = await startHttpSourceServer(options.sourceRoot ? { root: options.sourceRoot } : {});
+    const httpSource =
+      sp && options.sourceRoot
+        ? await startHttpSourceProcess({ root: options.sourceRoot }, sp)
+        : await startHttpSourceServer(options.sourceRoot ? { root: options.sourceRoot } : {});
     cleanups.push(() => httpSource.close());
 
     const fcPort = await freePort('127.0.0.1');
