@@ -3,7 +3,23 @@
  * `registerLocalOssCommand` into the ossferry program.
  */
 import type { Command } from 'commander';
-import { addLocalOssOptions, runLocalOss, type LocalOssCliFlags } from '../local/oss/main.ts';
+import { runLocalOss, type LocalOssCliFlags } from '../local/oss/main.ts';
+
+function addLocalOssOptions(cmd: Command): Command {
+  return cmd
+    .option('--port <port>', 'TCP port (0 = random)', '0')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--data-dir <dir>', 'keep objects here across restarts (default: a temp dir removed on exit)')
+    .option('--region <region>', 'region for Host addressing and V4 signatures', 'cn-hangzhou')
+    .option('--access-key-id <id>', 'access key id (default: generated)')
+    .option('--access-key-secret <secret>', 'access key secret (default: generated)')
+    .option('--bucket <name...>', 'buckets to create at start')
+    .option('--anonymous', 'accept unsigned requests')
+    .option('--faults <json>', 'fault config JSON (see local/oss/README.md)')
+    .option('--seed <n>', 'seed for fault decisions')
+    .option('--no-fsync', 'skip fsync before making bodies visible (faster, not crash-safe)')
+    .option('--verbose', 'log every request as a JSON line');
+}
 
 /** Adds `local oss` (creating the `local` group if needed). */
 export function registerLocalOssCommand(program: Command): void {

@@ -3,7 +3,7 @@
  * Prints one JSON line {"event":"ready",endpoint,port,region,accessKeyId,accessKeySecret,dataDir} on stdout
  * (tests and scripts read it), then runs until SIGINT/SIGTERM. The same options back `ossferry local oss`.
  */
-import { Command } from 'commander';
+import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { createLogger } from '../../shared/log.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
@@ -23,23 +23,6 @@ export interface LocalOssCliFlags {
   seed?: string;
   fsync?: boolean;
   verbose?: boolean;
-}
-
-/** Adds the `local oss` options to a commander command (shared by main.ts and cli/local-oss.ts). */
-export function addLocalOssOptions(cmd: Command): Command {
-  return cmd
-    .option('--port <port>', 'TCP port (0 = random)', '0')
-    .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--data-dir <dir>', 'keep objects here across restarts (default: a temp dir removed on exit)')
-    .option('--region <region>', 'region for Host addressing and V4 signatures', 'cn-hangzhou')
-    .option('--access-key-id <id>', 'access key id (default: generated)')
-    .option('--access-key-secret <secret>', 'access key secret (default: generated)')
-    .option('--bucket <name...>', 'buckets to create at start')
-    .option('--anonymous', 'accept unsigned requests')
-    .option('--faults <json>', 'fault config JSON (see local/oss/README.md)')
-    .option('--seed <n>', 'seed for fault decisions')
-    .option('--no-fsync', 'skip fsync before making bodies visible (faster, not crash-safe)')
-    .option('--verbose', 'log every request as a JSON line');
 }
 
 export function optionsFromFlags(f: LocalOssCliFlags): OssServerOptions {
@@ -90,11 +73,45 @@ export async function runLocalOss(f: LocalOssCliFlags): Promise<LocalOss> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const program = addLocalOssOptions(new Command('local-oss').description('Run the local OSS-compatible server'));
-  program.action(async (flags: LocalOssCliFlags) => {
-    await runLocalOss(flags);
-  });
-  program.parseAsync(process.argv).catch((err: unknown) => {
+  // node:util parseArgs rather than commander keeps the standalone server's resident memory lower.
+  const parsed = (() => {
+    try {
+      return parseArgs({
+        options: {
+          port: { type: 'string' },
+          host: { type: 'string' },
+          'data-dir': { type: 'string' },
+          region: { type: 'string' },
+          'access-key-id': { type: 'string' },
+          'access-key-secret': { type: 'string' },
+          bucket: { type: 'string', multiple: true },
+          anonymous: { type: 'boolean' },
+          faults: { type: 'string' },
+          seed: { type: 'string' },
+          'no-fsync': { type: 'boolean' },
+          verbose: { type: 'boolean' },
+        },
+      }).values;
+    } catch (err) {
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\nusage: node local/oss/main.ts [--port N] [--data-dir DIR] [--bucket NAME...] [--access-key-id ID] [--access-key-secret S] [--region R] [--anonymous] [--faults JSON] [--seed N] [--no-fsync] [--verbose]\n`);
+      process.exit(2);
+    }
+  })();
+  const flags: LocalOssCliFlags = {
+    port: parsed.port,
+    host: parsed.host,
+    dataDir: parsed['data-dir'],
+    region: parsed.region,
+    accessKeyId: parsed['access-key-id'],
+    accessKeySecret: parsed['access-key-secret'],
+    bucket: parsed.bucket,
+    anonymous: parsed.anonymous,
+    faults: parsed.faults,
+    seed: parsed.seed,
+    fsync: parsed['no-fsync'] ? false : undefined,
+    verbose: parsed.verbose,
+  };
+  runLocalOss(flags).catch((err: unknown) => {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
   });

@@ -451,7 +451,7 @@ async function dispatch(sc: ServerContext, c: Ctx): Promise<void> {
     // Optional <CreateBucketConfiguration>; validate if present so malformed XML is reported.
     const body = await readSmallBody(c);
     if (body.length > 0) {
-      parseXmlBody(body.toString('utf8'), 'CreateBucketConfiguration');
+      await parseXmlBody(body.toString('utf8'), 'CreateBucketConfiguration');
     }
     await store.createBucket(bucket);
     return sendEmpty(c, 200, { Location: `/${bucket}` });
@@ -654,7 +654,7 @@ function listObjects(sc: ServerContext, c: Ctx, bucket: string, v2: boolean): vo
 
 async function deleteMultiple(sc: ServerContext, c: Ctx, bucket: string): Promise<void> {
   const body = await readSmallBody(c);
-  const { quiet, keys } = parseDeleteBody(body.toString('utf8'));
+  const { quiet, keys } = await parseDeleteBody(body.toString('utf8'));
   if (keys.length > 1000) throw malformedXml();
   const deleted: string[] = [];
   for (const key of keys) {
@@ -1006,7 +1006,7 @@ async function complete(sc: ServerContext, c: Ctx, bucket: string): Promise<void
   if (completeAll && body.length > 0 && /<Part>/.test(body.toString('utf8'))) {
     throw invalidArgument('x-oss-complete-all requires a body without parts.', 'x-oss-complete-all', 'yes');
   }
-  const listed = completeAll ? undefined : parseCompleteBody(body.toString('utf8'));
+  const listed = completeAll ? undefined : await parseCompleteBody(body.toString('utf8'));
   const result = await store.withLock(`upload:${uploadId}`, () =>
     store.withLock(`${bucket}/${key}`, async () => {
       const u = store.getUpload(bucket, key, uploadId);

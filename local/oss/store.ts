@@ -84,9 +84,12 @@ export interface ReceivedBody {
 export interface StoreOptions {
   /** fsync data and metadata before renaming them into place (default true). */
   fsync?: boolean;
-  /** Buffer size for file streams (default 1 MiB). */
+  /** Buffer size for file streams (default DEFAULT_BUFFER_SIZE). */
   bufferSize?: number;
 }
+
+/** Stream buffer size for disk and socket I/O (the bench's raw reference uses the same). */
+export const DEFAULT_BUFFER_SIZE = 256 * 1024;
 
 const hashName = (s: string) => createHash('sha256').update(s).digest('hex');
 export const randomHex = (bytes: number) => randomBytes(bytes).toString('hex').toUpperCase();
@@ -108,7 +111,7 @@ export class Store {
   constructor(dir: string, options: StoreOptions = {}) {
     this.dir = dir;
     this.fsync = options.fsync ?? true;
-    this.bufferSize = options.bufferSize ?? 1024 * 1024;
+    this.bufferSize = options.bufferSize ?? DEFAULT_BUFFER_SIZE;
   }
 
   private p(...parts: string[]): string {

@@ -75,36 +75,36 @@ describe('evaluateConditions', () => {
 });
 
 describe('XML', () => {
-  it('round-trips Complete part lists with quoted ETags as ali-oss sends them', () => {
-    fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 10000 }), fc.stringMatching(/^[0-9A-F]{32}$/)), { minLength: 1, maxLength: 20 }), (parts) => {
+  it('round-trips Complete part lists with quoted ETags as ali-oss sends them', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 1, max: 10000 }), fc.stringMatching(/^[0-9A-F]{32}$/)), { minLength: 1, maxLength: 20 }), async (parts) => {
         // Prepare
         let xml = '<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUpload>\n';
         for (const [n, e] of parts) xml += `<Part>\n<PartNumber>${n}</PartNumber>\n<ETag>"${e}"</ETag>\n</Part>\n`;
         xml += '</CompleteMultipartUpload>';
         // Act
-        const parsed = parseCompleteBody(xml);
+        const parsed = await parseCompleteBody(xml);
         // Assess
         expect(parsed).toEqual(parts.map(([partNumber, etag]) => ({ partNumber, etag })));
       }),
     );
   });
 
-  it('keeps keys exact (spaces, entities) in Delete bodies, and escapes on output', () => {
+  it('keeps keys exact (spaces, entities) in Delete bodies, and escapes on output', async () => {
     // Act
-    const d = parseDeleteBody('<Delete><Quiet>true</Quiet><Object><Key> a &amp; b </Key></Object></Delete>');
+    const d = await parseDeleteBody('<Delete><Quiet>true</Quiet><Object><Key> a &amp; b </Key></Object></Delete>');
     const out = toXml('R', { Key: '<&>"\'' });
     // Assess
     expect(d).toEqual({ quiet: true, keys: [' a & b '] });
     expect(out).toBe('<?xml version="1.0" encoding="UTF-8"?>\n<R><Key>&lt;&amp;&gt;&quot;&apos;</Key></R>');
   });
 
-  it('malformed input → OssError MalformedXML', () => {
+  it('malformed input → OssError MalformedXML', async () => {
     for (const bad of ['', '<CompleteMultipartUpload><Part>', '<Other/>', '<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>e</ETag></Part></CompleteMultipartUpload>']) {
       // Act
       let err: unknown;
       try {
-        parseCompleteBody(bad);
+        await parseCompleteBody(bad);
       } catch (e) {
         err = e;
       }

@@ -1,0 +1,217 @@
+/**
+ * `npm run bench:oss`: PUT and GET throughput of the local OSS (driven by the unmodified ali-oss client), one
+ * stream and 8 parallel streams, against a same-run raw loopback reference: a bare node:http sink/source with
+ * the same buffer size and no hashing, no disk. Both servers run in child processes (their peak RSS is
+ * reported); the client runs here. Size: OSSFERRY_BENCH_OSS_BYTES (default 1 GiB).
+ * Target (issue 3): parallel multipart upload ≥ 0.7 × raw. Last line: `RESULT {json}`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import OSS from 'ali-oss';
+import { DEFAULT_BUFFER_SIZE } from '../local/oss/store.ts';
+
+const MiB = 1024 * 1024;
+const SIZE = Number(process.env.OSSFERRY_BENCH_OSS_BYTES ?? 1024 * MiB);
+const PARALLEL = 8;
+const BUF = DEFAULT_BUFFER_SIZE;
+const BLOCK = randomBytes(BUF);
+
+/** `n` bytes made of the same random block (no per-chunk work on the client). */
+function source(n: number): Readable {
+  let left = n;
+  return new Readable({
+    highWaterMark: BUF,
+    read() {
+      if (left === 0) return void this.push(null);
+      const k = Math.min(left, BUF);
+      left -= k;
+      this.push(k === BUF ? BLOCK : BLOCK.subarray(0, k));
+    },
+  });
+}
+
+const sink = () =>
+  new Writable({
+    highWaterMark: BUF,
+    write(_c, _e, cb) {
+      cb();
+    },
+  });
+
+// ------------------------------------------------------------------ raw reference server (child mode)
+
+function runRawServer(): void {
+  const server = http.createServer({ highWaterMark: BUF, keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    if (req.method === 'PUT') {
+      req.on('data', () => {});
+      req.on('end', () => {
+        res.writeHead(200, { 'Content-Length': '0' });
+        res.end();
+      });
+      return;
+    }
+    const n = Number((req.url ?? '/0').slice(1));
+    res.writeHead(200, { 'Content-Length': String(n) });
+    void pipeline(source(n), res).catch(() => {});
+  });
+  server.listen(0, '127.0.0.1', () => {
+    process.stdout.write(JSON.stringify({ event: 'ready', port: (server.address() as { port: number }).port }) + '\n');
+  });
+}
+
+// ------------------------------------------------------------------ harness
+
+async function startChild(args: string[]): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (l.includes('"ready"')) resolve(JSON.parse(l) as Record<string, unknown>);
+    });
+    child.once('exit', (c) => reject(new Error(`child exited with ${c}`)));
+  });
+  return { child, ready };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await done;
+}
+
+async function hwm(pid: number): Promise<number> {
+  const s = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0) / 1024;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  return SIZE / MiB / s;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function rawPut(port: number, n: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path: '/x', agent, headers: { 'Content-Length': String(n) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+    });
+    req.on('error', reject);
+    void pipeline(source(n), req).catch(reject);
+  });
+}
+
+function rawGet(port: number, n: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: `/${n}`, agent }, (res) => {
+        pipeline(res, sink()).then(resolve, reject);
+      })
+      .on('error', reject);
+  });
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--raw-server')) return runRawServer();
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ossferry-bench-oss-'));
+  const raw = await startChild([fileURLToPath(import.meta.url), '--raw-server']);
+  const oss = await startChild([path.join(here, '../local/oss/main.ts'), '--port', '0', '--data-dir', dataDir, '--bucket', 'bench', ...(process.env.OSSFERRY_BENCH_OSS_FSYNC === '0' ? ['--no-fsync'] : [])]);
+  const rawPort = raw.ready.port as number;
+  const c = new OSS({
+    endpoint: oss.ready.endpoint as string,
+    region: `oss-${oss.ready.region as string}`,
+    bucket: 'bench',
+    accessKeyId: oss.ready.accessKeyId as string,
+    accessKeySecret: oss.ready.accessKeySecret as string,
+    timeout: 600_000,
+  }) as unknown as Record<string, (...a: unknown[]) => Promise<Record<string, unknown>>>;
+  const slice = SIZE / PARALLEL;
+  try {
+    const rows: { name: string; raw: number; oss: number }[] = [];
+    // PUT, one stream
+    rows.push({
+      name: 'PUT 1 stream (putStream)',
+      raw: await timed(() => rawPut(rawPort, SIZE)),
+      oss: await timed(() => c.putStream!('bench/single.bin', source(SIZE), { contentLength: SIZE })),
+    });
+    // PUT, 8 parallel streams (multipart)
+    const ossMultipart = async () => {
+      const init = (await c.initMultipartUpload!('bench/multi.bin')) as { uploadId: string };
+      const parts = await Promise.all(
+        Array.from({ length: PARALLEL }, async (_v, i) => {
+          const r = (await c._uploadPart!('bench/multi.bin', init.uploadId, i + 1, { stream: source(slice), size: slice })) as { etag: string };
+          return { number: i + 1, etag: r.etag };
+        }),
+      );
+      await c.completeMultipartUpload!('bench/multi.bin', init.uploadId, parts);
+    };
+    rows.push({
+      name: `PUT ${PARALLEL} streams (multipart)`,
+      raw: await timed(() => Promise.all(Array.from({ length: PARALLEL }, () => rawPut(rawPort, slice)))),
+      oss: await timed(ossMultipart),
+    });
+    // GET, one stream
+    rows.push({
+      name: 'GET 1 stream',
+      raw: await timed(() => rawGet(rawPort, SIZE)),
+      oss: await timed(async () => {
+        const r = (await c.getStream!('bench/multi.bin')) as { stream: Readable };
+        await pipeline(r.stream, sink());
+      }),
+    });
+    // GET, 8 parallel ranges
+    rows.push({
+      name: `GET ${PARALLEL} ranges`,
+      raw: await timed(() => Promise.all(Array.from({ length: PARALLEL }, () => rawGet(rawPort, slice)))),
+      oss: await timed(() =>
+        Promise.all(
+          Array.from({ length: PARALLEL }, async (_v, i) => {
+            const r = (await c.getStream!('bench/multi.bin', { headers: { Range: `bytes=${i * slice}-${(i + 1) * slice - 1}` } })) as { stream: Readable };
+            await pipeline(r.stream, sink());
+          }),
+        ),
+      ),
+    });
+    const rssOss = await hwm(oss.child.pid!);
+    const rssRaw = await hwm(raw.child.pid!);
+    const pad = (s: string, n: number) => s.padEnd(n);
+    console.log(`\nlocal OSS vs raw node:http loopback, ${SIZE / MiB} MiB per case, buffer ${BUF / 1024} KiB, ${os.cpus().length} CPUs\n`);
+    console.log(`${pad('case', 30)}${pad('raw MiB/s', 12)}${pad('OSS MiB/s', 12)}OSS/raw`);
+    for (const r of rows) console.log(`${pad(r.name, 30)}${pad(r.raw.toFixed(0), 12)}${pad(r.oss.toFixed(0), 12)}${(r.oss / r.raw).toFixed(2)}`);
+    console.log(`\npeak RSS: local OSS ${rssOss.toFixed(0)} MiB, raw server ${rssRaw.toFixed(0)} MiB`);
+    const parallelPut = rows[1]!;
+    const ratio = parallelPut.oss / parallelPut.raw;
+    console.log(`target: parallel multipart PUT ≥ 0.70 × raw → ${ratio.toFixed(2)} ${ratio >= 0.7 ? 'MET' : 'NOT MET'}`);
+    const result = {
+      bench: 'oss',
+      bytes: SIZE,
+      parallel: PARALLEL,
+      bufferBytes: BUF,
+      cases: Object.fromEntries(rows.map((r) => [r.name, { rawMiBps: Math.round(r.raw), ossMiBps: Math.round(r.oss), ratio: Number((r.oss / r.raw).toFixed(3)) }])),
+      parallelPutRatio: Number(ratio.toFixed(3)),
+      targetRatio: 0.7,
+      targetMet: ratio >= 0.7,
+      peakRssMiB: { localOss: Math.round(rssOss), raw: Math.round(rssRaw) },
+    };
+    console.log(`RESULT ${JSON.stringify(result)}`);
+  } finally {
+    agent.destroy();
+    await stopChild(oss.child);
+    await stopChild(raw.child);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
