@@ -1,18 +1,26 @@
 /**
  * bench:archive — a log-like file over SFTP (real OpenSSH sshd on loopback) → gzip → local OSS:
- *   ossferry      runArchiveJob + runArchiveTask in this process (tasks dispatched in-process, not through the
- *                 FC gateway): parallel pinned SFTP ranges, ISA-L igzip members, packed multipart parts
+ *   ossferry      an archive job submitted over fc2 to the local cloud: FC gateway → coordinator process →
+ *                 fc2 → worker processes (parallel pinned SFTP ranges, ISA-L igzip members, packed parts) →
+ *                 ali-oss → local OSS. The SFTP key reaches the workers through their env, the host key pin
+ *                 through the job (sftpHostKeyFingerprint).
  *   reference     what one would write by hand: one SFTP read stream, 1 MiB members at zlib level 9,
- *                 sequential ali-oss append()
- *   pigz -1       one SFTP read stream piped into `pigz -1`, the output streamed with ali-oss putStream
- * Every output is checked: gzip -t, and the decompressed CRC-64 equals the input's.
+ *                 sequential ali-oss append() — in its own process
+ *   pigz -1       one SFTP read stream with pipelined requests (32 × 64 KiB in flight, the fastGet pattern of
+ *                 peers.md §0 item 12) piped into `pigz -1`, the output streamed with ali-oss putStream — in
+ *                 its own process (+ the pigz process). Pipelined so that the row measures pigz, not the
+ *                 one-request-at-a-time latency of ssh2's createReadStream that bounds the reference.
+ * Every output is checked: gzip -t, and the decompressed size and CRC-64 equal the input's.
  * Size: OSSFERRY_BENCH_ARCHIVE_BYTES (default 2 GiB). The reference approach runs on a prefix
- * (OSSFERRY_BENCH_REFERENCE_BYTES, default 256 MiB) because it is slow; its MB/s is labelled as such.
- * RSS is this process's peak resident set during each run (pigz's own RSS is not included).
+ * (OSSFERRY_BENCH_REFERENCE_BYTES, default 128 MiB) because it is slow; its row says so, together with its
+ * compression ceiling (zlib -9 on 1 MiB members from memory, no I/O) measured in the same process.
+ * RSS: peak resident set per process, sampled from /proc every 100 ms during each run and grouped by what
+ * the process is: ossferry workers / coordinator, the contender's own process (+ pigz), the sshd session
+ * processes serving the run, and the harness (this process: local OSS server + FC gateway + bench driver).
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,45 +28,195 @@ import zlib from 'node:zlib';
 import OSS from 'ali-oss';
 import ssh2 from 'ssh2';
 import { crc64 } from '../shared/crc64/index.ts';
-import { parseJob } from '../shared/job.ts';
-import { silentLogger } from '../shared/log.ts';
-import { parseAllowList } from '../shared/ssrf.ts';
-import { startOssServer } from '../local/oss/index.ts';
-import { OssPartSink } from '../functions/oss/part-sink.ts';
-import { classifyArchiveDispatchError } from '../functions/archive/dispatch.ts';
-import { runArchiveJob, type ArchiveJobDeps } from '../functions/archive/job.ts';
-import { openArchiveSource } from '../functions/archive/source.ts';
-import { archiveResultToWire, parseArchiveResult, parseArchiveTask } from '../functions/archive/task.ts';
-import { runArchiveTask } from '../functions/archive/worker.ts';
-import { startSshd } from '../test/helpers/sshd.ts';
+import { startLocalCloud } from '../local/cloud.ts';
+import { descendantsOf, startSshd } from '../local/sshd.ts';
 import { generateLogLike } from './lib/loglike.ts';
 
 const MiB = 1024 * 1024;
-const SIZE = Number(process.env.OSSFERRY_BENCH_ARCHIVE_BYTES ?? 2 * 1024 * MiB);
-const REF_SIZE = Math.min(SIZE, Number(process.env.OSSFERRY_BENCH_REFERENCE_BYTES ?? 256 * MiB));
-const WORKERS = Number(process.env.OSSFERRY_BENCH_ARCHIVE_WORKERS ?? 4);
 
-interface Row {
-  name: string;
-  inputBytes: number;
-  outputBytes: number;
-  seconds: number;
-  mbps: number;
-  ratio: number;
-  rssMb: number;
-  verified: boolean;
-  note: string;
+/** Config handed to a contender child process (argv[2] === '--contender'). */
+interface ContenderConfig {
+  kind: 'reference' | 'pigz';
+  oss: Record<string, unknown>;
+  key: string;
+  bytes: number;
+  path: string;
+  sftp: { port: number; user: string; privateKey: string };
 }
 
-function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage().rss;
-  const t = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+interface ContenderResult {
+  seconds: number;
+  outputBytes: number;
+  selfPeakRssMb: number;
+  pigzPeakRssMb?: number;
+  /** Reference only: zlib -9 on 1 MiB members from memory (MB/s of input), the ceiling without SFTP. */
+  zlibCeilingMBps?: number;
+}
+
+/** Bytes [0, size) of `path` in order, with `depth` SFTP READs of `chunk` bytes in flight. */
+async function* pipelinedRead(sftp: ssh2.SFTPWrapper, path: string, size: number, chunk = 64 * 1024, depth = 32): AsyncGenerator<Buffer> {
+  const handle = await new Promise<Buffer>((r, j) => sftp.open(path, 'r', (e, h) => (e ? j(e) : r(h))));
+  const readAt = (pos: number, len: number) =>
+    new Promise<Buffer>((r, j) => {
+      const buf = Buffer.allocUnsafe(len);
+      const more = (off: number) =>
+        sftp.read(handle, buf, off, len - off, pos + off, (e, n) => {
+          if (e) return j(e);
+          if (n === 0) return j(new Error(`unexpected EOF at ${pos + off}`));
+          if (off + n < len) more(off + n);
+          else r(buf);
+        });
+      more(0);
+    });
+  const queue: Array<Promise<Buffer>> = [];
+  let next = 0;
+  try {
+    while (next < size || queue.length > 0) {
+      while (queue.length < depth && next < size) {
+        const len = Math.min(chunk, size - next);
+        queue.push(readAt(next, len));
+        next += len;
+      }
+      yield await queue.shift()!;
+    }
+  } finally {
+    await Promise.allSettled(queue);
+    await new Promise<void>((r) => sftp.close(handle, () => r()));
+  }
+}
+
+async function rssKb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number | undefined> {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+)`).exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function sftpConnect(c: ContenderConfig['sftp']): Promise<{ conn: ssh2.Client; sftp: ssh2.SFTPWrapper }> {
+  const conn = new ssh2.Client();
+  await new Promise<void>((resolve, reject) => {
+    conn.once('ready', () => resolve()).once('error', reject);
+    conn.connect({ host: '127.0.0.1', port: c.port, username: c.user, privateKey: c.privateKey });
+  });
+  const sftp = await new Promise<ssh2.SFTPWrapper>((r, j) => conn.sftp((e, s) => (e ? j(e) : r(s))));
+  return { conn, sftp };
+}
+
+/** The contender process: runs one hand-written approach and prints its result as one JSON line. */
+async function contender(cfg: ContenderConfig): Promise<void> {
+  const client = new OSS({ ...cfg.oss, retryMax: 0, timeout: 3_600_000 } as unknown as OSS.Options);
+  const t0 = performance.now();
+  const { conn, sftp } = await sftpConnect(cfg.sftp);
+  let outputBytes = 0;
+  let pigzPeakKb: number | undefined;
+  if (cfg.kind === 'reference') {
+    // One stream, 1 MiB members at zlib -9, each appended in order.
+    const stream = sftp.createReadStream(cfg.path, { start: 0, end: cfg.bytes - 1, highWaterMark: MiB });
+    let pending: Buffer[] = [];
+    let pendingLen = 0;
+    const flush = async (buf: Buffer) => {
+      const gz = zlib.gzipSync(buf, { level: 9 });
+      const r = await client.append(cfg.key, gz, { position: String(outputBytes) } as OSS.AppendObjectOptions);
+      outputBytes = Number((r as unknown as { nextAppendPosition: string }).nextAppendPosition);
+    };
+    for await (const c of stream as AsyncIterable<Buffer>) {
+      pending.push(c);
+      pendingLen += c.length;
+      while (pendingLen >= MiB) {
+        const all = Buffer.concat(pending);
+        await flush(all.subarray(0, MiB));
+        pending = [all.subarray(MiB)];
+        pendingLen = all.length - MiB;
+      }
+    }
+    if (pendingLen > 0) await flush(Buffer.concat(pending));
+  }
+  let seconds = (performance.now() - t0) / 1000;
+  let zlibCeilingMBps: number | undefined;
+  if (cfg.kind === 'reference') {
+    // The same compression with no I/O: 32 MiB read whole first, then timed.
+    const parts: Buffer[] = [];
+    for await (const c of pipelinedRead(sftp, cfg.path, Math.min(cfg.bytes, 32 * MiB))) parts.push(c);
+    const sample = Buffer.concat(parts);
+    const c0 = performance.now();
+    for (let off = 0; off < sample.length; off += MiB) zlib.gzipSync(sample.subarray(off, off + MiB), { level: 9 });
+    zlibCeilingMBps = sample.length / 1e6 / ((performance.now() - c0) / 1000);
+  } else {
+    const pigz = spawn('pigz', ['-1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const sampler = setInterval(() => {
+      void rssKb(pigz.pid!, 'VmHWM').then((kb) => {
+        if (kb !== undefined) pigzPeakKb = Math.max(pigzPeakKb ?? 0, kb);
+      });
+    }, 100);
+    pigz.stdout.on('data', (c: Buffer) => (outputBytes += c.length));
+    const feeding = pipeline(pipelinedRead(sftp, cfg.path, cfg.bytes), pigz.stdin);
+    await Promise.all([feeding, client.putStream(cfg.key, pigz.stdout)]);
+    clearInterval(sampler);
+    seconds = (performance.now() - t0) / 1000;
+  }
+  conn.end();
+  const result: ContenderResult = {
+    ...(zlibCeilingMBps !== undefined ? { zlibCeilingMBps: +zlibCeilingMBps.toFixed(1) } : {}),
+    seconds,
+    outputBytes,
+    selfPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    ...(pigzPeakKb !== undefined ? { pigzPeakRssMb: Math.round(pigzPeakKb / 1024) } : {}),
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+/** Runs a contender in a child process (so its RSS is its own); resolves with its result line. */
+function runContender(cfg: ContenderConfig): Promise<ContenderResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--contender'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, OSSFERRY_BENCH_CONTENDER: JSON.stringify(cfg) },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as ContenderResult);
+      else reject(new Error(`${cfg.kind} contender exited ${code}: ${out}`));
+    });
+  });
+}
+
+/** Per-process peak VmRSS of a changing set of processes, sampled every 100 ms until stop(). */
+function peakRss(pids: () => Promise<number[]>): { stop(): Promise<Map<number, number>> } {
+  const peaks = new Map<number, number>();
+  let running = true;
+  const sample = async () => {
+    for (const pid of await pids()) {
+      const kb = await rssKb(pid);
+      if (kb !== undefined) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, kb));
+    }
+  };
+  const loop = (async () => {
+    while (running) {
+      await sample().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
   return {
-    stop() {
-      clearInterval(t);
-      return Math.round(Math.max(peak, process.memoryUsage().rss) / MiB);
+    async stop() {
+      running = false;
+      await loop;
+      return peaks;
     },
   };
+}
+
+async function roleOf(pid: number): Promise<string | undefined> {
+  try {
+    const env = await readFile(`/proc/${pid}/environ`, 'utf8');
+    return /(?:^|\0)OSSFERRY_ROLE=([a-z]+)/.exec(env)?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** gzip -t and the CRC-64 of `gzip -dc` output for an object. */
@@ -78,11 +236,35 @@ async function verifyObject(client: OSS, key: string, tmp: string, expectSize: n
   return code === 0 && n === expectSize && crc === expectCrc;
 }
 
+interface Row {
+  name: string;
+  inputBytes: number;
+  outputBytes: number;
+  seconds: number;
+  mbps: number;
+  ratio: number;
+  verified: boolean;
+  note: string;
+  /** Peak RSS (MiB) by process group, labelled. */
+  rss: Array<[string, number]>;
+}
+
+const sumMb = (m: Map<number, number>, pids: Iterable<number>) => Math.round([...pids].reduce((a, p) => a + (m.get(p) ?? 0), 0) / 1024);
+const maxMb = (m: Map<number, number>, pids: Iterable<number>) => Math.round(Math.max(0, ...[...pids].map((p) => m.get(p) ?? 0)) / 1024);
+
 async function main(): Promise<void> {
+  const SIZE = Number(process.env.OSSFERRY_BENCH_ARCHIVE_BYTES ?? 2 * 1024 * MiB);
+  const REF_SIZE = Math.min(SIZE, Number(process.env.OSSFERRY_BENCH_REFERENCE_BYTES ?? 128 * MiB));
+  const WORKERS = Number(process.env.OSSFERRY_BENCH_ARCHIVE_WORKERS ?? 4);
   const tmp = join(process.env.TMPDIR ?? '/tmp', `ossferry-bench-archive-${process.pid}`);
   await mkdir(tmp, { recursive: true });
-  const oss = await startOssServer({ buckets: ['bench'], fsync: false, dataDir: join(tmp, 'oss') });
   const sshd = await startSshd({ files: {} });
+  const cloud = await startLocalCloud({
+    buckets: ['bench'],
+    dataDir: join(tmp, 'oss'),
+    workers: { maxInstances: WORKERS, instanceConcurrency: 1, timeoutSeconds: 3600 },
+    sftp: { privateKey: sshd.privateKey },
+  });
   const rows: Row[] = [];
   try {
     // The input: log-like data written in 64 MiB chunks; CRC of the whole and of the reference prefix.
@@ -99,133 +281,122 @@ async function main(): Promise<void> {
     }
     await new Promise<void>((r, j) => out.end((e?: Error) => (e ? j(e) : r())));
     const url = sshd.urlFor('big.log');
-    const client = new OSS({ ...oss.clientOptions('bench'), retryMax: 0, timeout: 3_600_000 } as OSS.Options);
-    const allow = parseAllowList('127.0.0.1');
-    const sftpOpts = { allow, sftpPrivateKey: sshd.privateKey, hostKeyFingerprint: sshd.hostKeyFingerprint };
+    const client = new OSS({ ...cloud.oss.clientOptions('bench'), retryMax: 0, timeout: 3_600_000 } as OSS.Options);
     process.stderr.write(`input: ${SIZE} bytes of log-like data on sshd 127.0.0.1:${sshd.port}\n`);
+    const harnessAndSshd = async () => [process.pid, ...(await descendantsOf(sshd.pid))];
 
-    // 1. ossferry
+    // 1. ossferry through the local cloud.
     {
-      const deps: ArchiveJobDeps = {
-        logger: silentLogger,
-        openSource: (job) => openArchiveSource(job.source.url, sftpOpts),
-        destinationClient: client,
-        workerTimeoutSeconds: 3600,
-        dispatch: async (wire) => {
-          try {
-            const result = await runArchiveTask(parseArchiveTask(wire), {
-              logger: silentLogger,
-              openSource: (t) => openArchiveSource(t.source.url, sftpOpts),
-              partSinkFor: (t) => new OssPartSink({ client, bucket: t.destination.bucket, key: t.destination.key, uploadId: t.uploadId }),
-            });
-            return { kind: 'result', result: parseArchiveResult(archiveResultToWire(result)) };
-          } catch (err) {
-            return classifyArchiveDispatchError(err);
-          }
-        },
-      };
-      const rss = rssSampler();
+      const sampler = peakRss(async () => [...(await harnessAndSshd()), ...(await descendantsOf(process.pid))]);
       const t0 = performance.now();
-      const report = await runArchiveJob(parseJob({ source: url, destination: 'oss://bench/ossferry.gz', mode: 'archive', workers: WORKERS }), deps, { concurrency: 3 });
+      const report = await cloud.submitJob({ source: url, destination: 'oss://bench/ossferry.gz', mode: 'archive', workers: WORKERS, sftpHostKeyFingerprint: sshd.hostKeyFingerprint });
       const s = (performance.now() - t0) / 1000;
-      const rssMb = rss.stop();
+      const peaks = await sampler.stop();
+      const sshdPids = new Set(await descendantsOf(sshd.pid));
+      const roles = new Map<number, string | undefined>();
+      for (const pid of peaks.keys()) if (pid !== process.pid && !sshdPids.has(pid) && pid !== sshd.pid) roles.set(pid, await roleOf(pid));
+      const workers = [...roles].filter(([, r]) => r === 'worker').map(([p]) => p);
+      const coordinators = [...roles].filter(([, r]) => r === 'coordinator').map(([p]) => p);
+      const sessionPids = [...peaks.keys()].filter((p) => !roles.has(p) && p !== process.pid);
       const ok = report.uncompressedCrc64 === crcAll && (await verifyObject(client, 'ossferry.gz', tmp, SIZE, crcAll));
-      rows.push({ name: 'ossferry (igzip L1, parallel)', inputBytes: SIZE, outputBytes: report.compressedSize, seconds: s, mbps: SIZE / 1e6 / s, ratio: SIZE / report.compressedSize, rssMb, verified: ok, note: `${report.tasks} tasks × 3 members in flight, ${report.parts} parts` });
+      rows.push({
+        name: 'ossferry (local cloud, igzip L1)',
+        inputBytes: SIZE,
+        outputBytes: report.compressedSize,
+        seconds: s,
+        mbps: SIZE / 1e6 / s,
+        ratio: SIZE / report.compressedSize,
+        verified: ok,
+        note: `${report.tasks} tasks on ${workers.length} worker processes, ${report.parts} parts; wall time of the fc2 invocation incl. cold starts`,
+        rss: [
+          [`worker process, max of ${workers.length}`, maxMb(peaks, workers)],
+          [`workers, sum of ${workers.length}`, sumMb(peaks, workers)],
+          [`coordinator process${coordinators.length > 1 ? `es (${coordinators.length})` : ''}`, sumMb(peaks, coordinators)],
+          [`sshd sessions (${sessionPids.length} processes, sum)`, sumMb(peaks, sessionPids)],
+          ['harness: local OSS + FC gateway + driver', maxMb(peaks, [process.pid])],
+        ],
+      });
     }
 
-    // 2. reference: one SFTP stream, 1 MiB members at zlib -9, sequential appends (on a prefix).
-    {
-      const rss = rssSampler();
-      const t0 = performance.now();
-      const conn = new ssh2.Client();
-      await new Promise<void>((resolve, reject) => {
-        conn.once('ready', () => resolve()).once('error', reject);
-        conn.connect({ host: '127.0.0.1', port: sshd.port, username: sshd.user, privateKey: sshd.privateKey });
+    const sftpCfg = { port: sshd.port, user: sshd.user, privateKey: sshd.privateKey };
+    // 2. reference (own process): one SFTP stream, 1 MiB members at zlib -9, sequential appends (on a prefix).
+    // 3. pigz (own process): one SFTP stream → pigz -1 → putStream.
+    for (const kind of ['reference', 'pigz'] as const) {
+      const bytes = kind === 'reference' ? REF_SIZE : SIZE;
+      const key = `${kind}.gz`;
+      const sampler = peakRss(harnessAndSshd);
+      const r = await runContender({ kind, oss: cloud.oss.clientOptions('bench') as unknown as Record<string, unknown>, key, bytes, path, sftp: sftpCfg });
+      const peaks = await sampler.stop();
+      const sessionPids = [...peaks.keys()].filter((p) => p !== process.pid);
+      const ok = await verifyObject(client, key, tmp, bytes, kind === 'reference' ? crcRef : crcAll);
+      rows.push({
+        name: kind === 'reference' ? 'reference (1 stream, zlib -9 1 MiB, append)' : 'SFTP stream | pigz -1 | putStream',
+        inputBytes: bytes,
+        outputBytes: r.outputBytes,
+        seconds: r.seconds,
+        mbps: bytes / 1e6 / r.seconds,
+        ratio: bytes / r.outputBytes,
+        verified: ok,
+        note:
+          kind === 'reference'
+            ? `${bytes < SIZE ? `measured on a ${bytes / MiB} MiB prefix (too slow for the full size); ` : ''}bound by one SFTP request in flight; its zlib -9 alone, from memory: ${r.zlibCeilingMBps} MB/s`
+            : 'pipelined SFTP reads (32 × 64 KiB in flight)',
+        rss: [
+          ['contender process (Node)', r.selfPeakRssMb],
+          ...(r.pigzPeakRssMb !== undefined ? ([['pigz process', r.pigzPeakRssMb]] as Array<[string, number]>) : []),
+          [`sshd sessions (${sessionPids.length} processes, sum)`, sumMb(peaks, sessionPids)],
+          ['harness: local OSS + FC gateway + driver', maxMb(peaks, [process.pid])],
+        ],
       });
-      const sftp = await new Promise<ssh2.SFTPWrapper>((r, j) => conn.sftp((e, s) => (e ? j(e) : r(s))));
-      const stream = sftp.createReadStream(path, { start: 0, end: REF_SIZE - 1, highWaterMark: MiB });
-      let position = 0;
-      let pending: Buffer[] = [];
-      let pendingLen = 0;
-      const flush = async (buf: Buffer) => {
-        const gz = zlib.gzipSync(buf, { level: 9 });
-        const r = await client.append('reference.gz', gz, { position: String(position) } as OSS.AppendObjectOptions);
-        position = Number((r as unknown as { nextAppendPosition: string }).nextAppendPosition);
-      };
-      for await (const c of stream as AsyncIterable<Buffer>) {
-        pending.push(c);
-        pendingLen += c.length;
-        while (pendingLen >= MiB) {
-          const all = Buffer.concat(pending);
-          await flush(all.subarray(0, MiB));
-          pending = [all.subarray(MiB)];
-          pendingLen = all.length - MiB;
-        }
-      }
-      if (pendingLen > 0) await flush(Buffer.concat(pending));
-      conn.end();
-      const s = (performance.now() - t0) / 1000;
-      const rssMb = rss.stop();
-      const ok = await verifyObject(client, 'reference.gz', tmp, REF_SIZE, crcRef);
-      rows.push({ name: 'reference (1 stream, zlib -9 1 MiB, append)', inputBytes: REF_SIZE, outputBytes: position, seconds: s, mbps: REF_SIZE / 1e6 / s, ratio: REF_SIZE / position, rssMb, verified: ok, note: REF_SIZE < SIZE ? `measured on a ${REF_SIZE / MiB} MiB prefix` : '' });
-    }
-
-    // 3. one SFTP stream → pigz -1 → putStream.
-    {
-      const rss = rssSampler();
-      const t0 = performance.now();
-      const conn = new ssh2.Client();
-      await new Promise<void>((resolve, reject) => {
-        conn.once('ready', () => resolve()).once('error', reject);
-        conn.connect({ host: '127.0.0.1', port: sshd.port, username: sshd.user, privateKey: sshd.privateKey });
-      });
-      const sftp = await new Promise<ssh2.SFTPWrapper>((r, j) => conn.sftp((e, s) => (e ? j(e) : r(s))));
-      const pigz = spawn('pigz', ['-1'], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const feeding = pipeline(sftp.createReadStream(path, { highWaterMark: MiB }), pigz.stdin);
-      const up = client.putStream('pigz.gz', pigz.stdout);
-      await Promise.all([feeding, up]);
-      conn.end();
-      const s = (performance.now() - t0) / 1000;
-      const rssMb = rss.stop();
-      const size = Number(((await client.head('pigz.gz')).res.headers as Record<string, string>)['content-length']);
-      const ok = await verifyObject(client, 'pigz.gz', tmp, SIZE, crcAll);
-      rows.push({ name: 'SFTP stream | pigz -1 | putStream', inputBytes: SIZE, outputBytes: size, seconds: s, mbps: SIZE / 1e6 / s, ratio: SIZE / size, rssMb, verified: ok, note: '' });
     }
   } finally {
+    await cloud.close();
     await sshd.close();
-    await oss.close();
     await rm(tmp, { recursive: true, force: true });
   }
 
   const pad = (s: string, n: number) => s.padEnd(n);
-  console.log(`\nbench:archive — ${SIZE / MiB} MiB log-like over SFTP (loopback OpenSSH) → gzip → local OSS; ${WORKERS} ossferry tasks in-process\n`);
-  console.log(`${pad('approach', 46)}${pad('input MiB', 11)}${pad('MB/s', 9)}${pad('ratio', 8)}${pad('RSS MiB', 9)}${pad('verified', 10)}note`);
+  console.log(`\nbench:archive — ${SIZE / MiB} MiB log-like over SFTP (loopback OpenSSH) → gzip → local OSS; ossferry through the local cloud with ${WORKERS} worker instances\n`);
+  console.log(`${pad('approach', 46)}${pad('input MiB', 11)}${pad('seconds', 9)}${pad('MB/s', 9)}${pad('ratio', 8)}${pad('verified', 10)}note`);
   for (const r of rows) {
-    console.log(`${pad(r.name, 46)}${pad(String(Math.round(r.inputBytes / MiB)), 11)}${pad(r.mbps.toFixed(1), 9)}${pad(r.ratio.toFixed(2), 8)}${pad(String(r.rssMb), 9)}${pad(r.verified ? 'yes' : 'NO', 10)}${r.note}`);
+    console.log(`${pad(r.name, 46)}${pad(String(Math.round(r.inputBytes / MiB)), 11)}${pad(r.seconds.toFixed(1), 9)}${pad(r.mbps.toFixed(1), 9)}${pad(r.ratio.toFixed(2), 8)}${pad(r.verified ? 'yes' : 'NO', 10)}${r.note}`);
+  }
+  console.log('\npeak RSS (MiB) per process group, sampled from /proc during each run:');
+  for (const r of rows) {
+    console.log(`  ${r.name}`);
+    for (const [label, mb] of r.rss) console.log(`    ${pad(label, 44)}${mb}`);
   }
   const [ours, ref, pigz] = rows;
   const speedup = ours!.mbps / ref!.mbps;
   console.log(`\nossferry vs reference: ${speedup.toFixed(1)}× (target ≥ 4×); vs pigz -1 pipeline: ${(ours!.mbps / pigz!.mbps).toFixed(2)}×`);
+  const rssOf = (r: Row, label: string) => r.rss.find(([l]) => l.startsWith(label))?.[1];
   console.log(
     'RESULT ' +
       JSON.stringify({
         bench: 'archive',
         bytes: SIZE,
         referenceBytes: REF_SIZE,
+        workers: WORKERS,
         ossferryMBps: +ours!.mbps.toFixed(1),
         referenceMBps: +ref!.mbps.toFixed(1),
         pigzMBps: +pigz!.mbps.toFixed(1),
         ossferryRatio: +ours!.ratio.toFixed(3),
         referenceRatio: +ref!.ratio.toFixed(3),
+        referenceZlibCeilingMBps: Number(/alone, from memory: ([0-9.]+)/.exec(ref!.note)?.[1]),
         pigzRatio: +pigz!.ratio.toFixed(3),
-        ossferryRssMb: ours!.rssMb,
+        ossferryWorkerPeakRssMb: rssOf(ours!, 'worker process'),
+        ossferryWorkersSumRssMb: rssOf(ours!, 'workers, sum'),
+        ossferryCoordinatorRssMb: rssOf(ours!, 'coordinator'),
+        referenceProcessRssMb: rssOf(ref!, 'contender process'),
+        pigzPipelineRssMb: (rssOf(pigz!, 'contender process') ?? 0) + (rssOf(pigz!, 'pigz process') ?? 0),
         speedupVsReference: +speedup.toFixed(2),
         targetMet: speedup >= 4,
         verified: rows.every((r) => r.verified),
-        dispatch: 'in-process',
+        dispatch: 'fc2 → local FC gateway → worker processes',
       }),
   );
   if (!rows.every((r) => r.verified)) process.exitCode = 1;
 }
 
-await main();
+if (process.argv[2] === '--contender') await contender(JSON.parse(process.env.OSSFERRY_BENCH_CONTENDER ?? '{}') as ContenderConfig);
+else await main();

@@ -45,6 +45,8 @@ export interface SshdOptions {
 export interface Sshd {
   host: '127.0.0.1';
   port: number;
+  /** PID of the listening sshd (per-connection sshd processes are its descendants). */
+  pid: number;
   user: string;
   /** The user's private key (OpenSSH format). */
   privateKey: string;
@@ -103,7 +105,8 @@ async function childrenOf(pid: number): Promise<number[]> {
   return out;
 }
 
-async function descendantsOf(pid: number): Promise<number[]> {
+/** All descendants of `pid` (from /proc). */
+export async function descendantsOf(pid: number): Promise<number[]> {
   const all: number[] = [];
   let frontier = [pid];
   while (frontier.length) {
@@ -199,6 +202,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   return {
     host: '127.0.0.1',
     port,
+    pid: sshd.pid!,
     user,
     privateKey: await readFile(join(dir, 'user_key'), 'utf8'),
     hostKeyFingerprint,
