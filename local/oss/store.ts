@@ -390,7 +390,8 @@ export class Store {
   listUploads(bucket: string): UploadMeta[] {
     return [...this.bucket(bucket).uploads.values()]
       .map((u) => u.meta)
-      .sort((a, b) => compareKeys(a.key, b.key) || (a.initiated - b.initiated) || (a.uploadId < b.uploadId ? -1 : 1));
+      // Key, then upload id: the order the key-marker/upload-id-marker paging in ListMultipartUploads relies on.
+      .sort((a, b) => compareKeys(a.key, b.key) || (a.uploadId < b.uploadId ? -1 : a.uploadId > b.uploadId ? 1 : 0));
   }
 
   /** Records a part (replacing one with the same number). Run inside withLock(uploadId). */
