@@ -30,29 +30,37 @@ export const sourceIdentitySchema = z.strictObject({
   mtimeMs: z.number().int().optional(),
 });
 
+/** Task fields the copy task (below) and the archive task (functions/archive/task.ts) share. */
+export const taskJobIdSchema = z.string().min(1).max(128);
+export const taskUploadIdSchema = z.string().min(1).max(256);
+export const taskDestinationSchema = z.strictObject({ bucket: z.string().min(1), key: z.string().min(1) });
+export const taskSourceSchema = z.strictObject({
+  /** http(s)://…, oss://bucket/key or sftp://… — may carry a signature: never log it, use safeUrl(). */
+  url: z.string().min(1),
+  identity: sourceIdentitySchema,
+  /** OSS sources in another region/endpoint. */
+  endpoint: z.string().optional(),
+  region: z.string().optional(),
+  /** SFTP host key pin from the job (sftpHostKeyFingerprint, `SHA256:…`); else env OSSFERRY_SFTP_HOST_KEYS. */
+  hostKeyFingerprint: z.string().regex(SFTP_FINGERPRINT_RE).optional(),
+});
+/** Epoch ms by which the worker must have answered; the FC invocation deadline also applies. */
+export const taskDeadlineMsSchema = z.number().int().positive().optional();
+/** Destination OSS endpoint/region hints (else the worker's env / FC region). */
+export const taskOssHintsSchema = z.strictObject({ endpoint: z.string().optional(), region: z.string().optional() }).optional();
+
 export const taskSchema = z
   .strictObject({
-    jobId: z.string().min(1).max(128),
-    uploadId: z.string().min(1).max(256),
-    destination: z.strictObject({ bucket: z.string().min(1), key: z.string().min(1) }),
-    source: z.strictObject({
-      /** http(s)://…, oss://bucket/key or sftp://… — may carry a signature: never log it, use safeUrl(). */
-      url: z.string().min(1),
-      identity: sourceIdentitySchema,
-      /** OSS sources in another region/endpoint. */
-      endpoint: z.string().optional(),
-      region: z.string().optional(),
-      /** SFTP host key pin from the job (sftpHostKeyFingerprint). */
-      hostKeyFingerprint: z.string().regex(SFTP_FINGERPRINT_RE).optional(),
-    }),
+    jobId: taskJobIdSchema,
+    uploadId: taskUploadIdSchema,
+    destination: taskDestinationSchema,
+    source: taskSourceSchema,
     parts: z.array(partRangeSchema).min(1).max(OSS.MAX_PART_NUMBER),
     streams: z.number().int().min(1).max(64),
     mode: z.enum(['copy', 'archive']).default('copy'),
     gzipLevel: z.number().int().min(0).max(3).optional(),
-    /** Epoch ms by which the worker must have answered; the FC invocation deadline also applies. */
-    deadlineMs: z.number().int().positive().optional(),
-    /** Destination OSS endpoint/region hints (else the worker's env / FC region). */
-    oss: z.strictObject({ endpoint: z.string().optional(), region: z.string().optional() }).optional(),
+    deadlineMs: taskDeadlineMsSchema,
+    oss: taskOssHintsSchema,
   })
   .superRefine((t, ctx) => {
     let prev = 0;
@@ -94,12 +102,27 @@ export function parseTask(input: unknown): WorkerTask {
   return parseOrThrow(taskSchema, input, TASK_FIXES, 'task');
 }
 
+/** A task's source before the wire (bigint CRC). */
+export interface TaskSource {
+  url: string;
+  identity: SourceFingerprint;
+  endpoint?: string;
+  region?: string;
+  hostKeyFingerprint?: string;
+}
+
+/** Task source → JSON form (bigint CRC → decimal string). */
+export function taskSourceToWire(source: TaskSource): z.input<typeof taskSourceSchema> {
+  const { crc64, ...identity } = source.identity;
+  return { ...source, identity: crc64 === undefined ? identity : { ...identity, crc64: crc64ToWire(crc64) } };
+}
+
 /** Builds the wire form of a task (bigint CRC → decimal string). */
 export function taskToWire(task: {
   jobId: string;
   uploadId: string;
   destination: OssLocation;
-  source: { url: string; identity: SourceFingerprint; endpoint?: string; region?: string; hostKeyFingerprint?: string };
+  source: TaskSource;
   parts: readonly PartRange[];
   streams: number;
   mode?: 'copy' | 'archive';
@@ -107,11 +130,10 @@ export function taskToWire(task: {
   deadlineMs?: number;
   oss?: { endpoint?: string; region?: string };
 }): WorkerTaskWire {
-  const { crc64, ...identity } = task.source.identity;
   return {
     ...task,
     parts: task.parts.map((p) => ({ partNumber: p.partNumber, start: p.start, end: p.end })),
-    source: { ...task.source, identity: crc64 === undefined ? identity : { ...identity, crc64: crc64ToWire(crc64) } },
+    source: taskSourceToWire(task.source),
   };
 }
 

@@ -9,9 +9,21 @@
 import { z } from 'zod';
 import { crc64ToWire, crc64Wire } from '../../shared/crc64/wire.ts';
 import { MAX_ARCHIVE_MEMBER_SIZE, MAX_ARCHIVE_PART_TARGET } from '../../shared/archive-parts.ts';
-import { parseOrThrow, SFTP_FINGERPRINT_RE, type OssLocation, type SourceFingerprint } from '../../shared/job.ts';
+import { parseOrThrow, type OssLocation } from '../../shared/job.ts';
 import { OSS } from '../../shared/limits.ts';
-import { receiptSchema, receiptToWire, sourceIdentitySchema, type PartReceipt } from '../../shared/task.ts';
+import {
+  receiptSchema,
+  receiptToWire,
+  taskDeadlineMsSchema,
+  taskDestinationSchema,
+  taskJobIdSchema,
+  taskOssHintsSchema,
+  taskSourceSchema,
+  taskSourceToWire,
+  taskUploadIdSchema,
+  type PartReceipt,
+  type TaskSource,
+} from '../../shared/task.ts';
 
 const safeInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const partNumber = z.number().int().min(OSS.MIN_PART_NUMBER).max(OSS.MAX_PART_NUMBER);
@@ -19,18 +31,10 @@ const partNumber = z.number().int().min(OSS.MIN_PART_NUMBER).max(OSS.MAX_PART_NU
 export const archiveTaskSchema = z
   .strictObject({
     mode: z.literal('archive'),
-    jobId: z.string().min(1).max(128),
-    uploadId: z.string().min(1).max(256),
-    destination: z.strictObject({ bucket: z.string().min(1), key: z.string().min(1) }),
-    source: z.strictObject({
-      /** http(s)://…, oss://bucket/key or sftp://… — may carry a signature: never log it, use safeUrl(). */
-      url: z.string().min(1),
-      identity: sourceIdentitySchema,
-      endpoint: z.string().optional(),
-      region: z.string().optional(),
-      /** SFTP host key pin from the job (`SHA256:…`); else env OSSFERRY_SFTP_HOST_KEYS. */
-      hostKeyFingerprint: z.string().regex(SFTP_FINGERPRINT_RE).optional(),
-    }),
+    jobId: taskJobIdSchema,
+    uploadId: taskUploadIdSchema,
+    destination: taskDestinationSchema,
+    source: taskSourceSchema,
     /** Input range [start, end), member-aligned (planArchiveTasks). */
     start: safeInt,
     end: safeInt,
@@ -44,8 +48,8 @@ export const archiveTaskSchema = z
     gzipLevel: z.number().int().min(0).max(3),
     /** Members read and compressed at once. */
     concurrency: z.number().int().min(1).max(64),
-    deadlineMs: z.number().int().positive().optional(),
-    oss: z.strictObject({ endpoint: z.string().optional(), region: z.string().optional() }).optional(),
+    deadlineMs: taskDeadlineMsSchema,
+    oss: taskOssHintsSchema,
   })
   .superRefine((t, ctx) => {
     if (t.end < t.start) ctx.addIssue({ code: 'custom', path: ['end'], message: 'must be ≥ start' });
@@ -89,9 +93,8 @@ export function isArchiveTaskPayload(json: unknown): boolean {
   return json !== null && typeof json === 'object' && (json as { mode?: unknown }).mode === 'archive' && 'firstPartNumber' in json;
 }
 
-export function archiveTaskToWire(t: Omit<ArchiveTask, 'source'> & { source: { url: string; identity: SourceFingerprint; endpoint?: string; region?: string; hostKeyFingerprint?: string }; destination: OssLocation }): ArchiveTaskWire {
-  const { crc64, ...identity } = t.source.identity;
-  return { ...t, source: { ...t.source, identity: crc64 === undefined ? identity : { ...identity, crc64: crc64ToWire(crc64) } } };
+export function archiveTaskToWire(t: Omit<ArchiveTask, 'source'> & { source: TaskSource; destination: OssLocation }): ArchiveTaskWire {
+  return { ...t, source: taskSourceToWire(t.source) };
 }
 
 export const archiveResultSchema = z.strictObject({
