@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { crc64ToWire, crc64Wire } from './crc64/wire.ts';
-import { parseOrThrow, SFTP_FINGERPRINT_RE, type OssLocation, type SourceFingerprint } from './job.ts';
+import { parseOrThrow, SFTP_FINGERPRINT_RE, type Job, type OssLocation, type SourceFingerprint } from './job.ts';
 import { OSS } from './limits.ts';
 import type { PartRange } from './plan.ts';
 
@@ -111,10 +111,30 @@ export interface TaskSource {
   hostKeyFingerprint?: string;
 }
 
+/** The task source for a job's source at `identity`: OSS endpoint/region hints and the SFTP host key pin. */
+export function taskSourceFor(job: Job, identity: SourceFingerprint, hostKeyFingerprint: string | undefined): TaskSource {
+  return {
+    url: job.source.url,
+    identity,
+    ...(job.source.kind === 'oss' && job.source.endpoint ? { endpoint: job.source.endpoint } : {}),
+    ...(job.source.kind === 'oss' && job.source.region ? { region: job.source.region } : {}),
+    ...(hostKeyFingerprint ? { hostKeyFingerprint } : {}),
+  };
+}
+
 /** Task source → JSON form (bigint CRC → decimal string). */
 export function taskSourceToWire(source: TaskSource): z.input<typeof taskSourceSchema> {
   const { crc64, ...identity } = source.identity;
   return { ...source, identity: crc64 === undefined ? identity : { ...identity, crc64: crc64ToWire(crc64) } };
+}
+
+/**
+ * The `deadlineMs` of the tasks of one dispatch round: inside the worker's timeout, with a margin of 10 %
+ * (at least 2 s) for the answer, never under 5 s; and 20 s before the coordinator's own deadline, if any.
+ */
+export function taskDeadlineMs(nowMs: number, workerTimeoutSeconds: number, coordinatorDeadlineMs?: number): number {
+  const deadline = nowMs + Math.max(5_000, workerTimeoutSeconds * 1000 - Math.max(2_000, workerTimeoutSeconds * 100));
+  return coordinatorDeadlineMs !== undefined ? Math.min(deadline, coordinatorDeadlineMs - 20_000) : deadline;
 }
 
 /** Builds the wire form of a task (bigint CRC → decimal string). */

@@ -33,7 +33,7 @@ import { jobIdFor, ossUrl, type Job } from '../../shared/job.ts';
 import { OSS as LIMITS } from '../../shared/limits.ts';
 import type { Logger } from '../../shared/log.ts';
 import { isRetryableError, retry } from '../../shared/retry.ts';
-import type { PartReceipt } from '../../shared/task.ts';
+import { taskDeadlineMs, taskSourceFor, type PartReceipt } from '../../shared/task.ts';
 import { headDestination, objectMeta } from '../coordinator/run.ts';
 import { JobFailedError } from '../coordinator/report.ts';
 import { OssPartSink } from '../oss/part-sink.ts';
@@ -343,7 +343,7 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
         await fail(new IntegrityError(`archive tasks still failing after ${maxRounds} dispatch rounds: ${missing.slice(0, 10).join(', ')}`));
       }
       if (rounds > 1) await delay(Math.min(250 * 2 ** (rounds - 2), 4_000));
-      const taskDeadline = now() + Math.max(5_000, deps.workerTimeoutSeconds * 1000 - Math.max(2_000, deps.workerTimeoutSeconds * 100));
+      const deadlineMs = taskDeadlineMs(now(), deps.workerTimeoutSeconds, deps.deadlineMs);
       let fatal: unknown;
       await Promise.all(
         plan.tasks
@@ -354,13 +354,7 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
               jobId,
               uploadId,
               destination: job.destination,
-              source: {
-                url: job.source.url,
-                identity,
-                ...(job.source.kind === 'oss' && job.source.endpoint ? { endpoint: job.source.endpoint } : {}),
-                ...(job.source.kind === 'oss' && job.source.region ? { region: job.source.region } : {}),
-                ...(hostKeyFingerprint ? { hostKeyFingerprint } : {}),
-              },
+              source: taskSourceFor(job, identity, hostKeyFingerprint),
               start: t.start,
               end: t.end,
               firstPartNumber: t.firstPartNumber,
@@ -370,7 +364,7 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
               partTarget: plan.partTarget,
               gzipLevel: job.gzipLevel,
               concurrency: options.concurrency ?? Math.min(job.streamsPerWorker, 4),
-              deadlineMs: deps.deadlineMs !== undefined ? Math.min(taskDeadline, deps.deadlineMs - 20_000) : taskDeadline,
+              deadlineMs,
               ...(deps.ossHints ? { oss: deps.ossHints } : {}),
             });
             tasksDispatched++;

@@ -16,7 +16,7 @@ import { jobIdFor, ossUrl, type Job } from '../../shared/job.ts';
 import { safeUrl, type Logger } from '../../shared/log.ts';
 import { planJob, replanMissing, splitParts, type PartRange } from '../../shared/plan.ts';
 import { isRetryableError, retry } from '../../shared/retry.ts';
-import { taskToWire, type PartReceipt, type WorkerResult, type WorkerTaskWire } from '../../shared/task.ts';
+import { taskDeadlineMs, taskSourceFor, taskToWire, type PartReceipt, type WorkerResult, type WorkerTaskWire } from '../../shared/task.ts';
 import { OssPartSink } from '../oss/part-sink.ts';
 import { DestinationExistsError, type PartSink } from '../oss/types.ts';
 import type { RangeSource, SourceIdentity } from '../sources/types.ts';
@@ -308,7 +308,7 @@ export async function runCopyJob(job: Job, deps: CoordinatorDeps): Promise<CopyR
       status.rounds = round;
       log.info('dispatch round', { round, tasks: tasks.length, parts: tasks.reduce((a, t) => a + t.parts.length, 0) });
       let fatal: unknown;
-      const taskDeadline = now() + Math.max(5_000, deps.workerTimeoutSeconds * 1000 - Math.max(2_000, deps.workerTimeoutSeconds * 100));
+      const deadlineMs = taskDeadlineMs(now(), deps.workerTimeoutSeconds, deps.deadlineMs);
       let inFlight = 0;
       await Promise.all(
         tasks.map(async (t) => {
@@ -316,17 +316,11 @@ export async function runCopyJob(job: Job, deps: CoordinatorDeps): Promise<CopyR
             jobId,
             uploadId,
             destination: job.destination,
-            source: {
-              url: job.source.url,
-              identity,
-              ...(job.source.kind === 'oss' && job.source.endpoint ? { endpoint: job.source.endpoint } : {}),
-              ...(job.source.kind === 'oss' && job.source.region ? { region: job.source.region } : {}),
-              ...(job.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: job.sftpHostKeyFingerprint } : {}),
-            },
+            source: taskSourceFor(job, identity, job.sftpHostKeyFingerprint),
             parts: t.parts,
             streams: job.streamsPerWorker,
             mode: 'copy',
-            deadlineMs: deps.deadlineMs !== undefined ? Math.min(taskDeadline, deps.deadlineMs - 20_000) : taskDeadline,
+            deadlineMs,
             ...(deps.ossHints ? { oss: deps.ossHints } : {}),
           });
           tasksDispatched++;
