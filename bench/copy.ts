@@ -12,7 +12,10 @@
  * warm-up job and reported separately (FC keeps instances warm for minutes; the timed job reuses them).
  * Each client-side case runs in its own process (peak RSS = that process's maxRSS); ossferry's RSS is the
  * highest worker peak (VmHWM). Targets: ossferry ≥ 1.5 × (a) and ≥ 0.8 × (c).
- * Usage: node bench/copy.ts [--size 2GiB] [--workers 4] [--streams 8] [--part-size 16MiB] [--prof-dir DIR]
+ * The machine is shared: the cases run in --rounds alternating rounds (ossferry, a, b, c, ossferry, …) and the
+ * table shows medians, per-round MB/s and each case's CPU seconds by process (CPU per byte is the figure noise
+ * does not move much); the ratios are those of the medians, with the range of same-round ratios.
+ * Usage: node bench/copy.ts [--size 2GiB] [--workers 4] [--streams 8] [--part-size 16MiB] [--rounds 3] [--prof-dir DIR]
  *   --prof-dir: CPU profiles (node --cpu-prof) of the servers and the worker processes go there.
  */
 import { spawn } from 'node:child_process';
@@ -29,15 +32,21 @@ import { parseSize, parseWhole } from '../cli/args.ts';
 import { crc64 } from '../shared/crc64/index.ts';
 import { startLocalCloud } from '../local/cloud.ts';
 import { sampleFunctionRss } from '../local/procs.ts';
+import { cpuDelta, cpuSnapshot } from './lib/cpu.ts';
 
 const MiB = 1024 * 1024;
 
 interface CaseResult {
   name: string;
   bytes: number;
+  /** Median over the rounds. */
   seconds: number;
   mbps: number;
+  /** Every round's MB/s, in order. */
+  roundsMBps: number[];
   peakRssMiB: number;
+  /** CPU seconds of the median round, by process role (servers, functions, bench + client processes). */
+  cpu: Record<string, number>;
   note: string;
 }
 
@@ -53,15 +62,18 @@ interface ChildArgs {
 /** Client-side cases, run in a child process so their peak RSS is their own. */
 async function childCase(a: ChildArgs): Promise<{ seconds: number; maxRssBytes: number }> {
   const client = new OSS(a.client);
+  const key = `bench/ali-${a.kind}-${Date.now()}`;
   const t0 = performance.now();
   if (a.kind === 'default') {
-    await client.multipartUpload(`bench/ali-default-${Date.now()}`, a.file, {});
+    await client.multipartUpload(key, a.file, {});
   } else if (a.kind === 'tuned') {
-    await client.multipartUpload(`bench/ali-tuned-${Date.now()}`, a.file, { partSize: a.partSize, parallel: a.parallel });
+    await client.multipartUpload(key, a.file, { partSize: a.partSize, parallel: a.parallel });
   } else {
     return rawUploadParts(a);
   }
-  return { seconds: (performance.now() - t0) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
+  const seconds = (performance.now() - t0) / 1000;
+  await client.delete(key); // keep the server's disk use flat across rounds
+  return { seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
 /**
@@ -167,6 +179,7 @@ async function main(): Promise<void> {
   const workers = parseWhole('--workers', flag('--workers', '4'), 1, 64);
   const streams = parseWhole('--streams', flag('--streams', '8'), 1, 64);
   const partSize = parseSize('--part-size', flag('--part-size', '16MiB'));
+  const rounds = parseWhole('--rounds', flag('--rounds', '3'), 1, 20);
   const profDir = process.argv.includes('--prof-dir') ? path.resolve(flag('--prof-dir', '')) : undefined;
   const profArgs = (what: string) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, what)}`] : []);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ossferry-bench-copy-'));
@@ -178,6 +191,7 @@ async function main(): Promise<void> {
   });
   const results: CaseResult[] = [];
   let coldNote = '';
+  let sameRound: Array<{ vsDefault: number; vsCeiling: number }> = [];
   try {
     process.stderr.write(`bench:copy: writing a ${(size / MiB).toFixed(0)} MiB source file\n`);
     const file = path.join(dir, 'src.bin');
@@ -193,27 +207,50 @@ async function main(): Promise<void> {
     const coldSeconds = (performance.now() - tw) / 1000;
     coldNote = `cold job (${(warm.size / MiB).toFixed(0)} MiB incl. ${workers} worker starts): ${coldSeconds.toFixed(2)} s, ${(warm.size / 1e6 / coldSeconds).toFixed(1)} MB/s`;
 
-    await warmPageCache(file);
-    process.stderr.write('bench:copy: ossferry\n');
-    const rss = sampleFunctionRss('worker', 200);
-    const t0 = performance.now();
-    const report = await cloud.submitJob({ source: cloud.httpSource.url('/src.bin'), destination: `oss://${cloud.bucket}/bench/ossferry.bin`, partSize, workers, streamsPerWorker: streams });
-    const seconds = (performance.now() - t0) / 1000;
-    const peaks = [...rss.stop().values()];
-    if (report.crc64 !== expected) throw new Error(`ossferry CRC-64 ${report.crc64} != source ${expected}`);
-    results.push({ name: 'ossferry', bytes: size, seconds, mbps: size / 1e6 / seconds, peakRssMiB: Math.max(0, ...peaks) / MiB, note: `${workers} workers × ${streams} streams, ${report.parts} parts, CRC-64 verified, warm instances; RSS = max worker` });
-
-    const cases: Array<[ChildArgs['kind'], string, string]> = [
+    const cases: Array<[ChildArgs['kind'] | 'ossferry', string, string]> = [
+      ['ossferry', 'ossferry', `${workers} workers × ${streams} streams, CRC-64 verified, warm instances; RSS = max worker`],
       ['default', 'ali-oss (a) default', 'multipartUpload(file), defaults'],
       ['tuned', 'ali-oss (b) tuned', `multipartUpload(file), partSize ${(partSize / MiB).toFixed(0)} MiB, parallel ${workers * streams}`],
       ['ceiling', 'ceiling (c) raw parts', `signed UploadPart from memory, no MD5/CRC, ${workers * streams} streams`],
     ];
-    for (const [kind, name, note] of cases) {
-      await warmPageCache(file);
-      process.stderr.write(`bench:copy: ${name}\n`);
-      const r = await runChild({ kind, client: clientOptions, file, size, partSize, parallel: workers * streams });
-      results.push({ name, bytes: size, seconds: r.seconds, mbps: size / 1e6 / r.seconds, peakRssMiB: r.maxRssBytes / MiB, note });
+    const runs = cases.map(() => [] as Array<{ seconds: number; rss: number; cpu: Record<string, number> }>);
+    for (let round = 1; round <= rounds; round++) {
+      for (const [i, [kind, name]] of cases.entries()) {
+        await warmPageCache(file);
+        process.stderr.write(`bench:copy: round ${round}/${rounds}: ${name}\n`);
+        const cpu0 = cpuSnapshot();
+        if (kind === 'ossferry') {
+          const rss = sampleFunctionRss('worker', 200);
+          const t0 = performance.now();
+          const dest = `bench/ossferry-${round}.bin`;
+          const report = await cloud.submitJob({ source: cloud.httpSource.url('/src.bin'), destination: `oss://${cloud.bucket}/${dest}`, partSize, workers, streamsPerWorker: streams });
+          const seconds = (performance.now() - t0) / 1000;
+          const peaks = [...rss.stop().values()];
+          if (report.crc64 !== expected) throw new Error(`ossferry CRC-64 ${report.crc64} != source ${expected}`);
+          runs[i]!.push({ seconds, rss: Math.max(0, ...peaks), cpu: cpuDelta(cpu0, cpuSnapshot()) });
+          await cloud.ossClient().delete(dest);
+        } else {
+          const r = await runChild({ kind, client: clientOptions, file, size, partSize, parallel: workers * streams });
+          runs[i]!.push({ seconds: r.seconds, rss: r.maxRssBytes, cpu: cpuDelta(cpu0, cpuSnapshot()) });
+        }
+      }
     }
+    for (const [i, [, name, note]] of cases.entries()) {
+      const rs = runs[i]!;
+      const sorted = [...rs].sort((x, y) => x.seconds - y.seconds);
+      const med = sorted[Math.floor((sorted.length - 1) / 2)]!;
+      results.push({
+        name,
+        bytes: size,
+        seconds: med.seconds,
+        mbps: size / 1e6 / med.seconds,
+        roundsMBps: rs.map((r) => +(size / 1e6 / r.seconds).toFixed(1)),
+        peakRssMiB: Math.max(...rs.map((r) => r.rss)) / MiB,
+        cpu: med.cpu,
+        note,
+      });
+    }
+    sameRound = runs[0]!.map((r, k) => ({ vsDefault: runs[1]![k]!.seconds / r.seconds, vsCeiling: runs[3]![k]!.seconds / r.seconds }));
   } finally {
     await cloud.close();
     await rm(dir, { recursive: true, force: true });
@@ -222,13 +259,19 @@ async function main(): Promise<void> {
   const [ours, a, b, c] = results as [CaseResult, CaseResult, CaseResult, CaseResult];
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log('');
-  console.log(`${pad('case', 24)} ${pad('MB/s', 9)} ${pad('seconds', 9)} ${pad('peak RSS', 10)} notes`);
-  for (const r of results) console.log(`${pad(r.name, 24)} ${pad(r.mbps.toFixed(1), 9)} ${pad(r.seconds.toFixed(2), 9)} ${pad(`${r.peakRssMiB.toFixed(0)} MiB`, 10)} ${r.note}`);
+  console.log(`${pad('case', 24)} ${pad('MB/s', 8)} ${pad('seconds', 8)} ${pad('rounds MB/s', 20)} ${pad('peak RSS', 9)} ${pad('CPU s (median round)', 62)} notes`);
+  const cpuText = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+  for (const r of results) {
+    console.log(`${pad(r.name, 24)} ${pad(r.mbps.toFixed(1), 8)} ${pad(r.seconds.toFixed(2), 8)} ${pad(r.roundsMBps.join(' '), 20)} ${pad(`${r.peakRssMiB.toFixed(0)} MiB`, 9)} ${pad(cpuText(r.cpu), 62)} ${r.note}`);
+  }
   const vsDefault = ours.mbps / a.mbps;
   const vsTuned = ours.mbps / b.mbps;
   const vsCeiling = ours.mbps / c.mbps;
+  const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+  const rangeVsDefault = range(sameRound.map((r) => r.vsDefault));
+  const rangeVsCeiling = range(sameRound.map((r) => r.vsCeiling));
   console.log('');
-  console.log(`ossferry / ali-oss default = ${vsDefault.toFixed(2)} (target ≥ 1.5)   ossferry / ceiling = ${vsCeiling.toFixed(2)} (target ≥ 0.8)   ossferry / ali-oss tuned = ${vsTuned.toFixed(2)}`);
+  console.log(`ossferry / ali-oss default = ${vsDefault.toFixed(2)} (same-round ${rangeVsDefault}; target ≥ 1.5)   ossferry / ceiling = ${vsCeiling.toFixed(2)} (same-round ${rangeVsCeiling}; target ≥ 0.8)   ossferry / ali-oss tuned = ${vsTuned.toFixed(2)}`);
   console.log(`loopback on ${os.cpus().length} CPU(s); local OSS and HTTP source each in their own process, shared by every case; source file in the page cache`);
   console.log(`ossferry ${coldNote}`);
   console.log(
@@ -242,6 +285,11 @@ async function main(): Promise<void> {
       ratioVsDefault: +vsDefault.toFixed(2),
       ratioVsTuned: +vsTuned.toFixed(2),
       ratioVsCeiling: +vsCeiling.toFixed(2),
+      sameRoundRatioVsDefault: rangeVsDefault,
+      sameRoundRatioVsCeiling: rangeVsCeiling,
+      rounds,
+      roundsMBps: Object.fromEntries(results.map((r) => [r.name, r.roundsMBps])),
+      cpuSeconds: Object.fromEntries(results.map((r) => [r.name, r.cpu])),
       targetVsDefault: 1.5,
       targetVsCeiling: 0.8,
       metVsDefault: vsDefault >= 1.5,
