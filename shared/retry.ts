@@ -53,14 +53,8 @@ const FATAL_CODES = new Set([
   'AbortError',
 ]);
 
-/** Codes that may pass: our own transient errors, OSS throttling/internal errors, Node socket errors. */
-const RETRYABLE_CODES = new Set([
-  'Integrity',
-  'SourceUnavailable',
-  'SlowDown',
-  'RequestTimeout',
-  'InternalError',
-  'ServiceUnavailable',
+/** Node socket/DNS error codes (`err.code`) of a connection that failed or broke: worth another attempt. */
+export const NETWORK_ERROR_CODES: readonly string[] = Object.freeze([
   'ECONNRESET',
   'ECONNREFUSED',
   'ECONNABORTED',
@@ -69,6 +63,17 @@ const RETRYABLE_CODES = new Set([
   'EAI_AGAIN',
   'ENETUNREACH',
   'EHOSTUNREACH',
+]);
+
+/** Codes that may pass: our own transient errors, OSS throttling/internal errors, Node socket errors. */
+const RETRYABLE_CODES = new Set([
+  'Integrity',
+  'SourceUnavailable',
+  'SlowDown',
+  'RequestTimeout',
+  'InternalError',
+  'ServiceUnavailable',
+  ...NETWORK_ERROR_CODES,
   'UND_ERR_SOCKET',
   'ERR_STREAM_PREMATURE_CLOSE',
   'ResponseTimeoutError',

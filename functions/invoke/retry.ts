@@ -2,7 +2,7 @@
  * Retry policy of the FC invoker: which @alicloud/fc2 failures are transient, and exponential backoff with
  * full jitter between attempts (the project's one formula, shared/retry.ts). Pure: no I/O.
  */
-import { backoffDelayMs } from '../../shared/retry.ts';
+import { backoffDelayMs, NETWORK_ERROR_CODES } from '../../shared/retry.ts';
 
 export interface RetryPolicy {
   /** Total attempts including the first (≥ 1). */
@@ -31,17 +31,7 @@ export interface ClassifiedFailure {
   fcCode?: string;
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-]);
+const NETWORK_CODES = new Set([...NETWORK_ERROR_CODES, 'ENETDOWN']);
 
 /**
  * fc2 throws a plain Error for a non-2xx answer, with the status only inside the message
