@@ -193,7 +193,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<RunningRunt
 
   async function onPreStop(res: ServerResponse): Promise<void> {
     logger.info('pre-stop: aborting in-flight invocations', { inFlight: inFlight.size });
-    lifetime.abort(new Error('instance is stopping (pre-stop)'));
+    await abortInFlight('instance is stopping (pre-stop)');
+    send(res, 200, toJson({ stopped: true }), 200);
+  }
+
+  /** Aborts the in-flight invocations (their signal) and waits for them to settle, at most preStopGraceMs. */
+  async function abortInFlight(reason: string): Promise<void> {
+    lifetime.abort(new Error(reason));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...inFlight]),
@@ -202,7 +208,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<RunningRunt
       }),
     ]);
     clearTimeout(timer);
-    send(res, 200, toJson({ stopped: true }), 200);
   }
 
   const server = createServer((req, res) => {
@@ -253,15 +258,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<RunningRunt
     port: bound,
     signal: lifetime.signal,
     close: async () => {
-      lifetime.abort(new Error('runtime closing'));
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...inFlight]),
-        new Promise((r) => {
-          timer = setTimeout(r, preStopGraceMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      await abortInFlight('runtime closing');
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
