@@ -4,25 +4,10 @@ import { startFcGateway, type LocalFunctionSpec, type RunningFcGateway, type Asy
 import { startRuntime, type RunningRuntime } from '../../../functions/runtime/server.ts';
 import { echoHandler } from '../../helpers/echo-function.ts';
 import { createLogger, silentLogger } from '../../../shared/log.ts';
-
-const ACCOUNT = '1234567890';
-const AK = 'local-ak';
-const SK = 'local-sk';
-const REPO = new URL('../../../', import.meta.url).pathname;
-const ECHO = { kind: 'process' as const, command: process.execPath, args: ['test/helpers/echo-function.ts'], cwd: REPO };
+import { ACCOUNT, AK, SK, echoFunction } from '../../helpers/fc-gateway.ts';
 
 function fn(name: string, over: Partial<LocalFunctionSpec> = {}): LocalFunctionSpec {
-  return {
-    serviceName: 'svc',
-    functionName: name,
-    memoryMb: 512,
-    timeoutSeconds: 10,
-    instanceConcurrency: 1,
-    maxInstances: 1,
-    env: { ECHO_TAG: name },
-    instances: ECHO,
-    ...over,
-  };
+  return echoFunction(name, { memoryMb: 512, env: { ECHO_TAG: name }, ...over });
 }
 
 interface EchoResult {

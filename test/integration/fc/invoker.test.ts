@@ -2,28 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import FCClient from '@alicloud/fc2';
-import { startFcGateway, type LocalFunctionSpec, type RunningFcGateway } from '../../../local/fc/gateway.ts';
+import { startFcGateway, type RunningFcGateway } from '../../../local/fc/gateway.ts';
 import { createFcInvoker, FcInvokeError, FunctionInvocationError, type FcInvokerOptions } from '../../../functions/invoke/invoker.ts';
 import { freePort } from '../../../local/fc/instances.ts';
 import { createLogger, silentLogger } from '../../../shared/log.ts';
-
-const ACCOUNT = '1234567890';
-const AK = 'local-ak';
-const SK = 'local-sk';
-const REPO = new URL('../../../', import.meta.url).pathname;
-
-function fn(name: string, over: Partial<LocalFunctionSpec> = {}): LocalFunctionSpec {
-  return {
-    serviceName: 'svc',
-    functionName: name,
-    memoryMb: 256,
-    timeoutSeconds: 10,
-    instanceConcurrency: 1,
-    maxInstances: 1,
-    instances: { kind: 'process', command: process.execPath, args: ['test/helpers/echo-function.ts'], cwd: REPO },
-    ...over,
-  };
-}
+import { ACCOUNT, AK, SK, echoFunction as fn } from '../../helpers/fc-gateway.ts';
 
 /**
  * A stand-in front of the gateway that answers the first `failures` requests itself with an FC error
