@@ -4,9 +4,8 @@
  * openSource has no parameters for. Screening is the same (SSRF allow-list before connecting).
  */
 import { InvalidInputError } from '../../shared/errors.ts';
-import { openSource, type SourceDeps } from '../sources/index.ts';
-import { allowListFromEnv, screenHostWith } from '../sources/screen.ts';
-import { SftpSource, type SftpSourceOptions } from '../sources/sftp.ts';
+import { openSftpSource, openSource, type SourceDeps } from '../sources/index.ts';
+import type { SftpSourceOptions } from '../sources/sftp.ts';
 import type { RangeSource } from '../sources/types.ts';
 
 export interface ArchiveSourceDeps extends SourceDeps {
@@ -26,15 +25,5 @@ export function openArchiveSource(url: string, deps: ArchiveSourceDeps = {}): Ra
     return openSource(url, deps);
   }
   if (deps.hostKeyFingerprint === undefined && deps.sftpPrivateKey === undefined && deps.sftp === undefined) return openSource(url, deps);
-  const allow = deps.allow ?? allowListFromEnv(deps.env);
-  return new SftpSource({
-    url,
-    allowedHosts: allow,
-    screenHost: screenHostWith(deps.resolver ? { allow, resolver: deps.resolver } : { allow }),
-    ...(deps.logger ? { logger: deps.logger } : {}),
-    ...(deps.env ? { env: deps.env } : {}),
-    ...(deps.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: deps.hostKeyFingerprint } : {}),
-    ...(deps.sftpPrivateKey !== undefined ? { privateKey: deps.sftpPrivateKey } : {}),
-    ...deps.sftp,
-  });
+  return openSftpSource(url, deps, { ...(deps.sftpPrivateKey !== undefined ? { privateKey: deps.sftpPrivateKey } : {}), ...deps.sftp });
 }

@@ -10,7 +10,7 @@ import type { AllowList } from '../../shared/ssrf.ts';
 import { HttpSource } from './http.ts';
 import { OssSource } from './oss.ts';
 import { allowListFromEnv, screenHostWith, type Resolver } from './screen.ts';
-import { SftpSource } from './sftp.ts';
+import { SftpSource, type SftpSourceOptions } from './sftp.ts';
 import type { RangeSource } from './types.ts';
 
 export interface SourceDeps {
@@ -54,15 +54,23 @@ export function openSource(url: string, deps: SourceDeps = {}): RangeSource {
     if (deps.maxSockets) opts.maxSockets = deps.maxSockets;
     return new HttpSource(url, opts);
   }
-  if (scheme === 'sftp:') {
-    return new SftpSource({
-      url,
-      allowedHosts: allow,
-      screenHost: screenHostWith(deps.resolver ? { allow, resolver: deps.resolver } : { allow }),
-      ...(deps.logger ? { logger: deps.logger } : {}),
-      ...(deps.env ? { env: deps.env } : {}),
-      ...(deps.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: deps.hostKeyFingerprint } : {}),
-    });
-  }
+  if (scheme === 'sftp:') return openSftpSource(url, { ...deps, allow });
   throw new InvalidInputError('source', `scheme ${scheme} is not supported`, 'use http(s)://…, oss://bucket/key or sftp://user@host/path');
+}
+
+/**
+ * An sftp:// source, screened like the others (SSRF allow-list before connecting). `options` adds what
+ * openSource's deps have no field for (the archive worker's private key and SftpSource tuning).
+ */
+export function openSftpSource(url: string, deps: SourceDeps = {}, options: Partial<Omit<SftpSourceOptions, 'url' | 'allowedHosts' | 'screenHost'>> = {}): SftpSource {
+  const allow = deps.allow ?? allowListFromEnv(deps.env);
+  return new SftpSource({
+    url,
+    allowedHosts: allow,
+    screenHost: screenHostWith(deps.resolver ? { allow, resolver: deps.resolver } : { allow }),
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    ...(deps.env ? { env: deps.env } : {}),
+    ...(deps.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: deps.hostKeyFingerprint } : {}),
+    ...options,
+  });
 }
