@@ -80,12 +80,17 @@ export type WorkerTask = z.output<typeof taskSchema>;
 /** The JSON form of a task. */
 export type WorkerTaskWire = z.input<typeof taskSchema>;
 
-export const TASK_FIXES: Readonly<Record<string, string>> = Object.freeze({
+/** Fixes for the shared task fields (jobId, uploadId, destination, source), in the order of the schemas. */
+export const TASK_SHARED_FIXES: Readonly<Record<string, string>> = Object.freeze({
   jobId: 'send the job id from jobIdFor()',
   uploadId: 'send the UploadId returned by InitiateMultipartUpload',
   destination: 'send {bucket, key} of the destination object',
   'source.url': 'send the source URL (http(s)://, oss:// or sftp://)',
   'source.identity': 'send the identity returned by the source stat(): {size, etag?, crc64?, mtimeMs?}',
+});
+
+export const TASK_FIXES: Readonly<Record<string, string>> = Object.freeze({
+  ...TASK_SHARED_FIXES,
   'source.identity.crc64': 'send the CRC-64 as an unsigned decimal string',
   'source.hostKeyFingerprint': 'send the SHA256:… host key fingerprint of the job, or omit it',
   source: 'send {url, identity}',

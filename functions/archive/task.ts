@@ -18,6 +18,7 @@ import {
   taskDestinationSchema,
   taskJobIdSchema,
   taskOssHintsSchema,
+  TASK_SHARED_FIXES,
   taskSourceSchema,
   taskSourceToWire,
   taskUploadIdSchema,
@@ -63,11 +64,7 @@ export type ArchiveTaskWire = z.input<typeof archiveTaskSchema>;
 
 export const ARCHIVE_TASK_FIXES: Readonly<Record<string, string>> = Object.freeze({
   mode: 'send mode "archive" (copy tasks use shared/task.ts)',
-  jobId: 'send the job id from jobIdFor()',
-  uploadId: 'send the UploadId returned by InitiateMultipartUpload',
-  destination: 'send {bucket, key} of the destination object',
-  'source.url': 'send the source URL (http(s)://, oss:// or sftp://)',
-  'source.identity': 'send the identity returned by the source stat(): {size, etag?, crc64?, mtimeMs?}',
+  ...TASK_SHARED_FIXES,
   'source.hostKeyFingerprint': 'send the SHA256:… host key fingerprint, or omit it',
   source: 'send {url, identity}',
   start: 'send the task range from planArchiveTasks',
