@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { InvalidInputError } from './errors.ts';
+import { issueField, valueAt } from './issue-path.ts';
 
 export type GzipLevel = 0 | 1 | 2 | 3;
 
@@ -74,18 +75,6 @@ const FIXES: Record<string, string> = {
   gzipLevel: 'use 0, 1, 2 or 3 (default 1; higher levels cost CPU for little gain on large files)',
 };
 
-function pathString(field: string, path: readonly PropertyKey[]): string {
-  let out = field;
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
-  return out;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v = root;
-  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
-  return v;
-}
-
 /** True when one string is a prefix of the other: then some key starts with both. */
 export function prefixComparable(a: string, b: string): boolean {
   return a.startsWith(b) || b.startsWith(a);
@@ -138,7 +127,7 @@ export function parseArchiveRules(raw: unknown, field = 'archiveRules'): Archive
     const res = archiveRuleSchema.safeParse(item);
     if (!res.success) {
       const issue = res.error.issues[0]!;
-      const f = pathString(`${field}[${i}]`, issue.path);
+      const f = issueField(`${field}[${i}]`, issue.path);
       const top = String(issue.path[0] ?? '');
       const fix =
         issue.code === 'unrecognized_keys'

@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidInputError } from './errors.ts';
+import { issueField } from './issue-path.ts';
 import { archiveDestinationKey, matchArchiveRule, ruleGzipLevel, type ArchiveRule, type GzipLevel } from './archive-rules.ts';
 
 export const ARCHIVE_EVENT_NAMES = Object.freeze([
@@ -89,12 +90,6 @@ export function normalizeEtag(etag: string): string {
   return etag.replace(/^W\//, '').replace(/^"|"$/g, '').toUpperCase();
 }
 
-function pathString(field: string, path: readonly PropertyKey[]): string {
-  let out = field;
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
-  return out;
-}
-
 function decodeKey(raw: string, encoding: 'plain' | 'url', field: string): string {
   if (encoding === 'plain') return raw;
   try {
@@ -127,7 +122,7 @@ export function parseOssEvent(body: unknown, rules: readonly ArchiveRule[], opts
   const top = payloadSchema.safeParse(toJson(body, field));
   if (!top.success) {
     const issue = top.error.issues[0]!;
-    throw new InvalidInputError(pathString(field, issue.path), issue.message, 'invoke with the OSS trigger event body {"events":[…]} (fc-platform.md §4.2)');
+    throw new InvalidInputError(issueField(field, issue.path), issue.message, 'invoke with the OSS trigger event body {"events":[…]} (fc-platform.md §4.2)');
   }
   const seen = new Set<string>();
   return top.data.events.map((raw, index): OssEventOutcome => {
@@ -135,7 +130,7 @@ export function parseOssEvent(body: unknown, rules: readonly ArchiveRule[], opts
     const rec = recordSchema.safeParse(raw);
     if (!rec.success) {
       const issue = rec.error.issues[0]!;
-      const error = new InvalidInputError(pathString(at, issue.path), issue.message, 'this record is not an OSS event as documented in fc-platform.md §4.2; it was skipped');
+      const error = new InvalidInputError(issueField(at, issue.path), issue.message, 'this record is not an OSS event as documented in fc-platform.md §4.2; it was skipped');
       return { kind: 'ignored', index, reason: `malformed record: ${error.message}`, error };
     }
     const r = rec.data;

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { DEFAULT_GZIP_LEVEL, type GzipLevel } from './archive-rules.ts';
 import { crc64FromWire } from './crc64/wire.ts';
 import { InvalidInputError } from './errors.ts';
+import { valueAt } from './issue-path.ts';
 import { OSS } from './limits.ts';
 
 /** An OSS object location. */
@@ -158,12 +159,6 @@ function pathString(root: string, path: readonly PropertyKey[]): string {
   let out = root;
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
   return out;
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let v = input;
-  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
-  return v;
 }
 
 /**
