@@ -32,8 +32,8 @@ import { normalizeEtag } from '../../shared/events.ts';
 import { jobIdFor, ossUrl, type Job } from '../../shared/job.ts';
 import { OSS as LIMITS } from '../../shared/limits.ts';
 import type { Logger } from '../../shared/log.ts';
-import { isRetryableError, retry } from '../../shared/retry.ts';
 import { taskDeadlineMs, taskSourceFor, type PartReceipt } from '../../shared/task.ts';
+import { header, ossRetry, type ResponseHeaders } from '../coordinator/oss-calls.ts';
 import { headDestination, objectMeta } from '../coordinator/run.ts';
 import { JobFailedError } from '../coordinator/report.ts';
 import { OssPartSink } from '../oss/part-sink.ts';
@@ -142,16 +142,7 @@ export const ARCHIVE_META = Object.freeze({
   LEVEL: 'gzip-level',
 });
 
-const ossRetry = <T>(fn: () => Promise<T>, signal?: AbortSignal) =>
-  retry(fn, { policy: { baseMs: 200, maxMs: 4_000, maxAttempts: 8 }, isRetryable: isRetryableError, ...(signal ? { signal } : {}) });
-
 const combineParts = (parts: readonly PartReceipt[]) => parts.reduce((acc, p) => crc64Combine(acc, p.crc64, p.size), 0n);
-
-type Headers = Record<string, string | string[] | undefined>;
-const header = (h: Headers | undefined, name: string): string | undefined => {
-  const v = h?.[name];
-  return Array.isArray(v) ? v[0] : v;
-};
 
 /**
  * Replaces the metadata of `key` in place, keeping its bytes: CopyObject onto itself (≤ copyObjectLimit),
@@ -179,7 +170,7 @@ export async function stampMetadata(client: OSS, bucket: string, key: string, et
       throw err;
     }
   }
-  const h = (await ossRetry(() => client.head(key))).res as unknown as { headers: Headers };
+  const h = (await ossRetry(() => client.head(key))).res as unknown as { headers: ResponseHeaders };
   const crc = header(h.headers, 'x-oss-hash-crc64ecma');
   return { etag: header(h.headers, 'etag') ?? '', ...(crc !== undefined ? { crc64: crc64FromWire(crc, 'x-oss-hash-crc64ecma') } : {}) };
 }
@@ -433,7 +424,7 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
   await writer.flush();
   let completed: { etag: string; crc64?: bigint };
   try {
-    completed = await retry(() => sink.complete(receipts, { overwrite, ...(signal ? { signal } : {}) }), { policy: { baseMs: 200, maxMs: 4_000, maxAttempts: 8 }, isRetryable: isRetryableError });
+    completed = await ossRetry(() => sink.complete(receipts, { overwrite, ...(signal ? { signal } : {}) }));
   } catch (err) {
     if (err instanceof DestinationExistsError) {
       const now2 = await headDestination(client, job, signal);
@@ -576,7 +567,7 @@ async function deleteSourceIfUnchanged(job: Job, deps: ArchiveJobDeps, identity:
   const src = deps.sourceClientFor(job.source.bucket);
   try {
     const h = await ossRetry(() => src.head(job.source.kind === 'oss' ? job.source.key : ''));
-    const etagNow = header((h.res as unknown as { headers: Headers }).headers, 'etag');
+    const etagNow = header((h.res as unknown as { headers: ResponseHeaders }).headers, 'etag');
     if (etagNow === undefined || normalizeEtag(etagNow) !== normalizeEtag(identity.etag)) {
       log.warn('source changed after archiving; kept', { archivedEtag: identity.etag, etagNow });
       return { sourceDeleted: false, sourceKeptReason: `the source's ETag is now ${etagNow ?? 'missing'}, not the archived ${identity.etag}` };

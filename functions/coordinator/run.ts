@@ -15,12 +15,12 @@ import { IntegrityError, InvalidInputError, OssferryError, errorToJson } from '.
 import { jobIdFor, ossUrl, type Job } from '../../shared/job.ts';
 import { safeUrl, type Logger } from '../../shared/log.ts';
 import { planJob, replanMissing, splitParts, type PartRange } from '../../shared/plan.ts';
-import { isRetryableError, retry } from '../../shared/retry.ts';
 import { taskDeadlineMs, taskSourceFor, taskToWire, type PartReceipt, type WorkerResult, type WorkerTaskWire } from '../../shared/task.ts';
 import { OssPartSink } from '../oss/part-sink.ts';
 import { DestinationExistsError, type PartSink } from '../oss/types.ts';
 import type { RangeSource, SourceIdentity } from '../sources/types.ts';
 import { StatusWriter, type JobStatus, type StatusStore } from '../status/store.ts';
+import { header, ossRetry, type ResponseHeaders } from './oss-calls.ts';
 import { JobFailedError, type CopyReport } from './report.ts';
 
 /** How one worker invocation ended, as the dispatcher classifies it. */
@@ -55,17 +55,6 @@ export interface CoordinatorDeps {
 
 export const COORDINATOR_DEFAULTS = Object.freeze({ maxRounds: 5 });
 
-/** OSS calls from the coordinator: ali-oss never retries (oss-protocol.md §2.8), so 5xx/resets are retried here. */
-function ossRetry<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-  return retry(fn, { policy: { baseMs: 200, maxMs: 4_000, maxAttempts: 8 }, isRetryable: isRetryableError, ...(signal ? { signal } : {}) });
-}
-
-type Headers = Record<string, string | string[] | undefined>;
-const header = (h: Headers | undefined, name: string): string | undefined => {
-  const v = h?.[name];
-  return Array.isArray(v) ? v[0] : v;
-};
-
 interface DestinationInfo {
   size: number;
   crc64?: bigint;
@@ -81,7 +70,7 @@ function missingBucket(job: Job, cause: unknown): InvalidInputError {
 export async function headDestination(client: OSS, job: Job, signal?: AbortSignal): Promise<DestinationInfo | undefined> {
   try {
     const r = await ossRetry(() => client.head(job.destination.key), signal);
-    const h = (r.res as unknown as { headers: Headers }).headers;
+    const h = (r.res as unknown as { headers: ResponseHeaders }).headers;
     const crc = header(h, 'x-oss-hash-crc64ecma');
     const out: DestinationInfo = { size: Number(header(h, 'content-length') ?? 0), meta: (r.meta ?? {}) as Record<string, string> };
     if (crc !== undefined) out.crc64 = crc64FromWire(crc, 'x-oss-hash-crc64ecma');
@@ -474,13 +463,10 @@ function finishedEarlier(prior: JobStatus, existing: DestinationInfo, jobId: str
 async function completeOnce(sink: PartSink, client: OSS, receipts: PartReceipt[], job: Job, jobId: string, signal?: AbortSignal): Promise<{ etag: string; crc64?: bigint }> {
   let attempt = 0;
   try {
-    return await retry(
-      () => {
-        attempt++;
-        return sink.complete(receipts, { overwrite: job.overwrite, ...(signal ? { signal } : {}) });
-      },
-      { policy: { baseMs: 200, maxMs: 4_000, maxAttempts: 8 }, isRetryable: isRetryableError },
-    );
+    return await ossRetry(() => {
+      attempt++;
+      return sink.complete(receipts, { overwrite: job.overwrite, ...(signal ? { signal } : {}) });
+    });
   } catch (err) {
     if (attempt > 1 && (isNoSuchUpload(err) || err instanceof DestinationExistsError)) {
       const obj = await headDestination(client, job, signal);
