@@ -25,14 +25,14 @@
 import type OSS from 'ali-oss';
 import { setTimeout as delay } from 'node:timers/promises';
 import { planArchiveTasks, validateCompletedParts, DEFAULT_ARCHIVE_MEMBER_SIZE, type ArchivePlan } from '../../shared/archive-parts.ts';
-import { crc64Combine, warnIfSlowCrc } from '../../shared/crc64/index.ts';
+import { crc64Combine, crc64CombineParts, warnIfSlowCrc } from '../../shared/crc64/index.ts';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { IntegrityError, InvalidInputError, OssferryError, errorToJson } from '../../shared/errors.ts';
 import { normalizeEtag } from '../../shared/events.ts';
 import { jobIdFor, ossUrl, type Job } from '../../shared/job.ts';
 import { OSS as LIMITS } from '../../shared/limits.ts';
 import type { Logger } from '../../shared/log.ts';
-import { taskDeadlineMs, taskSourceFor, type PartReceipt } from '../../shared/task.ts';
+import { taskDeadlineMs, taskSourceFor } from '../../shared/task.ts';
 import { header, ossRetry, type ResponseHeaders } from '../coordinator/oss-calls.ts';
 import { headDestination, objectMeta } from '../coordinator/run.ts';
 import { JobFailedError } from '../coordinator/report.ts';
@@ -141,8 +141,6 @@ export const ARCHIVE_META = Object.freeze({
   MEMBER_SIZE: 'gzip-member-size',
   LEVEL: 'gzip-level',
 });
-
-const combineParts = (parts: readonly PartReceipt[]) => parts.reduce((acc, p) => crc64Combine(acc, p.crc64, p.size), 0n);
 
 /**
  * Replaces the metadata of `key` in place, keeping its bytes: CopyObject onto itself (≤ copyObjectLimit),
@@ -415,7 +413,7 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
   if (job.expectedCrc64 !== undefined && uncompressedCrc !== job.expectedCrc64) {
     await fail(new IntegrityError(`combined uncompressed CRC-64 ${uncompressedCrc} differs from expectedCrc64 ${job.expectedCrc64}`));
   }
-  const combined = combineParts(receipts);
+  const combined = crc64CombineParts(receipts);
   const compressedSize = receipts.reduce((a, p) => a + p.size, 0);
 
   // 7. Complete; a concurrent duplicate that completed first makes this run a no-op.

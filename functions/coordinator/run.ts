@@ -9,7 +9,7 @@
  */
 import type OSS from 'ali-oss';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { crc64Combine, warnIfSlowCrc } from '../../shared/crc64/index.ts';
+import { crc64CombineParts, warnIfSlowCrc } from '../../shared/crc64/index.ts';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { IntegrityError, InvalidInputError, OssferryError, errorToJson } from '../../shared/errors.ts';
 import { jobIdFor, ossUrl, type Job } from '../../shared/job.ts';
@@ -97,12 +97,6 @@ export function objectMeta(job: Job, jobId: string, identity: SourceIdentity): R
   if (identity.crc64 !== undefined) meta['source-crc64'] = identity.crc64.toString(10);
   if (identity.mtimeMs !== undefined) meta['source-mtime-ms'] = String(identity.mtimeMs);
   return meta;
-}
-
-function combineAll(parts: readonly PartReceipt[]): bigint {
-  let crc = 0n;
-  for (const p of parts) crc = crc64Combine(crc, p.crc64, p.size);
-  return crc;
 }
 
 const isNoSuchUpload = (err: unknown) => (err as { code?: string })?.code === 'NoSuchUpload';
@@ -364,7 +358,7 @@ export async function runCopyJob(job: Job, deps: CoordinatorDeps): Promise<CopyR
   const receipts = parts.map((p) => done.get(p.partNumber)!);
   const total = receipts.reduce((a, p) => a + p.size, 0);
   if (total !== identity.size) await fail(new IntegrityError(`parts add up to ${total} bytes, the source has ${identity.size}`));
-  const combined = combineAll(receipts);
+  const combined = crc64CombineParts(receipts);
   if (identity.crc64 !== undefined && combined !== identity.crc64) {
     await fail(new IntegrityError(`combined CRC-64 of the parts ${combined} differs from the source's CRC-64 ${identity.crc64}`));
   }
@@ -432,7 +426,7 @@ function finishedEarlier(prior: JobStatus, existing: DestinationInfo, jobId: str
   if (existing.size !== prior.size || existing.crc64 === undefined) return undefined;
   const receipts = [...prior.parts].sort((a, b) => a.partNumber - b.partNumber);
   if (receipts.length !== prior.partCount) return undefined;
-  const combined = combineAll(receipts);
+  const combined = crc64CombineParts(receipts);
   if (combined !== existing.crc64) return undefined;
   return {
     jobId,

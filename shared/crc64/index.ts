@@ -52,6 +52,13 @@ export function crc64Combine(crcA: bigint, crcB: bigint, lengthB: number | bigin
   return backend().crc64Combine(checkCrc('crcA', crcA), checkCrc('crcB', crcB), checkLength('lengthB', lengthB));
 }
 
+/** CRC of the concatenated parts from each part's CRC and size, in order (a multipart object's CRC). */
+export function crc64CombineParts(parts: Iterable<{ crc64: bigint; size: number }>): bigint {
+  let crc = 0n;
+  for (const p of parts) crc = crc64Combine(crc, p.crc64, p.size);
+  return crc;
+}
+
 /**
  * Which backend runs, its load-time probe (MB/s, 10^6 B/s), the CPU features that matter to ISA-L, and the
  * large-buffer kernel ('vpclmul-avx2' = ossferry's own VPCLMULQDQ/AVX2 fold, 'isal', or 'js-slicing8').
