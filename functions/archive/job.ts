@@ -34,7 +34,7 @@ import { OSS as LIMITS } from '../../shared/limits.ts';
 import type { Logger } from '../../shared/log.ts';
 import { taskDeadlineMs, taskSourceFor } from '../../shared/task.ts';
 import { header, ossRetry, type ResponseHeaders } from '../coordinator/oss-calls.ts';
-import { headDestination, objectMeta } from '../coordinator/run.ts';
+import { headDestination, objectMeta, type TaskDispatchOutcome } from '../coordinator/run.ts';
 import { JobFailedError } from '../coordinator/report.ts';
 import { OssPartSink } from '../oss/part-sink.ts';
 import { DestinationExistsError } from '../oss/types.ts';
@@ -44,10 +44,7 @@ import { archiveTaskToWire, type ArchiveResult, type ArchiveTaskWire } from './t
 
 export type ArchiveJob = Extract<Job, { mode: 'archive' }>;
 
-export type ArchiveDispatchOutcome =
-  | { kind: 'result'; result: ArchiveResult }
-  | { kind: 'retry'; error: unknown }
-  | { kind: 'fatal'; error: unknown };
+export type ArchiveDispatchOutcome = TaskDispatchOutcome<ArchiveResult>;
 
 export interface ArchiveJobDeps {
   logger: Logger;

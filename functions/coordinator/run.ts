@@ -23,13 +23,16 @@ import { StatusWriter, type JobStatus, type StatusStore } from '../status/store.
 import { header, ossRetry, type ResponseHeaders } from './oss-calls.ts';
 import { JobFailedError, type CopyReport } from './report.ts';
 
-/** How one worker invocation ended, as the dispatcher classifies it. */
-export type DispatchOutcome =
-  | { kind: 'result'; result: WorkerResult }
+/** How one worker invocation ended, as the dispatcher classifies it; `R` is the worker's result (copy or archive). */
+export type TaskDispatchOutcome<R> =
+  | { kind: 'result'; result: R }
   /** The invocation failed in a way a new invocation may fix (crash, timeout, throttling past retries). */
   | { kind: 'retry'; error: unknown }
   /** Retrying cannot help (bad input, source changed, access denied). */
   | { kind: 'fatal'; error: unknown };
+
+/** How one copy task's invocation ended. */
+export type DispatchOutcome = TaskDispatchOutcome<WorkerResult>;
 
 export interface CoordinatorDeps {
   logger: Logger;
