@@ -39,6 +39,14 @@ export function printJobReport(r: JobReport, json = false): void {
   else printReport(r, json);
 }
 
+/** Prints label/value rows as an aligned table between blank lines. */
+function printRows(rows: ReadonlyArray<readonly [string, string]>): void {
+  const w = Math.max(...rows.map(([k]) => k.length));
+  out('');
+  for (const [k, v] of rows) out(`  ${k.padEnd(w)}  ${v}`);
+  out('');
+}
+
 export function printArchiveReport(r: ArchiveReport, json = false): void {
   if (json) {
     out(JSON.stringify({ kind: 'archive', ...archiveReportToJson(r) }));
@@ -58,10 +66,7 @@ export function printArchiveReport(r: ArchiveReport, json = false): void {
   ];
   if (r.alreadyArchived) rows.push(['note', 'already archived at the destination; nothing uploaded']);
   if (r.inProgress) rows.push(['note', 'another run of this job is in progress; nothing uploaded']);
-  const w = Math.max(...rows.map(([k]) => k.length));
-  out('');
-  for (const [k, v] of rows) out(`  ${k.padEnd(w)}  ${v}`);
-  out('');
+  printRows(rows);
 }
 
 export function printReport(r: CopyReport, json = false): void {
@@ -81,10 +86,7 @@ export function printReport(r: CopyReport, json = false): void {
     ['CRC-64', `${r.crc64} (combined parts == OSS${r.verified.sourceCrc64 !== undefined ? ' == source' : ''}${r.verified.expectedCrc64 !== undefined ? ' == expected' : ''})`],
   ];
   if (r.alreadyDone) rows.push(['note', 'already complete at the destination; nothing copied']);
-  const w = Math.max(...rows.map(([k]) => k.length));
-  out('');
-  for (const [k, v] of rows) out(`  ${k.padEnd(w)}  ${v}`);
-  out('');
+  printRows(rows);
 }
 
 /** Explains a failed job in one or two lines (the coordinator's message names the cause and the abort). */
