@@ -2,7 +2,8 @@
  * Shared setup of the local FC gateway tests (test/integration/fc): the gateway's account and signing key,
  * and echo functions (test/helpers/echo-function.ts) run as child processes.
  */
-import type { LocalFunctionSpec } from '../../local/fc/gateway.ts';
+import type { FcGatewayOptions, LocalFunctionSpec } from '../../local/fc/gateway.ts';
+import { silentLogger } from '../../shared/log.ts';
 
 export const ACCOUNT = '1234567890';
 export const AK = 'local-ak';
@@ -23,6 +24,18 @@ export function echoFunction(name: string, over: Partial<LocalFunctionSpec> = {}
     instanceConcurrency: 1,
     maxInstances: 1,
     instances: ECHO_PROCESS,
+    ...over,
+  };
+}
+
+/** Gateway options for these tests: the account and key above, `oss-ak`/`oss-sk` for the functions, no logs; `over` replaces any field. */
+export function gatewayOptions(over: Partial<FcGatewayOptions> & Pick<FcGatewayOptions, 'functions'>): FcGatewayOptions {
+  return {
+    accountId: ACCOUNT,
+    accessKeyId: AK,
+    accessKeySecret: SK,
+    credentialsForFunctions: { accessKeyId: 'oss-ak', accessKeySecret: 'oss-sk' },
+    logger: silentLogger,
     ...over,
   };
 }

@@ -3,8 +3,8 @@ import FCClient from '@alicloud/fc2';
 import { startFcGateway, type LocalFunctionSpec, type RunningFcGateway, type AsyncResult } from '../../../local/fc/gateway.ts';
 import { startRuntime, type RunningRuntime } from '../../../functions/runtime/server.ts';
 import { echoHandler } from '../../helpers/echo-function.ts';
-import { createLogger, silentLogger } from '../../../shared/log.ts';
-import { ACCOUNT, AK, SK, echoFunction } from '../../helpers/fc-gateway.ts';
+import { createLogger } from '../../../shared/log.ts';
+import { ACCOUNT, AK, SK, echoFunction, gatewayOptions } from '../../helpers/fc-gateway.ts';
 
 function fn(name: string, over: Partial<LocalFunctionSpec> = {}): LocalFunctionSpec {
   return echoFunction(name, { memoryMb: 512, env: { ECHO_TAG: name }, ...over });
@@ -41,13 +41,9 @@ describe('local FC gateway with child-process instances and the unmodified fc2 c
   const asyncResults: AsyncResult[] = [];
 
   beforeAll(async () => {
-    gw = await startFcGateway({
-      accountId: ACCOUNT,
-      accessKeyId: AK,
-      accessKeySecret: SK,
+    gw = await startFcGateway(gatewayOptions({
       region: 'cn-shanghai',
       credentialsForFunctions: { accessKeyId: 'oss-ak', accessKeySecret: 'oss-sk', securityToken: 'oss-token' },
-      logger: silentLogger,
       onInstanceOutput: (line, meta) => output.push({ line, fn: meta.function, instance: meta.instanceId }),
       onAsyncResult: (r) => asyncResults.push(r),
       functions: [
@@ -58,7 +54,7 @@ describe('local FC gateway with child-process instances and the unmodified fc2 c
         fn('async', { asyncRetryAttempts: 1 }),
         fn('broken', { instances: { kind: 'process', command: process.execPath, args: ['-e', 'process.exit(3)'] } }),
       ],
-    });
+    }));
     client = new FCClient(ACCOUNT, { accessKeyID: AK, accessKeySecret: SK, region: 'cn-shanghai', endpoint: gw.endpoint, timeout: 20_000 });
   });
   afterAll(async () => {
@@ -271,14 +267,9 @@ describe('local FC gateway with external instances', () => {
       logger: createLogger({}, { sink: () => {} }),
       writeMarker: () => {},
     });
-    gw = await startFcGateway({
-      accountId: ACCOUNT,
-      accessKeyId: AK,
-      accessKeySecret: SK,
-      credentialsForFunctions: { accessKeyId: 'oss-ak', accessKeySecret: 'oss-sk' },
-      logger: silentLogger,
+    gw = await startFcGateway(gatewayOptions({
       functions: [fn('ext', { maxInstances: 5, instances: { kind: 'external', urls: [`http://127.0.0.1:${runtime.port}/`] } })],
-    });
+    }));
   });
   afterAll(async () => {
     await gw?.close();

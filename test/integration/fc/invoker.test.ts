@@ -5,8 +5,8 @@ import FCClient from '@alicloud/fc2';
 import { startFcGateway, type RunningFcGateway } from '../../../local/fc/gateway.ts';
 import { createFcInvoker, FcInvokeError, FunctionInvocationError, type FcInvokerOptions } from '../../../functions/invoke/invoker.ts';
 import { freePort } from '../../../local/fc/instances.ts';
-import { createLogger, silentLogger } from '../../../shared/log.ts';
-import { ACCOUNT, AK, SK, echoFunction as fn } from '../../helpers/fc-gateway.ts';
+import { createLogger } from '../../../shared/log.ts';
+import { ACCOUNT, AK, SK, echoFunction as fn, gatewayOptions } from '../../helpers/fc-gateway.ts';
 
 /**
  * A stand-in front of the gateway that answers the first `failures` requests itself with an FC error
@@ -76,15 +76,7 @@ describe('createFcInvoker over the unmodified fc2 client', () => {
     });
 
   beforeAll(async () => {
-    gw = await startFcGateway({
-      accountId: ACCOUNT,
-      accessKeyId: AK,
-      accessKeySecret: SK,
-      credentialsForFunctions: { accessKeyId: 'oss-ak', accessKeySecret: 'oss-sk' },
-      logger: silentLogger,
-      onInstanceOutput: () => {},
-      functions: [fn('one')],
-    });
+    gw = await startFcGateway(gatewayOptions({ onInstanceOutput: () => {}, functions: [fn('one')] }));
     front = await flakyFront(gw.endpoint);
   });
   afterAll(async () => {
