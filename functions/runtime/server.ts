@@ -10,12 +10,12 @@
  * and shared/ are imported so the server is listening within milliseconds of process start.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { errorToJson } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { FC } from '../../shared/limits.ts';
 import { contextFromHeaders } from './context.ts';
+import { listen } from './listen.ts';
 import { HandlerError, type FunctionErrorBody, type Handler, type Initializer } from './types.ts';
 
 /**
@@ -244,14 +244,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<RunningRunt
 
   const host = options.host ?? (process.env[RUNTIME_HOST_ENV] || '0.0.0.0');
   const port = resolvePort(options.port);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = (server.address() as AddressInfo).port;
+  const bound = await listen(server, port, host);
   logger.info('runtime listening', { host, port: bound });
 
   return {

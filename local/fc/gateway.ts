@@ -10,13 +10,13 @@
  * Errors carry capitalised `ErrorCode`/`ErrorMessage`, the only spelling fc2 turns into err.code (§3.5).
  */
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../shared/log.ts';
 import { InvalidInputError, errorToJson } from '../../shared/errors.ts';
 import { FC } from '../../shared/limits.ts';
 import { TIMEOUT_HEADER } from '../../functions/runtime/context.ts';
+import { listen } from '../../functions/runtime/listen.ts';
 import { externalProvider, processProvider, type Instance, type InstanceProvider } from './instances.ts';
 import { createPool, type FunctionPool, type Slot } from './pool.ts';
 import { fcContentMd5, verifyFcSignature } from './signature.ts';
@@ -364,14 +364,7 @@ export async function startFcGateway(options: FcGatewayOptions): Promise<Running
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, options.port ?? 0, host);
   const endpoint = `http://${host}:${port}`;
   logger.info('fc gateway listening', { endpoint, functions: [...pools.keys()] });
 
