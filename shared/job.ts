@@ -234,11 +234,15 @@ export function parseJob(input: unknown): Job {
     : { ...base, mode: 'copy' };
 }
 
-/** What identifies one version of a source (structurally the RangeSource `SourceIdentity`). */
+/** What identifies one version of a source (the RangeSource `SourceIdentity`, functions/sources/types.ts). */
 export interface SourceFingerprint {
+  /** Total size in bytes. */
   size: number;
+  /** Strong ETag (HTTP/OSS), used for If-Match on every ranged read. */
   etag?: string;
+  /** Whole-object CRC-64 when the source publishes one (OSS `x-oss-hash-crc64ecma`). */
   crc64?: bigint;
+  /** Modification time in ms since epoch (SFTP; HTTP Last-Modified when no ETag). */
   mtimeMs?: number;
 }
 

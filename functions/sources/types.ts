@@ -5,17 +5,10 @@
  */
 import type { Readable } from 'node:stream';
 import { OssferryError } from '../../shared/errors.ts';
+import type { SourceFingerprint } from '../../shared/job.ts';
 
-export interface SourceIdentity {
-  /** Total size in bytes. */
-  size: number;
-  /** Strong ETag (HTTP/OSS), used for If-Match on every ranged read. */
-  etag?: string;
-  /** Whole-object CRC-64 when the source publishes one (OSS `x-oss-hash-crc64ecma`). */
-  crc64?: bigint;
-  /** Modification time in ms since epoch (SFTP; HTTP Last-Modified when no ETag). */
-  mtimeMs?: number;
-}
+/** What stat() returns and every read() is pinned to: one version of the source (size, ETag, CRC-64, mtime). */
+export type SourceIdentity = SourceFingerprint;
 
 export interface RangeSource {
   /** Location safe for logs: no credentials, no query string. */
