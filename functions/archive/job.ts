@@ -30,6 +30,7 @@ import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { IntegrityError, InvalidInputError, OssferryError, errorToJson } from '../../shared/errors.ts';
 import { normalizeEtag } from '../../shared/events.ts';
 import { jobIdFor, ossUrl, type Job } from '../../shared/job.ts';
+import { toJsonValue } from '../../shared/json.ts';
 import { OSS as LIMITS } from '../../shared/limits.ts';
 import type { Logger } from '../../shared/log.ts';
 import { taskDeadlineMs, taskSourceFor } from '../../shared/task.ts';
@@ -127,7 +128,7 @@ export interface ArchiveReport {
 
 /** JSON-safe copy of a report (bigint → decimal string). */
 export function archiveReportToJson(r: ArchiveReport): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(10) : v))) as Record<string, unknown>;
+  return toJsonValue(r);
 }
 
 /** Metadata keys (x-oss-meta-…) an archive carries besides objectMeta's source identity. */

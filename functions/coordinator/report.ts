@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { crc64Wire } from '../../shared/crc64/wire.ts';
 import { OssferryError } from '../../shared/errors.ts';
 import { parseOrThrow } from '../../shared/job.ts';
+import { toJsonValue } from '../../shared/json.ts';
 
 export interface CopyReport {
   jobId: string;
@@ -70,7 +71,7 @@ export function parseCopyReport(input: unknown): CopyReport {
 
 /** JSON-safe copy of a report (bigint → decimal string). */
 export function copyReportToJson(r: CopyReport): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(10) : v))) as Record<string, unknown>;
+  return toJsonValue(r);
 }
 
 /**

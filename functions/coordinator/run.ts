@@ -21,7 +21,7 @@ import { DestinationExistsError, type PartSink } from '../oss/types.ts';
 import type { RangeSource, SourceIdentity } from '../sources/types.ts';
 import { StatusWriter, type JobStatus, type StatusStore } from '../status/store.ts';
 import { header, ossRetry, type ResponseHeaders } from './oss-calls.ts';
-import { JobFailedError, type CopyReport } from './report.ts';
+import { copyReportToJson, JobFailedError, type CopyReport } from './report.ts';
 
 /** How one worker invocation ended, as the dispatcher classifies it; `R` is the worker's result (copy or archive). */
 export type TaskDispatchOutcome<R> =
@@ -417,7 +417,7 @@ export async function runCopyJob(job: Job, deps: CoordinatorDeps): Promise<CopyR
     },
   };
   status.state = 'succeeded';
-  status.report = JSON.parse(JSON.stringify(report, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(10) : v))) as Record<string, unknown>;
+  status.report = copyReportToJson(report);
   save();
   await writer.flush();
   log.info('job succeeded', { destination: dest, size: identity.size, parts: parts.length, seconds: report.seconds, mbPerSecond: report.mbPerSecond, crc64: combined });

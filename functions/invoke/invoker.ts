@@ -10,6 +10,7 @@ import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { FC } from '../../shared/limits.ts';
 import type { Logger } from '../../shared/log.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
+import { bigintAsDecimal } from '../../shared/json.ts';
 import type { FcContext, FunctionErrorBody } from '../runtime/types.ts';
 import { DEFAULT_RETRY_POLICY, classifyFc2Error, fullJitterDelayMs, type RetryPolicy } from './retry.ts';
 
@@ -111,7 +112,7 @@ function header(h: Record<string, string | string[] | undefined>, name: string):
 function encodePayload(payload: unknown): Buffer {
   if (Buffer.isBuffer(payload)) return payload;
   return Buffer.from(
-    JSON.stringify(payload === undefined ? null : payload, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+    JSON.stringify(payload === undefined ? null : payload, bigintAsDecimal),
     'utf8',
   );
 }

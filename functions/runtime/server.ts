@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { errorToJson } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
+import { bigintAsDecimal } from '../../shared/json.ts';
 import { FC } from '../../shared/limits.ts';
 import { contextFromHeaders } from './context.ts';
 import { listen } from './listen.ts';
@@ -83,9 +84,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 /** bigint results go out as decimal strings, the project's wire form for CRC-64 (docs/CONVENTIONS.md). */
 function toJson(value: unknown): string {
-  return JSON.stringify(value === undefined ? null : value, (_k, v: unknown) =>
-    typeof v === 'bigint' ? v.toString() : v,
-  );
+  return JSON.stringify(value === undefined ? null : value, bigintAsDecimal);
 }
 
 export function functionErrorBody(err: unknown): FunctionErrorBody {

@@ -11,6 +11,7 @@ import { crc64Wire } from '../../shared/crc64/wire.ts';
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { parseOssUrl } from '../../shared/job.ts';
+import { bigintAsDecimal } from '../../shared/json.ts';
 import { retry } from '../../shared/retry.ts';
 
 /** Where status objects live. */
@@ -82,7 +83,7 @@ export type JobStatus = z.output<typeof jobStatusSchema>;
 
 /** The JSON form of a status object (bigint → decimal string). */
 export function jobStatusToJson(s: JobStatus): string {
-  return JSON.stringify(s, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(10) : v));
+  return JSON.stringify(s, bigintAsDecimal);
 }
 
 export class StatusObjectError extends OssferryError {
