@@ -30,7 +30,7 @@ import path from 'node:path';
 import OSS from 'ali-oss';
 import { parseSize, parseWhole } from '../cli/args.ts';
 import { crc64 } from '../shared/crc64/index.ts';
-import { startLocalCloud } from '../local/cloud.ts';
+import { LOCAL_DEFAULTS, startLocalCloud } from '../local/cloud.ts';
 import { sampleFunctionRss } from '../local/procs.ts';
 import { cpuDelta, cpuSnapshot } from './lib/cpu.ts';
 
@@ -176,8 +176,8 @@ function flag(name: string, fallback: string): string {
 
 async function main(): Promise<void> {
   const size = parseSize('--size', flag('--size', '2GiB'));
-  const workers = parseWhole('--workers', flag('--workers', '4'), 1, 64);
-  const streams = parseWhole('--streams', flag('--streams', '8'), 1, 64);
+  const workers = parseWhole('--workers', flag('--workers', String(LOCAL_DEFAULTS.workers.maxInstances)), 1, 64);
+  const streams = parseWhole('--streams', flag('--streams', String(LOCAL_DEFAULTS.streamsPerWorker)), 1, 64);
   const partSize = parseSize('--part-size', flag('--part-size', '16MiB'));
   const rounds = parseWhole('--rounds', flag('--rounds', '3'), 1, 20);
   const profDir = process.argv.includes('--prof-dir') ? path.resolve(flag('--prof-dir', '')) : undefined;

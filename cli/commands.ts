@@ -24,7 +24,7 @@ import { jobProgress, type JobProgress } from '../functions/status/progress.ts';
 import { ossStatusStore, parseStatusLocation } from '../functions/status/store.ts';
 import { archiveReportToJson, ARCHIVE_META, type ArchiveReport } from '../functions/archive/job.ts';
 import { isArchiveReportJson, parseArchiveReport } from '../functions/archive/report.ts';
-import { startLocalCloud, type JobReport, type LocalCloud, type LocalCloudOptions } from '../local/cloud.ts';
+import { LOCAL_DEFAULTS, startLocalCloud, type JobReport, type LocalCloud, type LocalCloudOptions } from '../local/cloud.ts';
 import { sshdAvailable, startSshd, SSHD_PATH, type Sshd } from '../local/sshd.ts';
 import { startOssServer } from '../local/oss/index.ts';
 import { formatBytes, jobSpecFromFlags, parseSize, parseWhole, type TransferFlags } from './args.ts';
@@ -208,7 +208,7 @@ export interface StartOptions extends TransferFlags {
 export async function startCommand(o: StartOptions): Promise<number> {
   const size = parseSize('--size', o.size);
   const archiveSize = parseSize('--archive-size', o.archiveSize ?? '256MiB');
-  const maxInstances = o.maxInstances !== undefined ? parseWhole('--max-instances', o.maxInstances, 1, 64) : 4;
+  const maxInstances = o.maxInstances !== undefined ? parseWhole('--max-instances', o.maxInstances, 1, 64) : LOCAL_DEFAULTS.workers.maxInstances;
   const json = o.json === true;
   const quiet = o.quiet === true || json;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ossferry-start-'));
@@ -236,6 +236,7 @@ export async function startCommand(o: StartOptions): Promise<number> {
       const { gzip: _g, gzipLevel, sftpHostKey: _h, ...flags } = o;
       const spec = jobSpecFromFlags(cloud.httpSource.url('/sample.bin'), `oss://${cloud.bucket}/sample.bin`, {
         workers: String(maxInstances),
+        streams: String(LOCAL_DEFAULTS.streamsPerWorker),
         ...flags,
         expectedCrc64: expected.toString(10),
       });

@@ -15,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import OSS from 'ali-oss';
 import { FUNCTION_ENV } from '../shared/function-env.ts';
@@ -151,7 +152,12 @@ export const LOCAL_DEFAULTS = Object.freeze({
   bucket: 'ossferry',
   statusBucket: 'ossferry-status',
   statusPrefix: 'jobs',
-  workers: { maxInstances: 4, instanceConcurrency: 1, memoryMb: 2048, timeoutSeconds: 600 } satisfies FunctionSizing,
+  // One worker instance per core: a real FC instance brings its own vCPUs, but on one box extra worker processes
+  // only share the same cores (measured with bench:copy, 2 GiB on 2 cores: worker CPU 4.8 ns/B at 4 workers × 8
+  // streams, 2.5 ns/B at fewer, fatter workers; 1.33× vs 1.75× ali-oss's default). Streams carry the parallelism.
+  workers: { maxInstances: Math.max(2, os.availableParallelism()), instanceConcurrency: 1, memoryMb: 2048, timeoutSeconds: 600 } satisfies FunctionSizing,
+  /** Parallel part streams per local worker (job spec streamsPerWorker), so fewer workers keep as many parts in flight. */
+  streamsPerWorker: 16,
   coordinator: { maxInstances: 2, instanceConcurrency: 4, memoryMb: 512, timeoutSeconds: 3600 } satisfies FunctionSizing,
 });
 
@@ -225,6 +231,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         [FUNCTION_ENV.WORKER_FUNCTION]: LOCAL_DEFAULTS.workerFunction,
         [FUNCTION_ENV.FC_ENDPOINT]: fcEndpoint,
         [FUNCTION_ENV.STATUS_LOCATION]: statusLocation,
+        [FUNCTION_ENV.MAX_WORKERS]: String(workers.maxInstances * workers.instanceConcurrency),
         ...options.coordinatorEnv,
       },
       worker: { ...common, [FUNCTION_ENV.ROLE]: 'worker' },

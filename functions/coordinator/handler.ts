@@ -38,6 +38,21 @@ function required(env: Record<string, string | undefined>, name: string, fix: st
   return v;
 }
 
+/**
+ * Caps a job's fan-out at the deployment's worker capacity (env OSSFERRY_MAX_WORKERS: the stack's worker
+ * maxInstances; locally the gateway's instances × concurrency). FC 2.0 has no per-function instance cap the stack
+ * can set (docs/deploy.md), and dispatching beyond capacity only turns into 429 ResourceExhausted retries.
+ */
+export function capWorkers<J extends { workers: number }>(job: J, env: Record<string, string | undefined>): J {
+  const raw = env[FUNCTION_ENV.MAX_WORKERS];
+  if (raw === undefined || raw === '') return job;
+  const max = Number(raw);
+  if (!Number.isInteger(max) || max < 1) {
+    throw new InvalidInputError(FUNCTION_ENV.MAX_WORKERS, `is "${raw}", not a whole number ≥ 1`, `set ${FUNCTION_ENV.MAX_WORKERS} to the worker function's max instances, e.g. 16`);
+  }
+  return job.workers > max ? { ...job, workers: max } : job;
+}
+
 /** Builds the coordinator's dependencies for one invocation. Exported for tests of the wiring. */
 export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, string | undefined> = process.env): CoordinatorDeps {
   const region = ctx.region || env[FUNCTION_ENV.REGION] || '';
@@ -101,7 +116,7 @@ function toHandlerError(err: unknown): HandlerError {
 }
 
 async function runOne(spec: unknown, ctx: FcContext, env: Record<string, string | undefined>) {
-  const job = parseJob(spec);
+  const job = capWorkers(parseJob(spec), env);
   if (job.mode === 'archive') {
     const options = job.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: job.sftpHostKeyFingerprint } : {};
     return archiveReportToJson(await runArchiveJob(job, archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env), options));
@@ -120,7 +135,7 @@ export const handler: Handler = async (event, ctx) => {
     return await handleOssEvent(event, {
       rules: archiveRulesFromEnv(env),
       logger: ctx.logger,
-      runJob: (job, options) => runArchiveJob(job, archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env), options),
+      runJob: (job, options) => runArchiveJob(capWorkers(job, env), archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env), options),
     });
   } catch (err) {
     throw toHandlerError(err);
