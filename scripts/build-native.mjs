@@ -3,7 +3,7 @@
 // Why a wrapper instead of npm's implicit `node-gyp rebuild`: a missing libisal-dev must not
 // hide behind a wall of compiler output. We say exactly which Debian package is missing, and
 // on a fresh Debian machine where we run as root we install it (the project installs what it
-// needs; see README "System packages"). Set OSSFERRY_NO_APT=1 to forbid that.
+// needs; see README "Quick start"). Set OSSFERRY_NO_APT=1 to forbid that.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -23,12 +23,11 @@ if (!existsSync(path.join(root, 'functions/native/binding.gyp'))) {
   process.exit(0);
 }
 
-if (!existsSync(header)) {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (isRoot && !process.env.OSSFERRY_NO_APT && existsSync('/usr/bin/apt-get')) {
-    console.log('[ossferry] ISA-L headers missing: installing Debian packages via scripts/system-deps.sh');
-    run('bash', [path.join(root, 'scripts/system-deps.sh')]);
-  }
+// The script is idempotent and only calls apt-get for packages dpkg says are missing (ISA-L for the addon, and
+// xz-utils/pigz/gzip/openssh-server for the tests), so `npm install` then `npm test` work on a fresh machine.
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+if (isRoot && !process.env.OSSFERRY_NO_APT && existsSync('/usr/bin/apt-get') && !process.argv.includes('--no-apt')) {
+  run('bash', [path.join(root, 'scripts/system-deps.sh')]);
 }
 if (!existsSync(header)) {
   console.error(
