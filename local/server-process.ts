@@ -12,7 +12,8 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { OssferryError } from '../shared/errors.ts';
 import type { HttpSourceServer } from './http-source/index.ts';
-import type { FaultConfig, LocalOss, OssClientOptions, OssServerOptions, StsCredential } from './oss/index.ts';
+import { localOssClientOptions } from './oss/client-options.ts';
+import type { FaultConfig, LocalOss, OssServerOptions } from './oss/index.ts';
 
 export class ServerProcessError extends OssferryError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -74,23 +75,7 @@ export async function startOssServerProcess(options: OssServerOptions, po: Serve
     accessKeyId: r.accessKeyId,
     accessKeySecret: r.accessKeySecret,
     dataDir: r.dataDir,
-    // Same as local/oss/index.ts clientOptions (oss-protocol.md §2.2, §2.9).
-    clientOptions(bucket: string, opts: { pathStyle?: boolean; v4?: boolean; sts?: StsCredential } = {}): OssClientOptions {
-      const cred = opts.sts ?? { accessKeyId: r.accessKeyId, accessKeySecret: r.accessKeySecret };
-      const out: OssClientOptions = {
-        endpoint: opts.pathStyle ? `http://localhost:${r.port}` : r.endpoint,
-        region: `oss-${r.region}`,
-        bucket,
-        accessKeyId: cred.accessKeyId,
-        accessKeySecret: cred.accessKeySecret,
-        secure: false,
-        timeout: 600_000,
-      };
-      if (opts.sts) out.stsToken = opts.sts.securityToken;
-      if (opts.pathStyle) out.sldEnable = true;
-      if (opts.v4) out.authorizationV4 = true;
-      return out;
-    },
+    clientOptions: (bucket, opts) => localOssClientOptions(r, bucket, opts),
     setFaults(f: FaultConfig) {
       child.stdin?.write(JSON.stringify({ op: 'setFaults', faults: f }) + '\n');
     },

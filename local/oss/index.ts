@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { silentLogger, type Logger } from '../../shared/log.ts';
 import type { Credential } from './auth.ts';
+import { localOssClientOptions, type LocalClientOptionsRequest } from './client-options.ts';
 import { Faults, type FaultConfig } from './faults.ts';
 import { createOssHttpServer } from './server.ts';
 import { Store } from './store.ts';
@@ -79,7 +80,7 @@ export interface LocalOss {
    * Options for `new OSS({...})` that work against this server. Default: IP endpoint (bucket from the Host
    * header, oss-protocol.md §2.2). `{ pathStyle: true }`: `http://localhost:PORT` + `sldEnable`.
    */
-  clientOptions(bucket: string, opts?: { pathStyle?: boolean; v4?: boolean; sts?: StsCredential }): OssClientOptions;
+  clientOptions(bucket: string, opts?: LocalClientOptionsRequest): OssClientOptions;
   setFaults(f: FaultConfig): void;
   close(): Promise<void>;
 }
@@ -128,25 +129,7 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
     accessKeyId,
     accessKeySecret,
     dataDir,
-    clientOptions(bucket, opts = {}) {
-      const cred = opts.sts ?? { accessKeyId, accessKeySecret };
-      const out: OssClientOptions = {
-        // oss-protocol.md §2.2: an IP endpoint makes ali-oss send Host `<bucket>.oss-<region>.aliyuncs.com`;
-        // path style needs a hostname (localhost) plus sldEnable.
-        endpoint: opts.pathStyle ? `http://localhost:${port}` : endpoint,
-        region: `oss-${region}`,
-        bucket,
-        accessKeyId: cred.accessKeyId,
-        accessKeySecret: cred.accessKeySecret,
-        secure: false,
-        // §2.9: the timeout covers the whole request; local multi-GB parts need more than 60 s.
-        timeout: 600_000,
-      };
-      if (opts.sts) out.stsToken = opts.sts.securityToken;
-      if (opts.pathStyle) out.sldEnable = true;
-      if (opts.v4) out.authorizationV4 = true;
-      return out;
-    },
+    clientOptions: (bucket, opts) => localOssClientOptions({ endpoint, port, region, accessKeyId, accessKeySecret }, bucket, opts),
     setFaults(f) {
       faults.set(f, options.seed);
     },
