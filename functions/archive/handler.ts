@@ -6,13 +6,11 @@
  * - `archiveJobDeps(copyDeps, ctx, env)`: coordinator side — the copy job's dependencies plus the archive
  *   dispatcher over the same fc2 invoker.
  */
-import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
-import { isRetryableError } from '../../shared/retry.ts';
 import { createFcInvoker, invokerOptionsFromContext } from '../invoke/invoker.ts';
-import { createOssClient, normaliseRegion } from '../oss/client.ts';
-import { OssPartSink } from '../oss/part-sink.ts';
-import { HandlerError, type FcContext } from '../runtime/types.ts';
+import { createOssClient } from '../oss/client.ts';
+import type { FcContext } from '../runtime/types.ts';
+import { taskFailure, taskOssFromContext } from '../worker/fc-deps.ts';
 import type { CoordinatorDeps } from '../coordinator/run.ts';
 import { fcArchiveDispatcher } from './dispatch.ts';
 import type { ArchiveJobDeps } from './job.ts';
@@ -22,8 +20,7 @@ import { runArchiveTask, type ArchiveWorkerDeps } from './worker.ts';
 
 export function archiveWorkerDeps(task: ArchiveTask, context: FcContext, env: Record<string, string | undefined> = process.env): ArchiveWorkerDeps {
   const logger = context.logger.child({ jobId: task.jobId });
-  const credentials = context.credentials;
-  const ownRegion = normaliseRegion(task.oss?.region ?? context.region);
+  const oss = taskOssFromContext(task, context, logger, env);
   return {
     logger,
     signal: context.signal,
@@ -35,19 +32,9 @@ export function archiveWorkerDeps(task: ArchiveTask, context: FcContext, env: Re
         maxSockets: t.concurrency * 2,
         oss: { ...(t.source.endpoint ? { endpoint: t.source.endpoint } : {}), ...(t.source.region ? { region: t.source.region } : {}) },
         ...(t.source.hostKeyFingerprint ? { hostKeyFingerprint: t.source.hostKeyFingerprint } : {}),
-        ossClientFor: (bucket, h) => {
-          const region = h.region ? normaliseRegion(h.region) : ownRegion;
-          return createOssClient({ bucket, credentials, region, env, internal: region === normaliseRegion(context.region), ...(h.endpoint ? { endpoint: h.endpoint } : {}) });
-        },
+        ossClientFor: oss.ossClientFor,
       }),
-    partSinkFor: (t) =>
-      new OssPartSink({
-        client: createOssClient({ bucket: t.destination.bucket, credentials, region: ownRegion, env, ...(t.oss?.endpoint ? { endpoint: t.oss.endpoint } : {}) }),
-        bucket: t.destination.bucket,
-        key: t.destination.key,
-        uploadId: t.uploadId,
-        logger,
-      }),
+    partSinkFor: oss.partSinkFor,
   };
 }
 
@@ -57,10 +44,7 @@ export async function handleArchiveTask(json: unknown, context: FcContext, env: 
   try {
     return archiveResultToWire(await runArchiveTask(task, archiveWorkerDeps(task, context, env)));
   } catch (err) {
-    if (err instanceof OssferryError && !(err instanceof HandlerError) && !(err instanceof InvalidInputError)) {
-      throw new HandlerError(err.code, err.message, { cause: err, retryable: isRetryableError(err) });
-    }
-    throw err;
+    throw taskFailure(err);
   }
 }
 

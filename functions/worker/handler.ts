@@ -6,22 +6,19 @@
  * A task that cannot succeed (changed source, aborted upload, bad input) becomes a HandlerError carrying
  * the original code, with `retryable` from the shared classifier.
  */
-import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
+import { InvalidInputError } from '../../shared/errors.ts';
 import { handleArchiveTask } from '../archive/handler.ts';
 import { isArchiveTaskPayload } from '../archive/task.ts';
-import { isRetryableError } from '../../shared/retry.ts';
 import { parseTask, workerResultToWire, type WorkerTask } from '../../shared/task.ts';
-import { createOssClient, normaliseRegion } from '../oss/client.ts';
-import { OssPartSink } from '../oss/part-sink.ts';
-import { HandlerError, type FcContext, type Handler } from '../runtime/types.ts';
+import type { FcContext, Handler } from '../runtime/types.ts';
 import { openSource } from '../sources/index.ts';
+import { taskFailure, taskOssFromContext } from './fc-deps.ts';
 import { runWorkerTask, type WorkerDeps } from './run.ts';
 
 /** Builds the worker's dependencies from the FC context (exported for the local cloud and tests). */
 export function workerDepsFromContext(task: WorkerTask, context: FcContext, env: Record<string, string | undefined> = process.env): WorkerDeps {
   const logger = context.logger.child({ jobId: task.jobId });
-  const credentials = context.credentials;
-  const ownRegion = normaliseRegion(task.oss?.region ?? context.region);
+  const oss = taskOssFromContext(task, context, logger, env);
   return {
     logger,
     signal: context.signal,
@@ -34,33 +31,9 @@ export function workerDepsFromContext(task: WorkerTask, context: FcContext, env:
         oss: hints,
         // The job's SFTP host key pin travels in the task; the private key stays in env (a secret).
         ...(task.source.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: task.source.hostKeyFingerprint } : {}),
-        ossClientFor: (bucket, h) => {
-          const region = h.region ? normaliseRegion(h.region) : ownRegion;
-          return createOssClient({
-            bucket,
-            credentials,
-            region,
-            env,
-            // Internal endpoints only work within their own region.
-            internal: region === normaliseRegion(context.region),
-            ...(h.endpoint ? { endpoint: h.endpoint } : {}),
-          });
-        },
+        ossClientFor: oss.ossClientFor,
       }),
-    partSinkFor: (t) =>
-      new OssPartSink({
-        client: createOssClient({
-          bucket: t.destination.bucket,
-          credentials,
-          region: ownRegion,
-          env,
-          ...(t.oss?.endpoint ? { endpoint: t.oss.endpoint } : {}),
-        }),
-        bucket: t.destination.bucket,
-        key: t.destination.key,
-        uploadId: t.uploadId,
-        logger,
-      }),
+    partSinkFor: oss.partSinkFor,
   };
 }
 
@@ -78,9 +51,6 @@ export const handler: Handler = async (event, context) => {
     const result = await runWorkerTask(task, workerDepsFromContext(task, context));
     return workerResultToWire(result);
   } catch (err) {
-    if (err instanceof OssferryError && !(err instanceof HandlerError) && !(err instanceof InvalidInputError)) {
-      throw new HandlerError(err.code, err.message, { cause: err, retryable: isRetryableError(err) });
-    }
-    throw err;
+    throw taskFailure(err);
   }
 };

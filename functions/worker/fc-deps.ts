@@ -1,0 +1,79 @@
+/**
+ * What the two kinds of worker task (copy: ./handler.ts, archive: ../archive/handler.ts) take from the FC
+ * context alike: OSS clients under the STS credentials FC injects (context.credentials; endpoint from env
+ * OSSFERRY_OSS_ENDPOINT or derived from the region), and how a failed task is answered.
+ */
+import type OSS from 'ali-oss';
+import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
+import type { OssLocation } from '../../shared/job.ts';
+import type { Logger } from '../../shared/log.ts';
+import { isRetryableError } from '../../shared/retry.ts';
+import { createOssClient, normaliseRegion } from '../oss/client.ts';
+import { OssPartSink } from '../oss/part-sink.ts';
+import { HandlerError, type FcContext } from '../runtime/types.ts';
+
+/** Endpoint and region hints of a task or a job (both optional). */
+export interface OssHints {
+  endpoint?: string;
+  region?: string;
+}
+
+/** The fields of a copy or archive task that say where its parts go. */
+export interface PartTarget {
+  destination: OssLocation;
+  uploadId: string;
+  oss?: OssHints;
+}
+
+export interface TaskOss {
+  /** Client for an oss:// source bucket, given the job's hints (SourceDeps.ossClientFor). */
+  ossClientFor(bucket: string, hints: OssHints): OSS;
+  /** The sink for the parts of the task's multipart upload. */
+  partSinkFor(t: PartTarget): OssPartSink;
+}
+
+/** OSS access for one task; the task's own region is `task.oss.region`, else the function's. */
+export function taskOssFromContext(task: { oss?: OssHints }, context: FcContext, logger: Logger, env: Record<string, string | undefined>): TaskOss {
+  const credentials = context.credentials;
+  const ownRegion = normaliseRegion(task.oss?.region ?? context.region);
+  return {
+    ossClientFor: (bucket, h) => {
+      const region = h.region ? normaliseRegion(h.region) : ownRegion;
+      return createOssClient({
+        bucket,
+        credentials,
+        region,
+        env,
+        // Internal endpoints only work within their own region.
+        internal: region === normaliseRegion(context.region),
+        ...(h.endpoint ? { endpoint: h.endpoint } : {}),
+      });
+    },
+    partSinkFor: (t) =>
+      new OssPartSink({
+        client: createOssClient({
+          bucket: t.destination.bucket,
+          credentials,
+          region: ownRegion,
+          env,
+          ...(t.oss?.endpoint ? { endpoint: t.oss.endpoint } : {}),
+        }),
+        bucket: t.destination.bucket,
+        key: t.destination.key,
+        uploadId: t.uploadId,
+        logger,
+      }),
+  };
+}
+
+/**
+ * What a handler throws for a failed task: a task that cannot succeed (changed source, aborted upload, …)
+ * becomes a HandlerError carrying the original code, with `retryable` from the shared classifier. Bad
+ * input, HandlerErrors and foreign errors pass unchanged.
+ */
+export function taskFailure(err: unknown): unknown {
+  if (err instanceof OssferryError && !(err instanceof HandlerError) && !(err instanceof InvalidInputError)) {
+    return new HandlerError(err.code, err.message, { cause: err, retryable: isRetryableError(err) });
+  }
+  return err;
+}
