@@ -34,6 +34,7 @@ import { toJsonValue } from '../../shared/json.ts';
 import { OSS as LIMITS } from '../../shared/limits.ts';
 import type { Logger } from '../../shared/log.ts';
 import { taskDeadlineMs, taskSourceFor } from '../../shared/task.ts';
+import { abortUpload, failJob } from '../coordinator/abort.ts';
 import { header, ossRetry, type ResponseHeaders } from '../coordinator/oss-calls.ts';
 import { headDestination, objectMeta, type TaskDispatchOutcome } from '../coordinator/run.ts';
 import { JobFailedError } from '../coordinator/report.ts';
@@ -171,21 +172,6 @@ export async function stampMetadata(client: OSS, bucket: string, key: string, et
   return { etag: header(h.headers, 'etag') ?? '', ...(crc !== undefined ? { crc64: crc64FromWire(crc, 'x-oss-hash-crc64ecma') } : {}) };
 }
 
-/** Aborts and confirms the upload is gone (in-flight parts can survive one abort, peers.md §2 item 1). */
-async function abortUpload(sink: OssPartSink, log: Logger): Promise<boolean> {
-  for (let i = 0; i < 3; i++) {
-    try {
-      await ossRetry(() => sink.abort());
-      if (i > 0) await delay(500);
-      await sink.listParts();
-    } catch (err) {
-      if ((err as { code?: string }).code === 'NoSuchUpload') return true;
-      log.error('abort of the multipart upload failed', { uploadId: sink.uploadId, error: errorToJson(err) });
-    }
-  }
-  return false;
-}
-
 /** Runs an archive job: a verified gzip object at the destination, or a clean failure with the upload aborted. */
 export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: ArchiveJobOptions = {}): Promise<ArchiveReport> {
   if (job.mode !== 'archive') throw new InvalidInputError('mode', `is "${job.mode}"; runArchiveJob runs archive jobs`, 'set mode to "archive" or use runCopyJob');
@@ -292,22 +278,7 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
   };
   save();
 
-  const fail = async (cause: unknown): Promise<never> => {
-    const aborted = await abortUpload(sink, log);
-    status.state = 'failed';
-    status.error = errorToJson(cause) as JobStatus['error'];
-    status.aborted = aborted;
-    save();
-    await writer.flush();
-    log.error('archive job failed', { error: errorToJson(cause), aborted, uploadId });
-    throw new JobFailedError({
-      jobId,
-      uploadId,
-      aborted,
-      cause,
-      message: `archive job ${jobId} failed: ${(cause as Error)?.message ?? String(cause)}; ${aborted ? `multipart upload ${uploadId} aborted, nothing written to ${dest}` : `ABORTING multipart upload ${uploadId} FAILED — abort it by hand or let the lifecycle rule remove it`}`,
-    });
-  };
+  const fail = (cause: unknown): Promise<never> => failJob({ label: 'archive job', jobId, uploadId, dest, sink, log, status, save, writer }, cause);
   try {
     await writer.flush(true);
   } catch (err) {

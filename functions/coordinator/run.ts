@@ -20,6 +20,7 @@ import { OssPartSink } from '../oss/part-sink.ts';
 import { DestinationExistsError, type PartSink } from '../oss/types.ts';
 import type { RangeSource, SourceIdentity } from '../sources/types.ts';
 import { StatusWriter, type JobStatus, type StatusStore } from '../status/store.ts';
+import { abortUpload, failJob, isNoSuchUpload } from './abort.ts';
 import { header, ossRetry, type ResponseHeaders } from './oss-calls.ts';
 import { copyReportToJson, JobFailedError, type CopyReport } from './report.ts';
 
@@ -101,8 +102,6 @@ export function objectMeta(job: Job, jobId: string, identity: SourceIdentity): R
   if (identity.mtimeMs !== undefined) meta['source-mtime-ms'] = String(identity.mtimeMs);
   return meta;
 }
-
-const isNoSuchUpload = (err: unknown) => (err as { code?: string })?.code === 'NoSuchUpload';
 
 /**
  * Runs a copy job to completion (or a clean failure). Returns the verified report; throws JobFailedError
@@ -250,23 +249,7 @@ export async function runCopyJob(job: Job, deps: CoordinatorDeps): Promise<CopyR
     throw new JobFailedError({ jobId, uploadId, aborted: true, cause: err, message: `job ${jobId}: ${(err as Error).message}; multipart upload aborted, nothing written to ${dest}` });
   });
 
-  const fail = async (cause: unknown): Promise<never> => {
-    const aborted = await abortUpload(sink!, log);
-    status.state = 'failed';
-    status.error = errorToJson(cause) as JobStatus['error'];
-    status.aborted = aborted;
-    save();
-    await writer.flush();
-    const why = (cause as Error)?.message ?? String(cause);
-    log.error('job failed', { error: errorToJson(cause), aborted, uploadId });
-    throw new JobFailedError({
-      jobId,
-      uploadId,
-      aborted,
-      cause,
-      message: `job ${jobId} failed: ${why}; ${aborted ? `multipart upload ${uploadId} aborted, nothing written to ${dest}` : `ABORTING multipart upload ${uploadId} FAILED — abort it by hand or let the lifecycle rule remove it`}`,
-    });
-  };
+  const fail = (cause: unknown): Promise<never> => failJob({ label: 'job', jobId, uploadId, dest, sink: sink!, log, status, save, writer }, cause);
 
   // 6. Dispatch rounds.
   let tasksDispatched = 0;
@@ -473,20 +456,4 @@ async function completeOnce(sink: PartSink, client: OSS, receipts: PartReceipt[]
     }
     throw err;
   }
-}
-
-/** Aborts the upload and checks it is gone (parts in flight during an abort can survive it, peers.md §2 item 1). */
-async function abortUpload(sink: PartSink, log: Logger): Promise<boolean> {
-  for (let i = 0; i < 3; i++) {
-    try {
-      await ossRetry(() => sink.abort());
-      await sleep(i === 0 ? 0 : 500);
-      await ossRetry(() => sink.listParts());
-      // Still listed: another abort round after in-flight parts land.
-    } catch (err) {
-      if (isNoSuchUpload(err)) return true;
-      log.error('abort of the multipart upload failed', { uploadId: sink.uploadId, error: errorToJson(err) });
-    }
-  }
-  return false;
 }

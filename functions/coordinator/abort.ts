@@ -1,0 +1,72 @@
+/**
+ * How a job that fails before a verified object exists gives up its multipart upload: the same for copy
+ * jobs (./run.ts) and archive jobs (../archive/job.ts), so both leave nothing half-written and say so.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorToJson } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { PartSink } from '../oss/types.ts';
+import type { JobStatus, StatusWriter } from '../status/store.ts';
+import { ossRetry } from './oss-calls.ts';
+import { JobFailedError } from './report.ts';
+
+/** The multipart upload does not exist (any more): aborted, completed, or never there. */
+export const isNoSuchUpload = (err: unknown): boolean => (err as { code?: string })?.code === 'NoSuchUpload';
+
+/**
+ * Aborts the upload and checks it is gone (parts in flight during an abort can survive it, peers.md §2
+ * item 1). True once ListParts answers NoSuchUpload; false after three rounds (each failure is logged).
+ */
+export async function abortUpload(sink: PartSink, log: Logger): Promise<boolean> {
+  for (let i = 0; i < 3; i++) {
+    try {
+      await ossRetry(() => sink.abort());
+      await sleep(i === 0 ? 0 : 500);
+      await ossRetry(() => sink.listParts());
+      // Still listed: another abort round after in-flight parts land.
+    } catch (err) {
+      if (isNoSuchUpload(err)) return true;
+      log.error('abort of the multipart upload failed', { uploadId: sink.uploadId, error: errorToJson(err) });
+    }
+  }
+  return false;
+}
+
+/** A running job as failJob() needs it. */
+export interface FailingJob {
+  /** How logs and messages name the job: `job` (copy) or `archive job`. */
+  label: string;
+  jobId: string;
+  uploadId: string;
+  /** The destination as messages show it (oss://bucket/key). */
+  dest: string;
+  sink: PartSink;
+  log: Logger;
+  status: JobStatus;
+  /** The job's own status save (stamps updatedAt and whatever else the job keeps current). */
+  save(): void;
+  writer: StatusWriter;
+}
+
+/**
+ * Aborts the job's upload, records the failure in its status object and throws JobFailedError whose
+ * message says whether the abort held (and, if not, that the upload must be removed by hand).
+ */
+export async function failJob(job: FailingJob, cause: unknown): Promise<never> {
+  const { jobId, uploadId, dest, status } = job;
+  const aborted = await abortUpload(job.sink, job.log);
+  status.state = 'failed';
+  status.error = errorToJson(cause) as JobStatus['error'];
+  status.aborted = aborted;
+  job.save();
+  await job.writer.flush();
+  const why = (cause as Error)?.message ?? String(cause);
+  job.log.error(`${job.label} failed`, { error: errorToJson(cause), aborted, uploadId });
+  throw new JobFailedError({
+    jobId,
+    uploadId,
+    aborted,
+    cause,
+    message: `${job.label} ${jobId} failed: ${why}; ${aborted ? `multipart upload ${uploadId} aborted, nothing written to ${dest}` : `ABORTING multipart upload ${uploadId} FAILED — abort it by hand or let the lifecycle rule remove it`}`,
+  });
+}
