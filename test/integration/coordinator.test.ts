@@ -10,6 +10,7 @@ import { crc64 } from '../../shared/crc64/index.ts';
 import { FunctionInvocationError } from '../../functions/invoke/invoker.ts';
 import type { FunctionErrorBody } from '../../functions/runtime/types.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { uploadsLeft } from '../helpers/local-cloud.ts';
 
 const KB100 = 100 * 1024;
 
@@ -23,11 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cloud?.close();
 });
-
-async function uploadsLeft(): Promise<number> {
-  const r = (await client.listUploads({ 'max-uploads': 1000 } as never)) as unknown as { uploads?: unknown[] };
-  return r.uploads?.length ?? 0;
-}
 
 async function objectBytes(key: string): Promise<Buffer> {
   return (await client.get(key)).content as Buffer;
@@ -87,7 +83,7 @@ describe('coordinator: copies over the local cloud', () => {
       expect(meta['source-url']).toBe(cloud.httpSource.url(path));
       expect(meta['source-etag']).toBe(cloud.httpSource.etagOf(path));
       expect(meta['source-size']).toBe(String(c.size));
-      expect(await uploadsLeft()).toBe(0);
+      expect(await uploadsLeft(client)).toBe(0);
       const status = await cloud.statusOf(report.jobId);
       expect(status?.state).toBe('succeeded');
       expect(status?.parts.length).toBe(c.parts);
@@ -111,7 +107,7 @@ describe('coordinator: copies over the local cloud', () => {
     expect(body.errorMessage).toContain('overwrite');
     expect((await objectBytes(key)).equals(old)).toBe(true);
     expect(cloud.httpSource.requests.filter((r) => r.method === 'GET').length).toBe(reads);
-    expect(await uploadsLeft()).toBe(0);
+    expect(await uploadsLeft(client)).toBe(0);
     // Act (overwrite)
     const report = await cloud.submitJob({ ...spec, overwrite: true });
     // Assess
@@ -159,7 +155,7 @@ describe('coordinator: copies over the local cloud', () => {
     expect(body.errorMessage).toMatch(/aborted, nothing written/);
     expect((body.details as { aborted?: boolean }).aborted).toBe(true);
     expect(await exists(key)).toBe(false);
-    expect(await uploadsLeft()).toBe(0);
+    expect(await uploadsLeft(client)).toBe(0);
   });
 
   const ssrf = ['http://100.100.100.200/latest/meta-data/', 'http://169.254.169.254/', 'http://10.0.0.7/file', 'http://192.168.1.20/file', 'http://172.16.5.4/f', 'http://127.0.0.2:1/f', 'http://[::ffff:10.0.0.1]/f', 'http://0.0.0.0/f'];
@@ -175,7 +171,7 @@ describe('coordinator: copies over the local cloud', () => {
       expect(body.errorMessage).toMatch(/refused|not allowed|private|metadata|loopback|link-local|unspecified/i);
       expect(body.errorMessage).toContain('Fix:');
       expect(await exists(key)).toBe(false);
-      expect(await uploadsLeft()).toBe(0);
+      expect(await uploadsLeft(client)).toBe(0);
     });
   }
 
@@ -194,7 +190,7 @@ describe('coordinator: copies over the local cloud', () => {
       expect(body.code).toBe('InvalidInput');
       expect(body.errorMessage.startsWith(`${b.field}: `)).toBe(true);
       expect(body.errorMessage).toContain('Fix:');
-      expect(await uploadsLeft()).toBe(0);
+      expect(await uploadsLeft(client)).toBe(0);
     });
   }
 
@@ -216,7 +212,7 @@ describe('coordinator: copies over the local cloud', () => {
     // Assess
     expect(body.errorMessage).toMatch(/^expectedSize: is 999 but the source has 1000 bytes/);
     expect(await exists('sized.bin')).toBe(false);
-    expect(await uploadsLeft()).toBe(0);
+    expect(await uploadsLeft(client)).toBe(0);
   });
 
   it('fails verification against a wrong expectedCrc64, aborting the upload and writing nothing', async () => {
@@ -231,6 +227,6 @@ describe('coordinator: copies over the local cloud', () => {
     expect(body.errorMessage).toContain(`differs from expectedCrc64 ${wrong}`);
     expect((body.details as { aborted?: boolean }).aborted).toBe(true);
     expect(await exists('crc.bin')).toBe(false);
-    expect(await uploadsLeft()).toBe(0);
+    expect(await uploadsLeft(client)).toBe(0);
   });
 });

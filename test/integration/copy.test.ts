@@ -18,14 +18,10 @@ import { crc64 } from '../../shared/crc64/index.ts';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { functionProcesses, sampleFunctionRss } from '../../local/procs.ts';
+import { uploadsLeft } from '../helpers/local-cloud.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-
-async function uploadsLeft(client: OSS): Promise<number> {
-  const r = (await client.listUploads({ 'max-uploads': 1000 } as never)) as unknown as { uploads?: unknown[] };
-  return r.uploads?.length ?? 0;
-}
 
 async function storedCrc(client: OSS, key: string): Promise<bigint> {
   const h = await client.head(key);
