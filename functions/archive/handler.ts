@@ -10,7 +10,7 @@ import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { createFcInvoker, invokerOptionsFromContext } from '../invoke/invoker.ts';
 import { createOssClient } from '../oss/client.ts';
 import type { FcContext } from '../runtime/types.ts';
-import { taskFailure, taskOssFromContext } from '../worker/fc-deps.ts';
+import { taskDepsFromContext, taskFailure } from '../worker/fc-deps.ts';
 import type { CoordinatorDeps } from '../coordinator/run.ts';
 import { fcArchiveDispatcher } from './dispatch.ts';
 import type { ArchiveJobDeps } from './job.ts';
@@ -19,22 +19,18 @@ import { archiveResultToWire, parseArchiveTask, type ArchiveTask } from './task.
 import { runArchiveTask, type ArchiveWorkerDeps } from './worker.ts';
 
 export function archiveWorkerDeps(task: ArchiveTask, context: FcContext, env: Record<string, string | undefined> = process.env): ArchiveWorkerDeps {
-  const logger = context.logger.child({ jobId: task.jobId });
-  const oss = taskOssFromContext(task, context, logger, env);
+  const { ossClientFor, ...deps } = taskDepsFromContext(task, context, env);
   return {
-    logger,
-    signal: context.signal,
-    deadlineMs: context.deadlineMs,
+    ...deps,
     openSource: (t) =>
       openArchiveSource(t.source.url, {
-        logger,
+        logger: deps.logger,
         env,
         maxSockets: t.concurrency * 2,
         oss: { ...(t.source.endpoint ? { endpoint: t.source.endpoint } : {}), ...(t.source.region ? { region: t.source.region } : {}) },
         ...(t.source.hostKeyFingerprint ? { hostKeyFingerprint: t.source.hostKeyFingerprint } : {}),
-        ossClientFor: oss.ossClientFor,
+        ossClientFor,
       }),
-    partSinkFor: oss.partSinkFor,
   };
 }
 

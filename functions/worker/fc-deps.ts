@@ -25,18 +25,27 @@ export interface PartTarget {
   oss?: OssHints;
 }
 
-export interface TaskOss {
+/** What every worker task (copy: WorkerDeps, archive: ArchiveWorkerDeps) takes from the FC context alike. */
+export interface TaskContextDeps {
+  /** The invocation's logger bound to the task's jobId. */
+  logger: Logger;
+  signal: AbortSignal;
+  deadlineMs: number;
   /** Client for an oss:// source bucket, given the job's hints (SourceDeps.ossClientFor). */
   ossClientFor(bucket: string, hints: OssHints): OSS;
   /** The sink for the parts of the task's multipart upload. */
   partSinkFor(t: PartTarget): OssPartSink;
 }
 
-/** OSS access for one task; the task's own region is `task.oss.region`, else the function's. */
-export function taskOssFromContext(task: { oss?: OssHints }, context: FcContext, logger: Logger, env: Record<string, string | undefined>): TaskOss {
+/** The common worker dependencies of one task; its own region is `task.oss.region`, else the function's. */
+export function taskDepsFromContext(task: { jobId: string; oss?: OssHints }, context: FcContext, env: Record<string, string | undefined>): TaskContextDeps {
+  const logger = context.logger.child({ jobId: task.jobId });
   const credentials = context.credentials;
   const ownRegion = normaliseRegion(task.oss?.region ?? context.region);
   return {
+    logger,
+    signal: context.signal,
+    deadlineMs: context.deadlineMs,
     ossClientFor: (bucket, h) => {
       const region = h.region ? normaliseRegion(h.region) : ownRegion;
       return createOssClient({

@@ -12,28 +12,24 @@ import { isArchiveTaskPayload } from '../archive/task.ts';
 import { parseTask, workerResultToWire, type WorkerTask } from '../../shared/task.ts';
 import type { FcContext, Handler } from '../runtime/types.ts';
 import { openSource } from '../sources/index.ts';
-import { taskFailure, taskOssFromContext } from './fc-deps.ts';
+import { taskDepsFromContext, taskFailure } from './fc-deps.ts';
 import { runWorkerTask, type WorkerDeps } from './run.ts';
 
 /** Builds the worker's dependencies from the FC context (exported for the local cloud and tests). */
 export function workerDepsFromContext(task: WorkerTask, context: FcContext, env: Record<string, string | undefined> = process.env): WorkerDeps {
-  const logger = context.logger.child({ jobId: task.jobId });
-  const oss = taskOssFromContext(task, context, logger, env);
+  const { ossClientFor, ...deps } = taskDepsFromContext(task, context, env);
   return {
-    logger,
-    signal: context.signal,
-    deadlineMs: context.deadlineMs,
+    ...deps,
     openSource: (url, hints) =>
       openSource(url, {
-        logger,
+        logger: deps.logger,
         env,
         maxSockets: task.streams * 2,
         oss: hints,
         // The job's SFTP host key pin travels in the task; the private key stays in env (a secret).
         ...(task.source.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: task.source.hostKeyFingerprint } : {}),
-        ossClientFor: oss.ossClientFor,
+        ossClientFor,
       }),
-    partSinkFor: oss.partSinkFor,
   };
 }
 
