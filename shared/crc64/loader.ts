@@ -9,6 +9,7 @@
  * - a short probe is timed and logged with the CPU features, because ISA-L silently drops to a 455 MB/s
  *   table when CPUID hides PCLMULQDQ (§3), so "native" alone does not mean "fast".
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +37,26 @@ export interface NativeAddon {
   memScan(data: Uint8Array): bigint;
   gzip(data: Uint8Array, level: number): Buffer;
   gzipAsync(data: Uint8Array, level: number): Promise<Buffer>;
+  /** A new MD5 + CRC-64 stream context (functions/native/src/md5_mb.h), opaque. */
+  bodyHashCreate(): Buffer;
+  /** Feeds datas[i] to ctxs[i] (in order per context) on this thread. */
+  bodyHashUpdate(ctxs: Buffer[], datas: Uint8Array[], mode?: Md5Mode): void;
+  /**
+   * The same on the libuv pool, up to 8 contexts at once in AVX2 lanes. Holds every buffer until it settles; a
+   * context passed to a running batch is refused (ERR_OSSFERRY_HASH_BUSY) until that batch settles.
+   */
+  bodyHashBatch(ctxs: Buffer[], datas: Uint8Array[], mode?: Md5Mode): Promise<void>;
+  /** MD5, CRC-64 and byte count of everything fed so far (the context may keep streaming). */
+  bodyHashDigest(ctx: Buffer): { md5: Buffer; crc64: bigint; size: number };
+  /** What mode MD5_AUTO runs on this CPU. */
+  md5Kernel(): 'avx2-x8' | 'scalar';
 }
+
+/** bodyHash kernel selection: auto (AVX2 8-lane when the CPU has it), scalar, or avx2 (RangeError without it). */
+export const MD5_AUTO = 0;
+export const MD5_SCALAR = 1;
+export const MD5_AVX2 = 2;
+export type Md5Mode = typeof MD5_AUTO | typeof MD5_SCALAR | typeof MD5_AVX2;
 
 export interface Crc64Backend {
   implementation: 'isal' | 'js';
@@ -99,6 +119,54 @@ export function checkVectors(
   if (combined !== 0x995dc9bbdf1939fan) fail('"1234"+"56789" combined', combined, 0x995dc9bbdf1939fan);
 }
 
+/** RFC 1321 §A.5 test suite. */
+const MD5_VECTORS: ReadonlyArray<[string, string]> = [
+  ['', 'd41d8cd98f00b204e9800998ecf8427e'],
+  ['a', '0cc175b9c0f1b6a831c399e269772661'],
+  ['abc', '900150983cd24fb0d6963f7d28e17f72'],
+  ['message digest', 'f96b697d7cb7938d525a2f31aaf161d0'],
+  ['abcdefghijklmnopqrstuvwxyz', 'c3fcd3d76192e4007dfb496cca67e13b'],
+  ['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789', 'd174ab98d277d9f5a5611c2c9f419d9f'],
+  ['1234567890'.repeat(8), '57edf4a22be3c955ac49da2e2107b67a'],
+];
+
+/**
+ * Throws Crc64Error unless the addon's body hash reproduces the RFC 1321 vectors with every kernel this CPU
+ * runs: all vectors at once (7 contexts share the AVX2 lanes), each streamed in pieces that straddle blocks,
+ * and the CRC-64 check value through the same context.
+ */
+export function checkMd5Vectors(addon: NativeAddon): void {
+  const enc = new TextEncoder();
+  const modes: Md5Mode[] = addon.md5Kernel() === 'avx2-x8' ? [MD5_SCALAR, MD5_AVX2] : [MD5_SCALAR];
+  for (const mode of modes) {
+    const kernel = mode === MD5_AVX2 ? 'avx2-x8' : 'scalar';
+    const ctxs = MD5_VECTORS.map(() => addon.bodyHashCreate());
+    const datas = MD5_VECTORS.map(([s]) => enc.encode(s.repeat(3)));
+    // Three copies of each vector, fed as [0, 7), [7, 70), [70, end): the digest is of s+s+s.
+    const pieces = (d: Uint8Array) => [d.subarray(0, 7), d.subarray(7, 70), d.subarray(70)];
+    const cs = ctxs.flatMap((c) => [c, c, c]);
+    const ds = datas.flatMap((d) => pieces(d));
+    addon.bodyHashUpdate(cs, ds, mode);
+    MD5_VECTORS.forEach(([s], i) => {
+      const want = new Uint8Array(createHash('md5').update(s.repeat(3)).digest());
+      const got = addon.bodyHashDigest(ctxs[i]!);
+      if (Buffer.compare(got.md5, want) !== 0 || got.size !== datas[i]!.length) {
+        throw new Crc64Error(`native MD5 (${kernel}) failed its check vector ${JSON.stringify(s)} x3: got ${got.md5.toString('hex')}`);
+      }
+    });
+    const one = MD5_VECTORS.map(() => addon.bodyHashCreate());
+    addon.bodyHashUpdate(one, MD5_VECTORS.map(([s]) => enc.encode(s)), mode);
+    MD5_VECTORS.forEach(([s, want], i) => {
+      const got = addon.bodyHashDigest(one[i]!).md5.toString('hex');
+      if (got !== want) throw new Crc64Error(`native MD5 (${kernel}) failed its check vector ${JSON.stringify(s)}: got ${got}, want ${want}`);
+    });
+    const crc = addon.bodyHashCreate();
+    addon.bodyHashUpdate([crc, crc], [enc.encode('1234'), enc.encode('56789')], mode);
+    const got = addon.bodyHashDigest(crc).crc64;
+    if (got !== 0x995dc9bbdf1939fan) throw new Crc64Error(`native body hash CRC-64 (${kernel}) failed its check vector: got 0x${got.toString(16)}`);
+  }
+}
+
 /** Best-of-3 timing of `fn` over 8 MiB (0.3 ms with ISA-L, crc-gzip.md §5 step 2). MB = 10^6 bytes. */
 function probe(fn: (d: Uint8Array, prev: bigint) => bigint): number {
   const buf = new Uint8Array(8 << 20);
@@ -132,6 +200,10 @@ export function loadNativeAddon(path: string): NativeAddon {
   }
   checkVectors('native (ISA-L)', addon.crc64, addon.crc64Combine);
   checkVectors('native (ISA-L dispatch)', addon.crc64Isal, addon.crc64Combine);
+  if (typeof addon.bodyHashCreate !== 'function') {
+    throw new Crc64Error(`The native addon at ${path} predates the body hash (MD5) exports. Rebuild it with \`npm run build:native\`.`);
+  }
+  checkMd5Vectors(addon);
   return addon;
 }
 

@@ -11,6 +11,13 @@
  *   cpuInfo(): { pclmulqdq, avx2, avx512f, vpclmulqdq, ... }
  *   gzip(data, level 0..3): Buffer                         one isal_deflate_stateless gzip member
  *   gzipAsync(data, level): Promise<Buffer>                same on the libuv pool (napi_async_work)
+ *   bodyHashCreate(): Buffer                               MD5 + CRC-64 stream context (md5_mb.h)
+ *   bodyHashUpdate(ctx, data): void                        feed synchronously (scalar MD5)
+ *   bodyHashBatch(ctxs, datas, mode): Promise<void>        feed ctxs[i] <- datas[i] on the libuv pool, up to 8
+ *                                                         contexts at once in AVX2 lanes (mode 0 auto, 1 scalar,
+ *                                                         2 avx2); holds references to every buffer
+ *   bodyHashDigest(ctx): { md5: Buffer, crc64: bigint, size: number }
+ *   md5Kernel(): 'avx2-x8' | 'scalar'
  *
  * Every argument is validated here too (TypeError/RangeError naming it): the TS wrapper is not the only caller
  * that could reach this code, and a bad pointer must never crash the process.
@@ -22,6 +29,7 @@
 #include <node_api.h>
 #include <isa-l.h>
 #include "crc64_fast.h"
+#include "md5_mb.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +78,16 @@ static bool get_bytes(napi_env env, napi_value v, const char *name, uint8_t **da
   *len = length;
   if (ptr == NULL && length != 0) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "typed array has no backing store (detached?)");
+    return false;
+  }
+  return true;
+}
+
+/* Up to *argc arguments into argv (missing ones are undefined); TypeError `usage` when fewer than `min` were passed. */
+static bool get_args(napi_env env, napi_callback_info info, size_t min, size_t *argc, napi_value *argv, const char *usage) {
+  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok) return false;
+  if (*argc < min) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
     return false;
   }
   return true;
@@ -199,11 +217,15 @@ static napi_value js_mem_scan(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value string_result(napi_env env, const char *s) {
+  napi_value out;
+  CHECK(env, napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out));
+  return out;
+}
+
 static napi_value js_crc64_kernel(napi_env env, napi_callback_info info) {
   (void)info;
-  napi_value out;
-  CHECK(env, napi_create_string_utf8(env, ossferry_crc64_kernel(), NAPI_AUTO_LENGTH, &out));
-  return out;
+  return string_result(env, ossferry_crc64_kernel());
 }
 
 static napi_value js_crc64_combine(napi_env env, napi_callback_info info) {
@@ -296,11 +318,7 @@ static void gzip_error_message(int rc, char *msg, size_t n) {
 static bool gzip_args(napi_env env, napi_callback_info info, napi_value *buf, uint8_t **data, size_t *len, int *level) {
   size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
-  if (argc < 2) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "gzip(data: Uint8Array, level: 0..3) needs 2 arguments");
-    return false;
-  }
+  if (!get_args(env, info, 2, &argc, argv, "gzip(data: Uint8Array, level: 0..3) needs 2 arguments")) return false;
   if (!get_bytes(env, argv[0], "data", data, len)) return false;
   if (*len > MAX_MEMBER_INPUT) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "data must be at most 1 GiB per gzip member");
@@ -438,6 +456,223 @@ static napi_value js_gzip_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* ---------- upload body hash: MD5 + CRC-64 (md5_mb.c) ---------- */
+
+/* A context made by bodyHashCreate: right size, aligned, magic intact. `idle` also refuses one a batch holds. */
+static bool get_hash_ctx(napi_env env, napi_value v, const char *name, bool idle, ossferry_body_hash **out) {
+  uint8_t *p;
+  size_t len;
+  if (!get_bytes(env, v, name, &p, &len)) return false;
+  char msg[160];
+  if (len != sizeof(ossferry_body_hash) || ((uintptr_t)p % _Alignof(ossferry_body_hash)) != 0 ||
+      ((ossferry_body_hash *)p)->magic != OSSFERRY_BODY_HASH_MAGIC) {
+    snprintf(msg, sizeof msg, "%s must be a context made by bodyHashCreate()", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  if (idle && ((ossferry_body_hash *)p)->busy) {
+    snprintf(msg, sizeof msg, "%s is in use by a running bodyHashBatch (await it first)", name);
+    napi_throw_error(env, "ERR_OSSFERRY_HASH_BUSY", msg);
+    return false;
+  }
+  *out = (ossferry_body_hash *)p;
+  return true;
+}
+
+static napi_value js_body_hash_create(napi_env env, napi_callback_info info) {
+  (void)info;
+  void *data;
+  napi_value out;
+  CHECK(env, napi_create_buffer(env, sizeof(ossferry_body_hash), &data, &out));
+  if (((uintptr_t)data % _Alignof(ossferry_body_hash)) != 0) {
+    napi_throw_error(env, NULL, "bodyHashCreate: the runtime returned an unaligned buffer");
+    return NULL;
+  }
+  ossferry_body_hash_init(data);
+  return out;
+}
+
+static napi_value js_body_hash_digest(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ossferry_body_hash *c;
+  if (!get_hash_ctx(env, argv[0], "ctx", true, &c)) return fail_generic(env, "ctx: invalid"); /* missing: undefined */
+  napi_value obj, md5, crc, size;
+  void *out;
+  CHECK(env, napi_create_buffer(env, 16, &out, &md5));
+  ossferry_body_hash_md5(c, out);
+  CHECK(env, napi_create_bigint_uint64(env, c->crc, &crc));
+  CHECK(env, napi_create_double(env, (double)c->total, &size));
+  CHECK(env, napi_create_object(env, &obj));
+  CHECK(env, napi_set_named_property(env, obj, "md5", md5));
+  CHECK(env, napi_set_named_property(env, obj, "crc64", crc));
+  CHECK(env, napi_set_named_property(env, obj, "size", size));
+  return obj;
+}
+
+static napi_value js_md5_kernel(napi_env env, napi_callback_info info) {
+  (void)info;
+  return string_result(env, ossferry_md5_kernel());
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref *refs; /* every context and data buffer: they stay alive and in place while hashed */
+  size_t nrefs;
+  ossferry_hash_item *items;
+  size_t n;
+  bool marked; /* the contexts carry busy = 1 (cleared when the job is freed) */
+  int mode;
+  int rc;
+} hash_job;
+
+static void hash_job_free(napi_env env, hash_job *j) {
+  if (j->marked)
+    for (size_t i = 0; i < j->n; i++) j->items[i].ctx->busy = 0;
+  for (size_t i = 0; i < j->nrefs; i++) napi_delete_reference(env, j->refs[i]);
+  free(j->refs);
+  free(j->items);
+  free(j);
+}
+
+static void hash_execute(napi_env env, void *p) {
+  (void)env;
+  hash_job *j = p;
+  j->rc = ossferry_body_hash_batch(j->items, j->n, j->mode);
+}
+
+static void hash_complete(napi_env env, napi_status status, void *p) {
+  hash_job *j = p;
+  napi_async_work work = j->work;
+  napi_deferred deferred = j->deferred;
+  int rc = j->rc;
+  hash_job_free(env, j);
+  napi_delete_async_work(env, work);
+  if (status == napi_ok && rc == 0) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, deferred, undef);
+    return;
+  }
+  napi_value m, code, err;
+  napi_create_string_utf8(env, status != napi_ok ? "bodyHashBatch: async work cancelled or failed" : "bodyHashBatch: out of memory",
+                          NAPI_AUTO_LENGTH, &m);
+  napi_create_string_utf8(env, "ERR_OSSFERRY_HASH", NAPI_AUTO_LENGTH, &code);
+  napi_create_error(env, code, m, &err);
+  napi_reject_deferred(env, deferred, err);
+}
+
+/*
+ * Reads (ctxs, datas, mode?) into a new job. Everything is validated before any context is marked busy, so a
+ * TypeError leaves no context stuck. `hold`: take a reference on every buffer (async: they must stay alive and
+ * in place while a pool thread reads them). Returns NULL with an exception pending.
+ */
+static hash_job *batch_job(napi_env env, napi_callback_info info, bool hold) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (!get_args(env, info, 2, &argc, argv, "bodyHashBatch(ctxs: Buffer[], datas: Uint8Array[], mode?) needs 2 arguments")) return NULL;
+  bool is_arr1 = false, is_arr2 = false;
+  if (napi_is_array(env, argv[0], &is_arr1) != napi_ok || napi_is_array(env, argv[1], &is_arr2) != napi_ok) return NULL;
+  if (!is_arr1 || !is_arr2) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "ctxs and datas must be arrays");
+    return NULL;
+  }
+  uint32_t n1, n2;
+  if (napi_get_array_length(env, argv[0], &n1) != napi_ok || napi_get_array_length(env, argv[1], &n2) != napi_ok) return NULL;
+  if (n1 != n2) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "ctxs and datas must have the same length");
+    return NULL;
+  }
+  int mode = OSSFERRY_MD5_AUTO;
+  if (argc >= 3) {
+    napi_valuetype t;
+    if (napi_typeof(env, argv[2], &t) != napi_ok) return NULL;
+    if (t != napi_undefined) {
+      double d = -1;
+      if (t == napi_number && napi_get_value_double(env, argv[2], &d) != napi_ok) return NULL;
+      if (!(d == OSSFERRY_MD5_AUTO || d == OSSFERRY_MD5_SCALAR || d == OSSFERRY_MD5_AVX2)) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "mode must be 0 (auto), 1 (scalar) or 2 (avx2)");
+        return NULL;
+      }
+      mode = (int)d;
+      if (mode == OSSFERRY_MD5_AVX2 && !ossferry_md5_avx2_available()) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "mode 2 (avx2): this CPU has no AVX2");
+        return NULL;
+      }
+    }
+  }
+  size_t n = n1;
+  hash_job *j = calloc(1, sizeof *j);
+  if (j) {
+    j->items = calloc(n ? n : 1, sizeof *j->items);
+    j->refs = hold ? calloc(n ? 2 * n : 1, sizeof *j->refs) : NULL;
+  }
+  if (!j || !j->items || (hold && !j->refs)) {
+    if (j) free(j->items), free(j->refs);
+    free(j);
+    napi_throw_error(env, NULL, "bodyHashBatch: out of memory");
+    return NULL;
+  }
+  j->mode = mode;
+  bool ok = true;
+  for (size_t i = 0; ok && i < n; i++) {
+    napi_value c, d;
+    uint8_t *data;
+    char name[40];
+    ok = napi_get_element(env, argv[0], (uint32_t)i, &c) == napi_ok && napi_get_element(env, argv[1], (uint32_t)i, &d) == napi_ok;
+    snprintf(name, sizeof name, "ctxs[%zu]", i);
+    ok = ok && get_hash_ctx(env, c, name, true, &j->items[i].ctx);
+    snprintf(name, sizeof name, "datas[%zu]", i);
+    ok = ok && get_bytes(env, d, name, &data, &j->items[i].len);
+    if (!ok) break;
+    j->items[i].data = data;
+    if (!hold) continue;
+    ok = napi_create_reference(env, c, 1, &j->refs[j->nrefs]) == napi_ok;
+    if (ok) j->nrefs++;
+    ok = ok && napi_create_reference(env, d, 1, &j->refs[j->nrefs]) == napi_ok;
+    if (ok) j->nrefs++;
+  }
+  if (!ok) {
+    hash_job_free(env, j);
+    fail_generic(env, "bodyHashBatch: could not read the arguments");
+    return NULL;
+  }
+  j->n = n;
+  return j;
+}
+
+/* bodyHashUpdate(ctxs, datas, mode?): the same batch on the calling thread (tests, load-time check, small bodies). */
+static napi_value js_body_hash_update(napi_env env, napi_callback_info info) {
+  hash_job *j = batch_job(env, info, false);
+  if (!j) return NULL;
+  int rc = ossferry_body_hash_batch(j->items, j->n, j->mode);
+  hash_job_free(env, j);
+  if (rc != 0) napi_throw_error(env, NULL, "bodyHashUpdate: out of memory");
+  return NULL;
+}
+
+static napi_value js_body_hash_batch(napi_env env, napi_callback_info info) {
+  hash_job *j = batch_job(env, info, true);
+  if (!j) return NULL;
+  napi_value promise = NULL, name;
+  bool ok = napi_create_promise(env, &j->deferred, &promise) == napi_ok &&
+            napi_create_string_utf8(env, "ossferry.bodyHash", NAPI_AUTO_LENGTH, &name) == napi_ok &&
+            napi_create_async_work(env, NULL, name, hash_execute, hash_complete, j, &j->work) == napi_ok;
+  if (ok) {
+    ok = napi_queue_async_work(env, j->work) == napi_ok;
+    if (!ok) napi_delete_async_work(env, j->work);
+  }
+  if (!ok) {
+    hash_job_free(env, j);
+    return fail_generic(env, "bodyHashBatch: could not queue async work");
+  }
+  for (size_t i = 0; i < j->n; i++) j->items[i].ctx->busy = 1;
+  j->marked = true;
+  return promise;
+}
+
 /* ---------- module ---------- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -451,6 +686,11 @@ static napi_value init(napi_env env, napi_value exports) {
     {"cpuInfo", NULL, js_cpu_info, NULL, NULL, NULL, napi_enumerable, NULL},
     {"gzip", NULL, js_gzip, NULL, NULL, NULL, napi_enumerable, NULL},
     {"gzipAsync", NULL, js_gzip_async, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"bodyHashCreate", NULL, js_body_hash_create, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"bodyHashUpdate", NULL, js_body_hash_update, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"bodyHashBatch", NULL, js_body_hash_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"bodyHashDigest", NULL, js_body_hash_digest, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"md5Kernel", NULL, js_md5_kernel, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
