@@ -7,7 +7,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { OSS } from '../../shared/limits.ts';
 import type { Logger } from '../../shared/log.ts';
 import { getParam, hasParam, isValidBucketName, parseRequestTarget, type Addressed } from './addressing.ts';
@@ -24,7 +23,7 @@ import {
 } from './errors.ts';
 import { Faults, throttled, Throttle, parseFaultConfig } from './faults.ts';
 import { contentRange, decideCopyRange, decideRange, evaluateConditions, type ConditionHeaders } from './range.ts';
-import { compareKeys, crc64ToWire, multipartEtag, randomHex, Store, type ObjectMeta, type PartMeta } from './store.ts';
+import { compareKeys, crc64ToWire, multipartEtag, randomHex, releaseChunk, Store, type ObjectMeta, type PartMeta, type ReceivedBody } from './store.ts';
 import { escapeXml, isoDate, parseCompleteBody, parseXmlBody, parseDeleteBody, toXml, type XmlObject } from './xml.ts';
 import { crc64Combine, crc64FromWire } from '../../shared/crc64/index.ts';
 
@@ -240,6 +239,21 @@ function checkMd5(c: Ctx, actual: Buffer): void {
   }
 }
 
+/**
+ * Receives an object body into a temp file and checks its Content-MD5 (400 InvalidDigest, temp file removed).
+ * The request's chunks are ours alone, so Store.receive frees each as soon as it is on disk and hashed.
+ */
+async function receiveBody(store: Store, c: Ctx, max: number, expected: number | undefined): Promise<ReceivedBody> {
+  const got = await store.receive(c.body, max, expected, { releaseChunks: true });
+  try {
+    checkMd5(c, got.md5);
+  } catch (err) {
+    await store.discard(got.tmpPath);
+    throw err;
+  }
+  return got;
+}
+
 /** Content-Length rules for object bodies: required unless chunked (411), and capped (§3.1). */
 function bodyLength(c: Ctx, max: number): number | undefined {
   const len = h(c.req, 'content-length');
@@ -405,7 +419,9 @@ async function handleAdmin(sc: ServerContext, req: http.IncomingMessage, res: ht
   }
   const path = url.split('?')[0];
   if (path === '/_ossferry/health') {
-    reply(200, { ok: true, rss: process.memoryUsage().rss });
+    // `hash`: the body hash kernel and how full its batches run (items per batch ~ lanes in use).
+    const pool = sc.store.hashPool();
+    reply(200, { ok: true, rss: process.memoryUsage().rss, hash: { kernel: pool.kernel, ...pool.stats } });
     return;
   }
   if (path === '/_ossferry/faults') {
@@ -671,13 +687,7 @@ async function putObject(sc: ServerContext, c: Ctx, bucket: string): Promise<voi
   parseContentMd5(c);
   const forbid = forbidOverwrite(c.req);
   if (forbid && store.getObject(bucket, key)) throw fileAlreadyExists();
-  const got = await store.receive(c.body, OSS.MAX_PUT_SIZE, expected);
-  try {
-    checkMd5(c, got.md5);
-  } catch (err) {
-    await store.discard(got.tmpPath);
-    throw err;
-  }
+  const got = await receiveBody(store, c, OSS.MAX_PUT_SIZE, expected);
   const etag = got.md5.toString('hex').toUpperCase();
   await store.withLock(`${bucket}/${key}`, async () => {
     if (forbid && store.getObject(bucket, key)) {
@@ -766,10 +776,31 @@ async function sendBody(c: Ctx, body: Readable, length: number): Promise<void> {
     }
     return;
   }
+  // pipeline(src, res), except that each chunk is freed as soon as the socket has taken it (releaseChunk):
+  // GET bodies are read from disk into fresh buffers, and over multi-GB downloads those, left to the GC, are
+  // what sets the server's RSS (local/oss/README.md "Memory").
+  const res = c.res;
   try {
-    await pipeline(src, c.res);
+    for await (const chunk of src) {
+      const b = chunk as Buffer;
+      if (res.destroyed) break;
+      if (!res.write(b, () => releaseChunk(b))) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off('drain', go);
+            res.off('close', go);
+            resolve();
+          };
+          res.on('drain', go);
+          res.on('close', go);
+        });
+      }
+    }
+    if (res.destroyed) body.destroy();
+    else res.end();
   } catch {
     body.destroy();
+    res.destroy();
   }
 }
 
@@ -863,13 +894,7 @@ async function appendObject(sc: ServerContext, c: Ctx, bucket: string): Promise<
   check(store.getObject(bucket, key));
   const expected = bodyLength(c, OSS.MAX_PUT_SIZE);
   parseContentMd5(c);
-  const got = await store.receive(c.body, OSS.MAX_PUT_SIZE, expected);
-  try {
-    checkMd5(c, got.md5);
-  } catch (err) {
-    await store.discard(got.tmpPath);
-    throw err;
-  }
+  const got = await receiveBody(store, c, OSS.MAX_PUT_SIZE, expected);
   const result = await store.withLock(`${bucket}/${key}`, async () => {
     const m = store.getObject(bucket, key);
     try {
@@ -965,13 +990,7 @@ async function uploadPart(sc: ServerContext, c: Ctx, bucket: string, isCopy: boo
   } else {
     const expected = bodyLength(c, OSS.MAX_PART_SIZE);
     parseContentMd5(c);
-    got = await store.receive(c.body, OSS.MAX_PART_SIZE, expected);
-    try {
-      checkMd5(c, got.md5);
-    } catch (err) {
-      await store.discard(got.tmpPath);
-      throw err;
-    }
+    got = await receiveBody(store, c, OSS.MAX_PART_SIZE, expected);
   }
   const etag = got.md5.toString('hex').toUpperCase();
   const now = Date.now();

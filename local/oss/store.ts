@@ -9,13 +9,15 @@
  * Files still being read when their object is replaced or deleted are unlinked only after the last reader ends.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { crc64, crc64Combine, crc64FromWire, crc64ToWire } from '../../shared/crc64/index.ts';
+import { crc64Combine, crc64FromWire, crc64ToWire } from '../../shared/crc64/index.ts';
+import { OssferryError } from '../../shared/errors.ts';
 import { OssError } from './errors.ts';
+import { HashPool, type BodyHash } from './hash-pool.ts';
 
 export interface Segment {
   /** File name under `data/`. */
@@ -107,6 +109,7 @@ export class Store {
   private pins = new Map<string, number>();
   private pendingUnlink = new Set<string>();
   private locks = new Map<string, Promise<void>>();
+  private hashes: HashPool | undefined;
 
   constructor(dir: string, options: StoreOptions = {}) {
     this.dir = dir;
@@ -210,37 +213,40 @@ export class Store {
   }
 
   /**
-   * Streams `body` into a temp file, computing size, MD5 and CRC-64 on the way. Rejects (and removes the
-   * temp file) if the stream errors or ends early, or once more than `maxSize` bytes arrive.
+   * Streams `body` into a temp file, computing size, MD5 and CRC-64 on the way (on the libuv pool, batched
+   * with the other uploads: hash-pool.ts). Rejects (and removes the temp file) if the stream errors or ends
+   * early, or once more than `maxSize` bytes arrive.
+   * `releaseChunks`: the body's chunks belong to this call alone (an HTTP request body), so each one's memory
+   * is freed as soon as it is both on disk and hashed (BodySink), instead of whenever V8 next collects: over
+   * multi-GB uploads that garbage, not live data, is what sets the server's RSS.
    */
-  async receive(body: Readable, maxSize: number, expectedSize?: number): Promise<ReceivedBody> {
+  async receive(body: Readable, maxSize: number, expectedSize?: number, options: { releaseChunks?: boolean } = {}): Promise<ReceivedBody> {
     const tmpPath = this.p('tmp', `${randomHex(12)}.part`);
-    const md5 = createHash('md5');
-    let crc = 0n;
-    let size = 0;
-    const hasher = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        if (size > maxSize) {
-          cb(new OssError(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size.', { MaxSizeAllowed: String(maxSize) }));
-          return;
-        }
-        md5.update(chunk);
-        crc = crc64(chunk, crc);
-        cb(null, chunk);
-      },
-    });
-    const out = createWriteStream(tmpPath, { highWaterMark: this.bufferSize, flush: this.fsync });
+    const hash = this.hashPool().hash();
+    let fh: fsp.FileHandle | undefined;
     try {
-      await pipeline(body, hasher, out);
-      if (expectedSize !== undefined && size !== expectedSize) {
+      fh = await fsp.open(tmpPath, 'w');
+      const sink = new BodySink(fh, hash, this.hashPool(), maxSize, this.bufferSize, options.releaseChunks ?? false);
+      await pipeline(body, sink);
+      if (expectedSize !== undefined && sink.size !== expectedSize) {
         throw new OssError(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.');
       }
+      if (this.fsync) await fh.sync();
+      await fh.close();
+      fh = undefined;
+      const digest = await hash.digest();
+      return { tmpPath, size: sink.size, md5: digest.md5, crc64: digest.crc64 };
     } catch (err) {
+      hash.abandon();
+      await fh?.close().catch(() => {});
       await fsp.rm(tmpPath, { force: true });
       throw err;
     }
-    return { tmpPath, size, md5: md5.digest(), crc64: crc };
+  }
+
+  /** The body hash batcher, created on first use (it loads the native addon). */
+  hashPool(): HashPool {
+    return (this.hashes ??= new HashPool());
   }
 
   /** Moves a received temp file into `data/` under a fresh name. */
@@ -422,6 +428,82 @@ export class Store {
     let crc = 0n;
     for (const p of parts) crc = crc64Combine(crc, crc64FromWire(p.crc64), p.size);
     return crc;
+  }
+}
+
+/**
+ * The file end of receive(): counts and caps the size, queues every chunk for hashing and writes it (writev of
+ * whatever the stream buffered) at its offset. Waits while the hash queue is over its cap, which stops reading
+ * the socket. With `release`, a chunk that exclusively owns its ArrayBuffer is detached (its memory freed at
+ * once) when both its write and its hash have completed, never before: the pool thread and the kernel read it.
+ */
+class BodySink extends Writable {
+  size = 0;
+  private position = 0;
+  private readonly fh: fsp.FileHandle;
+  private readonly hash: BodyHash;
+  private readonly pool: HashPool;
+  private readonly maxSize: number;
+  private readonly release: boolean;
+
+  constructor(fh: fsp.FileHandle, hash: BodyHash, pool: HashPool, maxSize: number, highWaterMark: number, release: boolean) {
+    super({ highWaterMark });
+    this.fh = fh;
+    this.hash = hash;
+    this.pool = pool;
+    this.maxSize = maxSize;
+    this.release = release;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.writeChunks([chunk]).then(() => cb(), cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.writeChunks(chunks.map((c) => c.chunk)).then(() => cb(), cb);
+  }
+
+  private async writeChunks(chunks: Buffer[]): Promise<void> {
+    let n = 0;
+    for (const c of chunks) n += c.length;
+    if (this.size + n > this.maxSize) {
+      throw new OssError(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size.', { MaxSizeAllowed: String(this.maxSize) });
+    }
+    this.size += n;
+    // Both the hash and the write must be done with a chunk before it may be released: count them down.
+    const done = this.release ? chunks.map((c) => (exclusive(c) ? 2 : 0)) : undefined;
+    const finish = (i: number) => {
+      if (done && done[i]! > 0 && --done[i]! === 0) releaseChunk(chunks[i]!);
+    };
+    chunks.forEach((c, i) => this.hash.update(c, () => finish(i)));
+    const at = this.position;
+    this.position += n;
+    const { bytesWritten } = await this.fh.writev(chunks, at);
+    if (bytesWritten !== n) throw new ShortWriteError(bytesWritten, n);
+    chunks.forEach((_c, i) => finish(i));
+    await this.pool.belowCap();
+  }
+}
+
+/** A chunk that is the whole of its own (non-shared, fixed-size) ArrayBuffer: nothing else can view its bytes. */
+function exclusive(c: Uint8Array): boolean {
+  const ab = c.buffer;
+  return ab instanceof ArrayBuffer && !ab.resizable && c.byteOffset === 0 && c.byteLength === ab.byteLength && c.byteLength > 0;
+}
+
+/**
+ * Frees `chunk`'s memory now (detaches its ArrayBuffer) if it is the sole view of its own buffer; otherwise
+ * leaves it to the GC. Only for chunks nobody reads any more: this process's, handed over by a stream, and
+ * done with by every reader (the kernel included).
+ */
+export function releaseChunk(chunk: Uint8Array): void {
+  if (exclusive(chunk)) (chunk.buffer as ArrayBuffer).transfer(0);
+}
+
+/** writev wrote fewer bytes than given (a regular file only does that when the disk is full). */
+export class ShortWriteError extends OssferryError {
+  constructor(written: number, wanted: number) {
+    super('ShortWrite', `wrote ${written} of ${wanted} bytes to a temp file (disk full?)`);
   }
 }
 
