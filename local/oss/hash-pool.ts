@@ -162,6 +162,16 @@ export class HashPool {
     this.flushDelayMs = options.flushDelayMs ?? 2;
   }
 
+  /**
+   * Starts writing a received file's range to disk without waiting (native sync_file_range on the pool), so
+   * that the fsync before a body becomes visible finds little left to write; undefined without the addon.
+   * Lives here because this is the upload path's handle on the addon.
+   */
+  get writeback(): ((fd: number, offset: number, length: number) => Promise<void>) | undefined {
+    const a = this.addon;
+    return a ? (fd, offset, length) => a.fileWriteback(fd, offset, length) : undefined;
+  }
+
   /** 'avx2-x8', 'scalar' (native) or 'node:crypto' (no addon). */
   get kernel(): string {
     if (!this.addon) return 'node:crypto';

@@ -222,15 +222,19 @@ export class Store {
    */
   async receive(body: Readable, maxSize: number, expectedSize?: number, options: { releaseChunks?: boolean } = {}): Promise<ReceivedBody> {
     const tmpPath = this.p('tmp', `${randomHex(12)}.part`);
-    const hash = this.hashPool().hash();
+    const pool = this.hashPool();
+    const hash = pool.hash();
     let fh: fsp.FileHandle | undefined;
+    let sink: BodySink | undefined;
     try {
       fh = await fsp.open(tmpPath, 'w');
-      const sink = new BodySink(fh, hash, this.hashPool(), maxSize, this.bufferSize, options.releaseChunks ?? false);
+      const writeback = this.fsync ? pool.writeback : undefined;
+      sink = new BodySink(fh, hash, pool, { maxSize, highWaterMark: this.bufferSize, release: options.releaseChunks ?? false, writeback });
       await pipeline(body, sink);
       if (expectedSize !== undefined && sink.size !== expectedSize) {
         throw new OssError(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.');
       }
+      await sink.settled();
       if (this.fsync) await fh.sync();
       await fh.close();
       fh = undefined;
@@ -238,6 +242,7 @@ export class Store {
       return { tmpPath, size: sink.size, md5: digest.md5, crc64: digest.crc64 };
     } catch (err) {
       hash.abandon();
+      await sink?.settled();
       await fh?.close().catch(() => {});
       await fsp.rm(tmpPath, { force: true });
       throw err;
@@ -443,16 +448,22 @@ class BodySink extends Writable {
   private readonly fh: fsp.FileHandle;
   private readonly hash: BodyHash;
   private readonly pool: HashPool;
-  private readonly maxSize: number;
-  private readonly release: boolean;
+  private readonly options: BodySinkOptions;
+  /** Bytes handed to writeback so far, and the writeback in flight (at most one; it uses the raw fd). */
+  private wbStarted = 0;
+  private wb: Promise<void> | undefined;
 
-  constructor(fh: fsp.FileHandle, hash: BodyHash, pool: HashPool, maxSize: number, highWaterMark: number, release: boolean) {
-    super({ highWaterMark });
+  constructor(fh: fsp.FileHandle, hash: BodyHash, pool: HashPool, options: BodySinkOptions) {
+    super({ highWaterMark: options.highWaterMark });
     this.fh = fh;
     this.hash = hash;
     this.pool = pool;
-    this.maxSize = maxSize;
-    this.release = release;
+    this.options = options;
+  }
+
+  /** Resolves once no writeback uses the fd any more (call before closing it). */
+  async settled(): Promise<void> {
+    while (this.wb) await this.wb;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -466,12 +477,13 @@ class BodySink extends Writable {
   private async writeChunks(chunks: Buffer[]): Promise<void> {
     let n = 0;
     for (const c of chunks) n += c.length;
-    if (this.size + n > this.maxSize) {
-      throw new OssError(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size.', { MaxSizeAllowed: String(this.maxSize) });
+    const { maxSize } = this.options;
+    if (this.size + n > maxSize) {
+      throw new OssError(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size.', { MaxSizeAllowed: String(maxSize) });
     }
     this.size += n;
     // Both the hash and the write must be done with a chunk before it may be released: count them down.
-    const done = this.release ? chunks.map((c) => (exclusive(c) ? 2 : 0)) : undefined;
+    const done = this.options.release ? chunks.map((c) => (exclusive(c) ? 2 : 0)) : undefined;
     const finish = (i: number) => {
       if (done && done[i]! > 0 && --done[i]! === 0) releaseChunk(chunks[i]!);
     };
@@ -481,9 +493,34 @@ class BodySink extends Writable {
     const { bytesWritten } = await this.fh.writev(chunks, at);
     if (bytesWritten !== n) throw new ShortWriteError(bytesWritten, n);
     chunks.forEach((_c, i) => finish(i));
+    this.startWriteback();
     await this.pool.belowCap();
   }
+
+  /** Every WRITEBACK_BYTES written, hands the new range to the disk (see HashPool.writeback). */
+  private startWriteback(): void {
+    const { writeback } = this.options;
+    if (!writeback || this.wb || this.position - this.wbStarted < WRITEBACK_BYTES) return;
+    const offset = this.wbStarted;
+    this.wbStarted = this.position;
+    // A failed writeback is not an upload failure: the fsync before the rename reports real I/O errors.
+    this.wb = writeback(this.fh.fd, offset, this.position - offset)
+      .catch(() => {})
+      .finally(() => (this.wb = undefined));
+  }
 }
+
+interface BodySinkOptions {
+  maxSize: number;
+  highWaterMark: number;
+  /** Free chunks that own their ArrayBuffer once written and hashed. */
+  release: boolean;
+  /** Early writeback (when bodies are fsynced): sync_file_range WRITE of a written range. */
+  writeback: ((fd: number, offset: number, length: number) => Promise<void>) | undefined;
+}
+
+/** Writeback granularity: small enough to keep the disk busy during the transfer, large enough to be few calls. */
+const WRITEBACK_BYTES = 8 * 1024 * 1024;
 
 /** A chunk that is the whole of its own (non-shared, fixed-size) ArrayBuffer: nothing else can view its bytes. */
 function exclusive(c: Uint8Array): boolean {

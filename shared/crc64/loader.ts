@@ -50,6 +50,8 @@ export interface NativeAddon {
   bodyHashDigest(ctx: Buffer): { md5: Buffer; crc64: bigint; size: number };
   /** What mode MD5_AUTO runs on this CPU. */
   md5Kernel(): 'avx2-x8' | 'scalar';
+  /** Starts writing a file's dirty range to disk without waiting for it (Linux sync_file_range; no-op elsewhere). */
+  fileWriteback(fd: number, offset: number, length: number): Promise<void>;
 }
 
 /** bodyHash kernel selection: auto (AVX2 8-lane when the CPU has it), scalar, or avx2 (RangeError without it). */

@@ -18,11 +18,16 @@
  *                                                         2 avx2); holds references to every buffer
  *   bodyHashDigest(ctx): { md5: Buffer, crc64: bigint, size: number }
  *   md5Kernel(): 'avx2-x8' | 'scalar'
+ *   fileWriteback(fd, offset, length): Promise<void>       start writing a dirty range to disk (Linux
+ *                                                         sync_file_range WRITE, on the libuv pool; no-op elsewhere)
  *
  * Every argument is validated here too (TypeError/RangeError naming it): the TS wrapper is not the only caller
  * that could reach this code, and a bad pointer must never crash the process.
  * Not built with -march=native: ISA-L picks its kernel at run time (crc-gzip.md §5 Dockerfile notes).
  */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sync_file_range */
+#endif
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
 #endif
@@ -35,6 +40,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <errno.h>
+#if defined(__linux__)
+#include <fcntl.h>
+#endif
 
 #define MAX_MEMBER_INPUT ((size_t)1 << 30) /* igzip's stream counters are 32-bit; keep far below */
 
@@ -673,6 +682,86 @@ static napi_value js_body_hash_batch(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* ---------- early writeback of files being received ---------- */
+
+/*
+ * The local OSS fsyncs every body before making it visible. Linux starts writing dirty pages back only past
+ * dirty_background_ratio (GBs on a large machine), so without help the whole body is written to disk during
+ * that final fsync, after the transfer. sync_file_range(SYNC_FILE_RANGE_WRITE) starts writeback of a range
+ * without waiting for it, so the disk works while the network still delivers; the final fsync stays the
+ * durability point. It can block while the device queue is full, hence the pool.
+ */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  int fd;
+  int64_t offset, length;
+  int err;
+} writeback_job;
+
+static void writeback_execute(napi_env env, void *p) {
+  (void)env;
+  writeback_job *j = p;
+#if defined(__linux__)
+  j->err = sync_file_range(j->fd, j->offset, j->length, SYNC_FILE_RANGE_WRITE) == 0 ? 0 : errno;
+#else
+  j->err = 0;
+#endif
+}
+
+static void writeback_complete(napi_env env, napi_status status, void *p) {
+  writeback_job *j = p;
+  napi_value result;
+  if (status == napi_ok && j->err == 0) {
+    napi_get_undefined(env, &result);
+    napi_resolve_deferred(env, j->deferred, result);
+  } else {
+    char msg[96];
+    snprintf(msg, sizeof msg, "fileWriteback: %s", status != napi_ok ? "async work failed" : strerror(j->err));
+    napi_value m, code;
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+    napi_create_string_utf8(env, "ERR_OSSFERRY_WRITEBACK", NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, m, &result);
+    napi_reject_deferred(env, j->deferred, result);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value js_file_writeback(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (!get_args(env, info, 3, &argc, argv, "fileWriteback(fd, offset, length) needs 3 arguments")) return fail_generic(env, "fileWriteback: arguments");
+  uint64_t fd, off, len;
+  if (!get_length(env, argv[0], "fd", &fd) || !get_length(env, argv[1], "offset", &off) || !get_length(env, argv[2], "length", &len))
+    return fail_generic(env, "fileWriteback: could not read the arguments");
+  if (fd > INT32_MAX) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "fd must be a file descriptor");
+    return NULL;
+  }
+  writeback_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    napi_throw_error(env, NULL, "fileWriteback: out of memory");
+    return NULL;
+  }
+  j->fd = (int)fd;
+  j->offset = (int64_t)off;
+  j->length = (int64_t)len;
+  napi_value promise, name;
+  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "ossferry.writeback", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, writeback_execute, writeback_complete, j, &j->work) != napi_ok) {
+    free(j);
+    return fail_generic(env, "fileWriteback: could not create async work");
+  }
+  if (napi_queue_async_work(env, j->work) != napi_ok) {
+    napi_delete_async_work(env, j->work);
+    free(j);
+    return fail_generic(env, "fileWriteback: could not queue async work");
+  }
+  return promise;
+}
+
 /* ---------- module ---------- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -691,6 +780,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"bodyHashBatch", NULL, js_body_hash_batch, NULL, NULL, NULL, napi_enumerable, NULL},
     {"bodyHashDigest", NULL, js_body_hash_digest, NULL, NULL, NULL, napi_enumerable, NULL},
     {"md5Kernel", NULL, js_md5_kernel, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"fileWriteback", NULL, js_file_writeback, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
