@@ -2,7 +2,8 @@
  * `npm run bench:oss`: PUT and GET throughput of the local OSS (driven by the unmodified ali-oss client), one
  * stream and 8 parallel streams, against a same-run raw loopback reference: a bare node:http sink/source with
  * the same buffer size and no hashing, no disk. Both servers run in child processes (their peak RSS is
- * reported); the client runs here. Size: OSSFERRY_BENCH_OSS_BYTES (default 1 GiB).
+ * reported, and the CPU seconds each server uses per case); the client runs here. Size: OSSFERRY_BENCH_OSS_BYTES
+ * (default 1 GiB).
  * Target (issue 3): parallel multipart upload ≥ 0.7 × raw. Last line: `RESULT {json}`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -94,11 +95,24 @@ async function hwm(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0) / 1024;
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
+/** user + system CPU seconds a process has used so far (/proc/<pid>/stat utime + stime, USER_HZ = 100). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+interface Measured {
+  mibps: number;
+  /** CPU seconds the server under test (raw or local OSS) used during the case. */
+  serverCpuS: number;
+}
+
+async function timed(fn: () => Promise<unknown>, serverPid: number): Promise<Measured> {
+  const c0 = await cpuSeconds(serverPid);
   const t0 = process.hrtime.bigint();
   await fn();
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  return SIZE / MiB / s;
+  return { mibps: SIZE / MiB / s, serverCpuS: (await cpuSeconds(serverPid)) - c0 };
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -180,12 +194,14 @@ async function main(): Promise<void> {
   }) as unknown as Record<string, (...a: unknown[]) => Promise<Record<string, unknown>>>;
   const slice = SIZE / PARALLEL;
   try {
-    const rows: { name: string; raw: number; oss: number }[] = [];
+    const rawPid = raw.child.pid!;
+    const ossPid = oss.child.pid!;
+    const rows: { name: string; raw: Measured; oss: Measured }[] = [];
     // PUT, one stream
     rows.push({
       name: 'PUT 1 stream (putStream)',
-      raw: await timed(() => rawPut(rawPort, SIZE)),
-      oss: await timed(() => c.putStream!('bench/single.bin', source(SIZE), { contentLength: SIZE })),
+      raw: await timed(() => rawPut(rawPort, SIZE), rawPid),
+      oss: await timed(() => c.putStream!('bench/single.bin', source(SIZE), { contentLength: SIZE }), ossPid),
     });
     // PUT, 8 parallel streams (multipart)
     const ossMultipart = async () => {
@@ -200,29 +216,31 @@ async function main(): Promise<void> {
     };
     rows.push({
       name: `PUT ${PARALLEL} streams (multipart)`,
-      raw: await timed(() => Promise.all(Array.from({ length: PARALLEL }, () => rawPut(rawPort, slice)))),
-      oss: await timed(ossMultipart),
+      raw: await timed(() => Promise.all(Array.from({ length: PARALLEL }, () => rawPut(rawPort, slice))), rawPid),
+      oss: await timed(ossMultipart, ossPid),
     });
     // GET, one stream
     rows.push({
       name: 'GET 1 stream',
-      raw: await timed(() => rawGet(rawPort, SIZE)),
+      raw: await timed(() => rawGet(rawPort, SIZE), rawPid),
       oss: await timed(async () => {
         const r = (await c.getStream!('bench/multi.bin')) as { stream: Readable };
         await pipeline(r.stream, sink());
-      }),
+      }, ossPid),
     });
     // GET, 8 parallel ranges
     rows.push({
       name: `GET ${PARALLEL} ranges`,
-      raw: await timed(() => Promise.all(Array.from({ length: PARALLEL }, () => rawGet(rawPort, slice)))),
-      oss: await timed(() =>
-        Promise.all(
-          Array.from({ length: PARALLEL }, async (_v, i) => {
-            const r = (await c.getStream!('bench/multi.bin', { headers: { Range: `bytes=${i * slice}-${(i + 1) * slice - 1}` } })) as { stream: Readable };
-            await pipeline(r.stream, sink());
-          }),
-        ),
+      raw: await timed(() => Promise.all(Array.from({ length: PARALLEL }, () => rawGet(rawPort, slice))), rawPid),
+      oss: await timed(
+        () =>
+          Promise.all(
+            Array.from({ length: PARALLEL }, async (_v, i) => {
+              const r = (await c.getStream!('bench/multi.bin', { headers: { Range: `bytes=${i * slice}-${(i + 1) * slice - 1}` } })) as { stream: Readable };
+              await pipeline(r.stream, sink());
+            }),
+          ),
+        ossPid,
       ),
     });
     // The same cases against the local OSS with the bare node:http client (V1-signed), isolating server cost
@@ -242,35 +260,53 @@ async function main(): Promise<void> {
           Array.from({ length: PARALLEL }, (_v, i) => ossRawPut(t, 'bench/multi-raw.bin', `partNumber=${i + 1}&uploadId=${init.uploadId}`, slice)),
         );
         await c.completeMultipartUpload!('bench/multi-raw.bin', init.uploadId, etags.map((etag, i) => ({ number: i + 1, etag })));
-      }),
+      }, ossPid),
     });
     rows.push({
       name: `GET ${PARALLEL} ranges, bare client`,
       raw: rows[3]!.raw,
-      oss: await timed(() => Promise.all(Array.from({ length: PARALLEL }, (_v, i) => ossRawGet(t, 'bench/multi.bin', i * slice, slice)))),
+      oss: await timed(() => Promise.all(Array.from({ length: PARALLEL }, (_v, i) => ossRawGet(t, 'bench/multi.bin', i * slice, slice))), ossPid),
     });
     const rssOss = await hwm(oss.child.pid!);
     const rssRaw = await hwm(raw.child.pid!);
     const pad = (s: string, n: number) => s.padEnd(n);
     console.log(`\nlocal OSS vs raw node:http loopback, ${SIZE / MiB} MiB per case, buffer ${BUF / 1024} KiB, ${os.cpus().length} CPUs\n`);
-    console.log(`${pad('case', 34)}${pad('raw MiB/s', 12)}${pad('OSS MiB/s', 12)}OSS/raw`);
-    for (const r of rows) console.log(`${pad(r.name, 34)}${pad(r.raw.toFixed(0), 12)}${pad(r.oss.toFixed(0), 12)}${(r.oss / r.raw).toFixed(2)}`);
+    console.log(`${pad('case', 34)}${pad('raw MiB/s', 12)}${pad('OSS MiB/s', 12)}${pad('OSS/raw', 10)}server CPU-s/GiB raw, OSS`);
+    const perGiB = (m: Measured) => ((m.serverCpuS * 1024 * MiB) / SIZE).toFixed(2);
+    for (const r of rows) {
+      console.log(`${pad(r.name, 34)}${pad(r.raw.mibps.toFixed(0), 12)}${pad(r.oss.mibps.toFixed(0), 12)}${pad((r.oss.mibps / r.raw.mibps).toFixed(2), 10)}${perGiB(r.raw)}, ${perGiB(r.oss)}`);
+    }
+    // The local OSS's body hash: kernel and batch occupancy (items per batch ~ upload streams hashed side by side).
+    const health = (await (await fetch(`http://127.0.0.1:${t.port}/_ossferry/health`)).json()) as { hash?: Record<string, unknown> };
     console.log(`\npeak RSS: local OSS ${rssOss.toFixed(0)} MiB, raw server ${rssRaw.toFixed(0)} MiB`);
     const parallelPut = rows[1]!;
-    const ratio = parallelPut.oss / parallelPut.raw;
-    const bareRatio = rows[4]!.oss / rows[4]!.raw;
+    const ratio = parallelPut.oss.mibps / parallelPut.raw.mibps;
+    const bareRatio = rows[4]!.oss.mibps / rows[4]!.raw.mibps;
+    if (health.hash) console.log(`local OSS body hash: ${JSON.stringify(health.hash)}`);
     console.log(`target: parallel multipart PUT ≥ 0.70 × raw → ali-oss client ${ratio.toFixed(2)}, bare client ${bareRatio.toFixed(2)}: ${ratio >= 0.7 ? 'MET' : 'NOT MET'}`);
     const result = {
       bench: 'oss',
       bytes: SIZE,
       parallel: PARALLEL,
       bufferBytes: BUF,
-      cases: Object.fromEntries(rows.map((r) => [r.name, { rawMiBps: Math.round(r.raw), ossMiBps: Math.round(r.oss), ratio: Number((r.oss / r.raw).toFixed(3)) }])),
+      cases: Object.fromEntries(
+        rows.map((r) => [
+          r.name,
+          {
+            rawMiBps: Math.round(r.raw.mibps),
+            ossMiBps: Math.round(r.oss.mibps),
+            ratio: Number((r.oss.mibps / r.raw.mibps).toFixed(3)),
+            rawServerCpuS: Number(r.raw.serverCpuS.toFixed(2)),
+            ossServerCpuS: Number(r.oss.serverCpuS.toFixed(2)),
+          },
+        ]),
+      ),
       parallelPutRatio: Number(ratio.toFixed(3)),
       parallelPutRatioBareClient: Number(bareRatio.toFixed(3)),
       targetRatio: 0.7,
       targetMet: ratio >= 0.7,
       peakRssMiB: { localOss: Math.round(rssOss), raw: Math.round(rssRaw) },
+      ossBodyHash: health.hash,
     };
     console.log(`RESULT ${JSON.stringify(result)}`);
   } finally {
