@@ -52,6 +52,11 @@ export interface NativeAddon {
   md5Kernel(): 'avx2-x8' | 'scalar';
   /** Starts writing a file's dirty range to disk without waiting for it (Linux sync_file_range; no-op elsewhere). */
   fileWriteback(fd: number, offset: number, length: number): Promise<void>;
+  /**
+   * on: every libuv pool thread that runs bodyHashBatch or fileWriteback switches to SCHED_BATCH (Linux) and
+   * keeps it, so pool wakeups stop preempting the event loop; off: back to SCHED_OTHER as they next run one.
+   */
+  backgroundPoolThreads(on: boolean): void;
 }
 
 /** bodyHash kernel selection: auto (AVX2 8-lane when the CPU has it), scalar, or avx2 (RangeError without it). */

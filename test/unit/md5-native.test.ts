@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { crc64, defaultNativePath } from '../../shared/crc64/index.ts';
 import { checkMd5Vectors, Crc64Error, MD5_AUTO, MD5_AVX2, MD5_SCALAR, type Md5Mode, type NativeAddon } from '../../shared/crc64/loader.ts';
@@ -203,6 +204,35 @@ describe('native body hash contexts and arguments', () => {
     // Assess
     if (hasAvx2) expect(call).not.toThrow();
     else expect(call).toThrow(RangeError);
+  });
+});
+
+describe('backgroundPoolThreads (libuv pool threads as SCHED_BATCH)', () => {
+  /** Scheduling policy of each thread of this process (/proc/self/task/<tid>/stat field 41; 3 = SCHED_BATCH). */
+  function policies(): number[] {
+    return readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    });
+  }
+
+  it('a pool thread that ran a batch with it on is SCHED_BATCH; the event loop thread is not', async () => {
+    // Prepare
+    addon.backgroundPoolThreads(true);
+    const ctx = addon.bodyHashCreate();
+    // Act
+    await addon.bodyHashBatch([ctx], [Buffer.alloc(4096)]);
+    const after = policies();
+    // Assess
+    expect(after).toContain(3);
+    expect(readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]!.split(' ')[38]).toBe('0');
+  });
+
+  it('needs a boolean', () => {
+    // Prepare: nothing. Act
+    const call = () => raw.backgroundPoolThreads('yes');
+    // Assess
+    expect(call).toThrow(TypeError);
   });
 });
 
