@@ -4,7 +4,10 @@
  * Last-Modified (HEAD, or a 1-byte ranged GET when HEAD is refused, as presigned GET URLs do). `read()`
  * sends `Range` pinned with `If-Match` and `If-Range` on the ETag (peers.md §0 item 11), so a changed
  * file gives 412 or a 200 with the whole new file — both become SourceChangedError, never spliced bytes.
- * Bodies are delivered in ≥ 1 MiB chunks (CRC and upload work on large buffers, not 16–64 KB socket reads).
+ * Bodies are delivered in chunks of up to 1 MiB (CRC and upload work on large buffers, not 16–64 KB socket
+ * reads). Plain-http ranged reads go through ./raw-http.ts (sockets read straight into 1 MiB buffers handed
+ * on as views: no per-read allocation, no parser copy, no re-chunking copy); https and responses that are
+ * not framed by Content-Length go through node:http, whose bodies are re-chunked here.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -12,6 +15,7 @@ import { Readable, Transform, pipeline, type TransformCallback } from 'node:stre
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { safeUrl, silentLogger, type Logger } from '../../shared/log.ts';
 import type { AllowList } from '../../shared/ssrf.ts';
+import { RawHttpPool, type RawResponse } from './raw-http.ts';
 import { allowListFromEnv, pinnedLookup, screenUrl, type Resolver, type ScreenedTarget } from './screen.ts';
 import { SourceChangedError, SourceUnavailableError, type RangeSource, type SourceIdentity } from './types.ts';
 
@@ -82,6 +86,28 @@ class SizedChunker extends Transform {
 
 const isStrongEtag = (e: string | undefined): e is string => typeof e === 'string' && e.startsWith('"');
 
+type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/** A response of either transport (node:http or ./raw-http.ts): status, headers, and a body to read or drain. */
+interface SourceResponse {
+  status: number;
+  headers: ResponseHeaders;
+  body: Readable;
+  /** True when `body` is already delivered in large chunks (raw transport): no re-chunking needed. */
+  chunked: boolean;
+}
+
+/** Drops a body that is not wanted: node:http drains it (small error bodies); raw closes its connection if unread. */
+function discard(res: SourceResponse): void {
+  if (res.chunked) res.body.destroy();
+  else res.body.resume();
+}
+
+const one = (h: ResponseHeaders, name: string): string | undefined => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
 /** An http(s):// source. Create with `new HttpSource(url, options)`; `close()` frees its sockets. */
 export class HttpSource implements RangeSource {
   readonly displayUrl: string;
@@ -95,6 +121,8 @@ export class HttpSource implements RangeSource {
   readonly #maxRedirects: number;
   readonly #httpAgent: http.Agent;
   readonly #httpsAgent: https.Agent;
+  /** Plain-http ranged reads; undefined once a response needed node:http (not framed by Content-Length). */
+  #raw: RawHttpPool | undefined;
   /** Screened target per host:port: resolved once per source, every later socket goes to the same address. */
   readonly #targets = new Map<string, Promise<ScreenedTarget>>();
 
@@ -122,6 +150,7 @@ export class HttpSource implements RangeSource {
     const agentOpts = { keepAlive: true, maxSockets: options.maxSockets ?? 64, scheduling: 'lifo' as const };
     this.#httpAgent = new http.Agent(agentOpts);
     this.#httpsAgent = new https.Agent(agentOpts);
+    this.#raw = new RawHttpPool({ bufferSize: this.#chunk, maxIdle: options.maxSockets ?? 64, timeoutMs: this.#idle, what: this.displayUrl });
   }
 
   #target(url: URL): Promise<ScreenedTarget> {
@@ -135,8 +164,12 @@ export class HttpSource implements RangeSource {
     return t;
   }
 
-  /** One request, following redirects (each target screened first). Resolves with the final response. */
-  async #request(method: 'GET' | 'HEAD', headers: Record<string, string>, signal?: AbortSignal): Promise<{ res: http.IncomingMessage; url: URL }> {
+  /**
+   * One request, following redirects (each target screened first). Resolves with the final response. `raw`:
+   * plain-http hops may use the raw transport (ranged reads); a response it cannot frame is asked again
+   * through node:http, and that source stays on node:http.
+   */
+  async #request(method: 'GET' | 'HEAD', headers: Record<string, string>, signal?: AbortSignal, raw = false): Promise<SourceResponse> {
     let url = this.#url;
     for (let hop = 0; ; hop++) {
       const target = await this.#target(url);
@@ -145,6 +178,35 @@ export class HttpSource implements RangeSource {
       const h: Record<string, string> = { ...headers };
       // Credentials from the URL go to its own origin only, never to a redirect target elsewhere.
       if (this.#auth && sameOrigin) h.authorization = this.#auth;
+      let res: SourceResponse | undefined;
+      if (raw && this.#raw && url.protocol === 'http:') {
+        const r: RawResponse = await this.#raw.request({ address: target.address, port: target.port, method, path: url.pathname + url.search, host: url.host, headers: h, signal });
+        if (r.body) res = { status: r.status, headers: r.headers, body: r.body, chunked: true };
+        else if (r.status === 200 || r.status === 206) {
+          this.#log.info('source response not framed by Content-Length: reading it through node:http', { source: this.displayUrl });
+          this.#raw.destroy();
+          this.#raw = undefined;
+        } else res = { status: r.status, headers: r.headers, body: Readable.from([]), chunked: true };
+      }
+      res ??= await this.#nodeRequest(url, target, method, h, signal);
+      const location = one(res.headers, 'location');
+      if (REDIRECTS.has(res.status) && location) {
+        discard(res);
+        if (hop >= this.#maxRedirects) throw new SourceHttpError(res.status, `${this.displayUrl}: more than ${this.#maxRedirects} redirects`);
+        const next = new URL(location, url);
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          throw new SourceHttpError(res.status, `${this.displayUrl}: redirect to unsupported scheme ${next.protocol}`);
+        }
+        this.#log.debug('source redirect', { from: safeUrl(url.toString()), to: safeUrl(next.toString()) });
+        url = next;
+        continue;
+      }
+      return res;
+    }
+  }
+
+  async #nodeRequest(url: URL, target: ScreenedTarget, method: 'GET' | 'HEAD', h: Record<string, string>, signal: AbortSignal | undefined): Promise<SourceResponse> {
+    {
       const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
         const mod = url.protocol === 'https:' ? https : http;
         const req = mod.request(
@@ -165,24 +227,12 @@ export class HttpSource implements RangeSource {
         req.on('error', (err) => reject(err instanceof OssferryError || (err as { name?: string }).name === 'AbortError' ? err : new SourceUnavailableError(`${this.displayUrl}: ${(err as Error).message}`, { cause: err })));
         req.end();
       });
-      const location = res.headers.location;
-      if (REDIRECTS.has(res.statusCode ?? 0) && location) {
-        res.resume();
-        if (hop >= this.#maxRedirects) throw new SourceHttpError(res.statusCode ?? 0, `${this.displayUrl}: more than ${this.#maxRedirects} redirects`);
-        const next = new URL(location, url);
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-          throw new SourceHttpError(res.statusCode ?? 0, `${this.displayUrl}: redirect to unsupported scheme ${next.protocol}`);
-        }
-        this.#log.debug('source redirect', { from: safeUrl(url.toString()), to: safeUrl(next.toString()) });
-        url = next;
-        continue;
-      }
-      return { res, url };
+      return { status: res.statusCode ?? 0, headers: res.headers, body: res, chunked: false };
     }
   }
 
-  #statusError(status: number, what: string, res: http.IncomingMessage): Error {
-    res.resume();
+  #statusError(status: number, what: string, res: SourceResponse): Error {
+    discard(res);
     if (status === 429 || status === 408 || status >= 500) {
       return Object.assign(new SourceUnavailableError(`${this.displayUrl}: ${what} answered ${status}`), { status });
     }
@@ -190,22 +240,23 @@ export class HttpSource implements RangeSource {
   }
 
   async stat(signal?: AbortSignal): Promise<SourceIdentity> {
-    let { res } = await this.#request('HEAD', {}, signal);
-    let status = res.statusCode ?? 0;
+    let res = await this.#request('HEAD', {}, signal);
+    let status = res.status;
     let size: number | undefined;
     if (status === 403 || status === 405 || status === 501) {
       // Presigned GET URLs refuse HEAD (the signature covers the method): ask for one byte instead.
-      res.resume();
-      ({ res } = await this.#request('GET', { range: 'bytes=0-0' }, signal));
-      status = res.statusCode ?? 0;
-      res.resume();
-      const total = /\/(\d+)$/.exec(res.headers['content-range'] ?? '')?.[1];
+      discard(res);
+      res = await this.#request('GET', { range: 'bytes=0-0' }, signal);
+      status = res.status;
+      discard(res);
+      const total = /\/(\d+)$/.exec(one(res.headers, 'content-range') ?? '')?.[1];
       if ((status === 206 || status === 416) && total !== undefined) size = Number(total);
-      else if (status === 200) size = Number(res.headers['content-length']);
+      else if (status === 200) size = Number(one(res.headers, 'content-length'));
       else throw this.#statusFailure(status, res);
     } else if (status === 200) {
-      res.resume();
-      size = res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
+      discard(res);
+      const cl = one(res.headers, 'content-length');
+      size = cl === undefined ? undefined : Number(cl);
     } else {
       throw this.#statusFailure(status, res);
     }
@@ -213,9 +264,9 @@ export class HttpSource implements RangeSource {
       throw new InvalidInputError('source', `${this.displayUrl} does not state its size (no Content-Length)`, 'serve the file with Content-Length, or copy it from a server that does');
     }
     const id: SourceIdentity = { size };
-    const etag = res.headers.etag;
+    const etag = one(res.headers, 'etag');
     if (isStrongEtag(etag)) id.etag = etag;
-    const lm = res.headers['last-modified'];
+    const lm = one(res.headers, 'last-modified');
     if (lm && !Number.isNaN(Date.parse(lm))) id.mtimeMs = Date.parse(lm);
     if (id.etag === undefined) {
       this.#log.warn('source has no strong ETag: reads are pinned by Last-Modified only', { source: this.displayUrl });
@@ -223,13 +274,13 @@ export class HttpSource implements RangeSource {
     return id;
   }
 
-  #statusFailure(status: number, res: http.IncomingMessage): Error {
+  #statusFailure(status: number, res: SourceResponse): Error {
     if (status === 404 || status === 410) {
-      res.resume();
+      discard(res);
       return new InvalidInputError('source', `${this.displayUrl} was not found (${status})`, 'check the URL');
     }
     if (status === 401 || status === 403) {
-      res.resume();
+      discard(res);
       return new InvalidInputError('source', `${this.displayUrl} refused access (${status})`, 'check the URL credentials or re-sign the URL');
     }
     return this.#statusError(status, 'HEAD', res);
@@ -249,42 +300,56 @@ export class HttpSource implements RangeSource {
       headers['if-unmodified-since'] = date;
       headers['if-range'] = date;
     }
-    const { res } = await this.#request('GET', headers, signal);
-    const status = res.statusCode ?? 0;
+    const res = await this.#request('GET', headers, signal, true);
+    const status = res.status;
     const what = `${this.displayUrl} bytes [${start}, ${end})`;
     const changed = (why: string) => {
-      res.resume();
+      discard(res);
       return new SourceChangedError(`${what}: source changed since it was planned (${why})`);
     };
     if (status === 412) throw changed('412 Precondition Failed');
     if (status === 416 || status === 404 || status === 410) throw changed(`${status}`);
-    const etag = res.headers.etag;
+    const etag = one(res.headers, 'etag');
     if (pin.etag && etag !== undefined && etag !== pin.etag) throw changed(`ETag ${etag} ≠ ${pin.etag}`);
     if (status === 206) {
       const expect = `bytes ${start}-${end - 1}/${pin.size}`;
-      const got = res.headers['content-range'];
+      const got = one(res.headers, 'content-range');
       if (got !== expect) {
         const total = /\/(\d+|\*)$/.exec(got ?? '')?.[1];
         if (total !== undefined && total !== String(pin.size)) throw changed(`size ${total} ≠ ${pin.size}`);
-        res.resume();
+        discard(res);
         throw new SourceUnavailableError(`${what}: unexpected Content-Range ${got ?? '(none)'}`);
       }
     } else if (status === 200) {
       // If-Range did not match (the file changed), or the server ignores Range. Only a full-file request of an
       // unchanged file may be answered with 200.
-      const fullRequest = start === 0 && end === pin.size && Number(res.headers['content-length']) === pin.size;
+      const fullRequest = start === 0 && end === pin.size && Number(one(res.headers, 'content-length')) === pin.size;
       if (!fullRequest || (pin.etag !== undefined && etag === undefined)) throw changed('200 instead of 206: If-Range did not match');
     } else {
       throw this.#statusError(status, 'GET', res);
     }
+    if (res.chunked) {
+      // The raw transport's body is exactly Content-Length bytes, in large views: only the length needs checking.
+      const length = Number(one(res.headers, 'content-length'));
+      if (length > end - start) {
+        res.body.destroy();
+        throw new SourceChangedError(`${what}: more bytes than the ${end - start} requested`);
+      }
+      if (length < end - start) {
+        res.body.destroy();
+        throw new SourceUnavailableError(`${what}: body has ${length} of ${end - start} bytes`);
+      }
+      return res.body;
+    }
     const chunker = new SizedChunker(end - start, this.#chunk, what);
-    pipeline(res, chunker, (err) => {
+    pipeline(res.body, chunker, (err) => {
       if (err && !chunker.destroyed) chunker.destroy(err);
     });
     return chunker;
   }
 
   async close(): Promise<void> {
+    this.#raw?.destroy();
     this.#httpAgent.destroy();
     this.#httpsAgent.destroy();
   }
