@@ -20,17 +20,16 @@
  */
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { once } from 'node:events';
 import { createHmac } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import OSS from 'ali-oss';
 import { parseSize, parseWhole } from '../cli/args.ts';
-import { crc64 } from '../shared/crc64/index.ts';
 import { LOCAL_DEFAULTS, startLocalCloud } from '../local/cloud.ts';
+import { writeRandomFile } from '../local/http-source/sample-file.ts';
 import { sampleFunctionRss } from '../local/procs.ts';
 import { cpuDelta, cpuSnapshot } from './lib/cpu.ts';
 
@@ -153,20 +152,6 @@ function runChild(args: ChildArgs): Promise<{ seconds: number; maxRssBytes: numb
     });
     child.stdin.end(JSON.stringify(args));
   });
-}
-
-async function writeRandomFile(file: string, size: number): Promise<bigint> {
-  const ws = createWriteStream(file, { highWaterMark: 16 * MiB });
-  let crc = 0n;
-  for (let left = size; left > 0; ) {
-    const chunk = randomFillSync(Buffer.allocUnsafe(Math.min(left, 16 * MiB)));
-    crc = crc64(chunk, crc);
-    if (!ws.write(chunk)) await once(ws, 'drain');
-    left -= chunk.length;
-  }
-  ws.end();
-  await once(ws, 'finish');
-  return crc;
 }
 
 function flag(name: string, fallback: string): string {

@@ -6,9 +6,7 @@
  *   - 3 GiB in exactly 10,000 parts through ≥ 4 worker processes, per-worker peak RSS reported and bounded.
  * Every case ends with the right bytes (CRC-64 of what was generated) and ListMultipartUploads empty.
  */
-import { randomBytes, randomFillSync } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +16,7 @@ import { crc64 } from '../../shared/crc64/index.ts';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { functionProcesses, sampleFunctionRss } from '../../local/procs.ts';
+import { writeRandomFile } from '../../local/http-source/sample-file.ts';
 import { uploadsLeft } from '../helpers/local-cloud.ts';
 
 const MiB = 1024 * 1024;
@@ -34,21 +33,6 @@ async function until(probe: () => boolean | Promise<boolean>, timeoutMs = 60_000
     if (Date.now() > end) throw new Error('condition not reached in time');
     await new Promise((r) => setTimeout(r, stepMs));
   }
-}
-
-/** Streams `size` random bytes to a file and returns their CRC-64 (constant memory). */
-async function writeRandomFile(file: string, size: number): Promise<bigint> {
-  const ws = createWriteStream(file, { highWaterMark: 16 * MiB });
-  let crc = 0n;
-  for (let left = size; left > 0; ) {
-    const chunk = randomFillSync(Buffer.allocUnsafe(Math.min(left, 16 * MiB)));
-    crc = crc64(chunk, crc);
-    if (!ws.write(chunk)) await once(ws, 'drain');
-    left -= chunk.length;
-  }
-  ws.end();
-  await once(ws, 'finish');
-  return crc;
 }
 
 describe('copy under faults', () => {
