@@ -6,7 +6,7 @@
  * x-oss-hash-crc64ecma. ali-oss never retries stream bodies (§2.8) and the client is built with retryMax 0:
  * the caller retries a failed part by reading its range again.
  */
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import type OSS from 'ali-oss';
 import { crc64 } from '../../shared/crc64/index.ts';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
@@ -24,15 +24,57 @@ type UploadPartFn = (
   options?: { timeout?: number; headers?: Record<string, string> },
 ) => Promise<{ etag: string; res: { status: number; headers: Record<string, string | undefined> } }>;
 
+/** A body whose chunk memory the source reuses once the consumer releases it (functions/sources/raw-http.ts). */
+interface ReleasableBody {
+  releaseChunk(chunk: Uint8Array): void;
+}
+
+const isReleasable = (b: unknown): b is ReleasableBody => typeof (b as Partial<ReleasableBody>).releaseChunk === 'function';
+
 /** Passes bytes through unchanged, computing CRC-64 and counting them. */
 export class Crc64PassThrough extends Transform {
   crc = 0n;
   bytes = 0;
   readonly expected: number | undefined;
-  /** With `expected`, a body that is shorter or longer errors the stream (so the request is aborted, not left waiting). */
-  constructor(expected?: number, highWaterMark = 4 * 1024 * 1024) {
+  readonly #release: ((chunk: Uint8Array) => void) | undefined;
+  /**
+   * With `expected`, a body that is shorter or longer errors the stream (so the request is aborted, not left
+   * waiting). With `release`, `pipe()` writes each chunk with a callback and releases it once the destination
+   * has written it out (for a socket: handed to the kernel), so the source can reuse its memory.
+   */
+  constructor(expected?: number, highWaterMark = 4 * 1024 * 1024, release?: (chunk: Uint8Array) => void) {
     super({ highWaterMark });
     this.expected = expected;
+    this.#release = release;
+  }
+
+  /**
+   * Like Readable#pipe (ali-oss's HTTP client pipes the body into its request), plus the per-chunk release.
+   * Errors and teardown stay with the caller's pipeline (the client destroys both streams on failure); a
+   * chunk whose write fails is simply not released.
+   */
+  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
+    const release = this.#release;
+    if (!release) return super.pipe(destination, options);
+    const dest = destination as unknown as Writable;
+    let waiting = false;
+    const onDrain = () => {
+      waiting = false;
+      this.resume();
+    };
+    this.on('data', (chunk: Buffer) => {
+      const more = dest.write(chunk, (err) => {
+        if (!err) release(chunk);
+      });
+      if (!more && !waiting) {
+        waiting = true;
+        this.pause();
+        dest.once('drain', onDrain);
+      }
+    });
+    if (options?.end !== false) this.once('end', () => dest.end());
+    dest.emit('pipe', this);
+    return destination;
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
@@ -137,7 +179,7 @@ export class OssPartSink implements PartSink {
     if (!Number.isSafeInteger(size) || size < 0 || size > LIMITS.MAX_PART_SIZE) {
       throw new InvalidInputError('size', `must be 0..5 GB, got ${size}`, 'use the part sizes from the plan');
     }
-    const crcStream = new Crc64PassThrough(size);
+    const crcStream = new Crc64PassThrough(size, undefined, isReleasable(body) ? (chunk) => body.releaseChunk(chunk) : undefined);
     const source = body instanceof Uint8Array ? Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]) : body;
     let sourceError: unknown;
     source.on('error', (err) => {

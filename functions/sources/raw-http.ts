@@ -77,13 +77,77 @@ function parseHead(text: string): { status: number; version: string; headers: Re
   return { status: Number(m[2]), version: m[1]!, headers };
 }
 
+/**
+ * The read buffers of a pool, reused: a buffer goes back to the free list once no connection reads into it
+ * and every chunk cut from it was released by the consumer (`RawBody.releaseChunk`, called when the bytes
+ * are on the upload socket). Chunks never released (a failed upload) leave their buffer to the GC. Fresh
+ * 1 MiB buffers per read made the worker's garbage collector run every few tens of MiB.
+ */
+class ReadBuffers {
+  readonly size: number;
+  readonly #maxFree: number;
+  readonly #free: Buffer[] = [];
+  readonly #state = new WeakMap<ArrayBufferLike, { buf: Buffer; refs: number; reading: boolean }>();
+  /** Chunks handed out and not released yet (a chunk is released at most once). */
+  readonly #lent = new WeakSet<Uint8Array>();
+
+  constructor(size: number, maxFree: number) {
+    this.size = size;
+    this.#maxFree = maxFree;
+  }
+
+  take(): Buffer {
+    const buf = this.#free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+    this.#state.set(buf.buffer, { buf, refs: 0, reading: true });
+    return buf;
+  }
+
+  /** The connection reads no more into `buf` (call once per take). */
+  leave(buf: Buffer): void {
+    const s = this.#state.get(buf.buffer);
+    if (!s) return;
+    s.reading = false;
+    this.#maybeFree(s);
+  }
+
+  lend(chunk: Buffer): void {
+    const s = this.#state.get(chunk.buffer);
+    if (!s) return;
+    s.refs++;
+    this.#lent.add(chunk);
+  }
+
+  release(chunk: Uint8Array): void {
+    if (!this.#lent.delete(chunk)) return;
+    const s = this.#state.get(chunk.buffer);
+    if (!s) return;
+    s.refs--;
+    this.#maybeFree(s);
+  }
+
+  #maybeFree(s: { buf: Buffer; refs: number; reading: boolean }): void {
+    if (s.refs > 0 || s.reading) return;
+    this.#state.delete(s.buf.buffer);
+    if (this.#free.length < this.#maxFree) this.#free.push(s.buf);
+  }
+}
+
 /** The body of one response: views of the connection's read buffers, pushed as they fill. */
 class RawBody extends Readable {
   readonly #conn: RawConnection;
-  constructor(conn: RawConnection) {
+  readonly #buffers: ReadBuffers;
+  constructor(conn: RawConnection, buffers: ReadBuffers) {
     // Chunks are ≤ 1 MiB views; a few of them ahead of the consumer keep the socket busy.
     super({ highWaterMark: 4 * 1024 * 1024 });
     this.#conn = conn;
+    this.#buffers = buffers;
+  }
+  /**
+   * The consumer is done with `chunk` (its bytes are written out): its memory may be reused for later reads.
+   * Optional for consumers; functions/oss/part-sink.ts calls it from the upload's write callbacks.
+   */
+  releaseChunk(chunk: Uint8Array): void {
+    this.#buffers.release(chunk);
   }
   override _read(): void {
     this.#conn.resumeReading();
@@ -100,8 +164,10 @@ class RawConnection {
   readonly socket: net.Socket;
   readonly key: string;
   readonly #pool: RawHttpPool;
-  readonly #bufferSize: number;
+  readonly #buffers: ReadBuffers;
   #buf: Buffer;
+  /** #buf was handed back to #buffers (the connection is gone). */
+  #bufLeft = false;
   /** Bytes of #buf holding data. */
   #filled = 0;
   #phase: Phase = 'idle';
@@ -118,11 +184,11 @@ class RawConnection {
   #received = 0;
   #dead = false;
 
-  constructor(pool: RawHttpPool, key: string, address: string, port: number, bufferSize: number) {
+  constructor(pool: RawHttpPool, key: string, address: string, port: number, buffers: ReadBuffers) {
     this.#pool = pool;
     this.key = key;
-    this.#bufferSize = bufferSize;
-    this.#buf = Buffer.allocUnsafeSlow(bufferSize);
+    this.#buffers = buffers;
+    this.#buf = buffers.take();
     this.socket = net.connect({
       host: address,
       port,
@@ -153,10 +219,17 @@ class RawConnection {
 
   /** Moves on to a fresh buffer, carrying the bytes from #mark (a partial head, or the first body bytes). */
   #newBuffer(carry: boolean): void {
-    const old = this.#buf.subarray(this.#mark, this.#filled);
-    this.#buf = Buffer.allocUnsafeSlow(this.#bufferSize);
-    this.#filled = carry ? old.copy(this.#buf, 0) : 0;
+    const old = this.#buf;
+    this.#buf = this.#buffers.take();
+    this.#filled = carry ? old.copy(this.#buf, 0, this.#mark, this.#filled) : 0;
     this.#mark = 0;
+    this.#buffers.leave(old);
+  }
+
+  #leaveBuffer(): void {
+    if (this.#bufLeft) return;
+    this.#bufLeft = true;
+    this.#buffers.leave(this.#buf);
   }
 
   start(req: RawRequest, reused: boolean): Promise<RawResponse> {
@@ -246,7 +319,7 @@ class RawConnection {
     // Chunks are whole buffers: a body that does not fit in what is left of this one starts a fresh buffer
     // (its first bytes, those read with the head, are copied over once).
     if (this.#remaining > 0 && this.#buf.length - bodyStart < Math.min(length, this.#buf.length)) this.#newBuffer(true);
-    this.#body = new RawBody(this);
+    this.#body = new RawBody(this, this.#buffers);
     p.resolve({ status: head.status, headers: head.headers, body: this.#body });
     return this.#afterBody();
   }
@@ -274,6 +347,7 @@ class RawConnection {
     if (!this.#body || this.#filled === this.#mark) return true;
     const chunk = this.#buf.subarray(this.#mark, this.#filled);
     this.#mark = this.#filled;
+    this.#buffers.lend(chunk);
     return this.#body.push(chunk);
   }
 
@@ -290,6 +364,7 @@ class RawConnection {
     this.#dead = true;
     this.#pool.forget(this);
     this.socket.destroy();
+    this.#leaveBuffer();
   }
 
   #detachSignal(): void {
@@ -304,6 +379,7 @@ class RawConnection {
     this.#detachSignal();
     this.#pool.forget(this);
     if (!this.socket.destroyed) this.socket.destroy();
+    this.#leaveBuffer();
     const p = this.#pending;
     this.#pending = undefined;
     const body = this.#body;
@@ -328,15 +404,16 @@ class RawConnection {
 export class RawHttpPool {
   readonly what: string;
   readonly timeoutMs: number;
-  readonly #bufferSize: number;
+  readonly #buffers: ReadBuffers;
   readonly #maxIdle: number;
   readonly #idle = new Map<string, RawConnection[]>();
   readonly #all = new Set<RawConnection>();
   #closed = false;
 
   constructor(options: RawHttpPoolOptions = {}) {
-    this.#bufferSize = Math.max(MIN_READ * 2, options.bufferSize ?? 1024 * 1024);
     this.#maxIdle = options.maxIdle ?? 64;
+    // Enough free buffers for every idle connection's next read plus the chunks in flight of a busy worker.
+    this.#buffers = new ReadBuffers(Math.max(MIN_READ * 2, options.bufferSize ?? 1024 * 1024), 4 * this.#maxIdle);
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.what = options.what ?? 'source';
   }
@@ -354,7 +431,7 @@ export class RawHttpPool {
     }
     const reused = conn !== undefined;
     if (!conn) {
-      conn = new RawConnection(this, key, req.address, req.port, this.#bufferSize);
+      conn = new RawConnection(this, key, req.address, req.port, this.#buffers);
       this.#all.add(conn);
     }
     return conn.start(req, reused);

@@ -42,6 +42,24 @@ describe('OssPartSink against local OSS', () => {
     expect(Buffer.compare(got.content as Buffer, Buffer.concat([a, b]))).toBe(0);
   });
 
+  it('releases every chunk of a releasable body once it is written, and stores the exact bytes', async () => {
+    // Prepare: a body that lends its chunks (as functions/sources/raw-http.ts does) and records releases.
+    const data = randomBytes(3 * 1024 * 1024 + 5);
+    const chunks = [data.subarray(0, 1024 * 1024), data.subarray(1024 * 1024, 3 * 1024 * 1024), data.subarray(3 * 1024 * 1024)];
+    const released: Uint8Array[] = [];
+    const body = Object.assign(Readable.from(chunks), { releaseChunk: (c: Uint8Array) => released.push(c) });
+    const sink = new OssPartSink({ client, bucket: 'dst', key: 'out/released.bin' });
+    await sink.initiate();
+    // Act
+    const part = await sink.uploadPart(1, body, data.length);
+    await sink.complete([{ partNumber: 1, etag: part.etag }]);
+    // Assess
+    expect(part.crc64).toBe(crc64(data));
+    expect(released).toHaveLength(chunks.length);
+    expect(chunks.every((c) => released.includes(c))).toBe(true);
+    expect(Buffer.compare((await client.get('out/released.bin')).content as Buffer, data)).toBe(0);
+  });
+
   it('a body shorter than the declared size fails the part (never a silent short part)', async () => {
     // Prepare
     const sink = new OssPartSink({ client, bucket: 'dst', key: 'out/short.bin' });

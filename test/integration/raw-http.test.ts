@@ -90,6 +90,30 @@ describe('raw transport against local/http-source', () => {
     expect(server.connections - before).toBe(1);
   });
 
+  it('reuses the memory of released chunks for later reads and never overwrites chunks still held', async () => {
+    // Prepare
+    const src = new HttpSource(server.url('/f.bin'), { allow: loopback });
+    const pin = await src.stat();
+    const chunksOf = async (s: number, e: number) => {
+      const body = await src.read(s, e, pin);
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      return { body: body as Readable & { releaseChunk(c: Uint8Array): void }, chunks };
+    };
+    // Act
+    const held = await chunksOf(0, 2 * MiB);
+    const released = await chunksOf(MiB, 3 * MiB);
+    for (const c of released.chunks) released.body.releaseChunk(c);
+    const later = await chunksOf(2 * MiB, data.length);
+    await src.close();
+    // Assess
+    expect(Buffer.concat(held.chunks).equals(data.subarray(0, 2 * MiB))).toBe(true);
+    expect(Buffer.concat(later.chunks).equals(data.subarray(2 * MiB))).toBe(true);
+    const freed = new Set(released.chunks.map((c) => c.buffer));
+    expect(later.chunks.some((c) => freed.has(c.buffer))).toBe(true);
+    expect(later.chunks.some((c) => held.chunks.some((h) => h.buffer === c.buffer))).toBe(false);
+  });
+
   it('a body cut mid-way errors the stream with SourceUnavailableError; the next read succeeds on a new connection', async () => {
     // Prepare
     const src = new HttpSource(server.url('/f.bin'), { allow: loopback });
