@@ -461,9 +461,17 @@ class BodySink extends Writable {
     this.options = options;
   }
 
+  /** Set when the stream is destroyed: a write still finishing then starts no writeback on a closing fd. */
+  private stopped = false;
+
   /** Resolves once no writeback uses the fd any more (call before closing it). */
   async settled(): Promise<void> {
     while (this.wb) await this.wb;
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.stopped = true;
+    cb(err);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -500,7 +508,7 @@ class BodySink extends Writable {
   /** Every WRITEBACK_BYTES written, hands the new range to the disk (see HashPool.writeback). */
   private startWriteback(): void {
     const { writeback } = this.options;
-    if (!writeback || this.wb || this.position - this.wbStarted < WRITEBACK_BYTES) return;
+    if (!writeback || this.stopped || this.wb || this.position - this.wbStarted < WRITEBACK_BYTES) return;
     const offset = this.wbStarted;
     this.wbStarted = this.position;
     // A failed writeback is not an upload failure: the fsync before the rename reports real I/O errors.
