@@ -156,8 +156,12 @@ export const LOCAL_DEFAULTS = Object.freeze({
   // only share the same cores (measured with bench:copy, 2 GiB on 2 cores: worker CPU 4.8 ns/B at 4 workers × 8
   // streams, 2.5 ns/B at fewer, fatter workers; 1.33× vs 1.75× ali-oss's default). Streams carry the parallelism.
   workers: { maxInstances: Math.max(2, os.availableParallelism()), instanceConcurrency: 1, memoryMb: 2048, timeoutSeconds: 600 } satisfies FunctionSizing,
-  /** Parallel part streams per local worker (job spec streamsPerWorker), so fewer workers keep as many parts in flight. */
-  streamsPerWorker: 16,
+  /**
+   * Parallel part streams per local worker (job spec streamsPerWorker). Measured with bench:copy on 2 cores once
+   * the worker's hot path stopped copying (2 GiB, 3 rounds): 2 × 8 streams 786 MB/s, peak worker RSS 288 MiB;
+   * 2 × 16 streams 746 MB/s, 421 MiB (same ratio to the ceiling, 0.65 vs 0.64); 1 GiB sweeps agreed (2 × 8 ≥ 2 × 16 ≥ 2 × 32).
+   */
+  streamsPerWorker: 8,
   coordinator: { maxInstances: 2, instanceConcurrency: 4, memoryMb: 512, timeoutSeconds: 3600 } satisfies FunctionSizing,
 });
 
