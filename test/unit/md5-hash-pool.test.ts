@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { setImmediate as tick } from 'node:timers/promises';
 import { crc64 } from '../../shared/crc64/index.ts';
-import { backend, MD5_AUTO, MD5_SCALAR, type Md5Mode } from '../../shared/crc64/loader.ts';
+import { backend, MD5_AUTO, MD5_AVX2, MD5_SCALAR, type Md5Mode } from '../../shared/crc64/loader.ts';
+import { InvalidInputError } from '../../shared/errors.ts';
 import { HashPool, md5ModeFromEnv, type BodyDigest } from '../../local/oss/hash-pool.ts';
 
 const addon = backend().addon!;
@@ -120,6 +121,16 @@ describe('HashPool memory and failure paths', () => {
     expect(digest.md5.toString('hex')).toBe('900150983cd24fb0d6963f7d28e17f72');
     expect(pool.queuedBytes).toBe(0);
     expect(() => dead.update(Buffer.alloc(1))).toThrow(/after digest\(\) or abandon\(\)/);
+  });
+
+  it('forcing the AVX2 kernel on a CPU without AVX2 is refused up front, naming the variable', () => {
+    // Prepare: an addon that reports a CPU without AVX2
+    const noAvx2 = { ...addon, md5Kernel: () => 'scalar' as const };
+    // Act
+    const make = () => new HashPool({ addon: noAvx2, mode: MD5_AVX2 });
+    // Assess
+    expect(make).toThrow(InvalidInputError);
+    expect(make).toThrow(/OSSFERRY_MD5_KERNEL/);
   });
 
   it('OSSFERRY_MD5_KERNEL picks the kernel, auto by default', () => {
