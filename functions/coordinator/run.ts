@@ -245,8 +245,10 @@ export async function runCopyJob(job: Job, deps: CoordinatorDeps): Promise<CopyR
   save();
   // The first status write must land: without it a killed coordinator leaves an upload nobody can find.
   await writer.flush(true).catch(async (err: unknown) => {
-    await abortUpload(sink!, log);
-    throw new JobFailedError({ jobId, uploadId, aborted: true, cause: err, message: `job ${jobId}: ${(err as Error).message}; multipart upload aborted, nothing written to ${dest}` });
+    // No status object to record the failure in, so only the abort's outcome is reported (truthfully).
+    const aborted = await abortUpload(sink!, log);
+    const outcome = aborted ? `multipart upload aborted, nothing written to ${dest}` : `ABORTING multipart upload ${uploadId} FAILED — abort it by hand or let the lifecycle rule remove it`;
+    throw new JobFailedError({ jobId, uploadId, aborted, cause: err, message: `job ${jobId}: ${(err as Error).message}; ${outcome}` });
   });
 
   const fail = (cause: unknown): Promise<never> => failJob({ label: 'job', jobId, uploadId, dest, sink: sink!, log, status, save, writer }, cause);

@@ -158,6 +158,23 @@ describe('coordinator: copies over the local cloud', () => {
     expect(await uploadsLeft(client)).toBe(0);
   });
 
+  it('aborts the upload and says so when the first status write cannot land (no untracked upload left behind)', async () => {
+    // Prepare: status objects are written with PutObject; parts use UploadPart and are unaffected.
+    const data = randomBytes(3 * KB100);
+    cloud.httpSource.setFile('/status-fails.bin', data);
+    const key = 'status-fails.bin';
+    cloud.oss.setFaults({ operations: { PutObject: { errorRate: 1 } } });
+    // Act
+    const body = await failure(cloud.submitJob({ source: cloud.httpSource.url('/status-fails.bin'), destination: `oss://${cloud.bucket}/${key}`, partSize: KB100 }));
+    cloud.oss.setFaults({});
+    // Assess
+    expect(body.errorMessage).toMatch(/writing status object .* failed/);
+    expect(body.errorMessage).toContain(`multipart upload aborted, nothing written to oss://${cloud.bucket}/${key}`);
+    expect((body.details as { aborted?: boolean }).aborted).toBe(true);
+    expect(await exists(key)).toBe(false);
+    expect(await uploadsLeft(client)).toBe(0);
+  });
+
   const ssrf = ['http://100.100.100.200/latest/meta-data/', 'http://169.254.169.254/', 'http://10.0.0.7/file', 'http://192.168.1.20/file', 'http://172.16.5.4/f', 'http://127.0.0.2:1/f', 'http://[::ffff:10.0.0.1]/f', 'http://0.0.0.0/f'];
   for (const url of ssrf) {
     it(`refuses the SSRF source ${url} before any connection, uploading nothing`, async () => {
