@@ -19,7 +19,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { crc64 } from '../../shared/crc64/index.ts';
-import { backend, MD5_AUTO, MD5_AVX2, MD5_SCALAR, type Md5Mode, type NativeAddon } from '../../shared/crc64/loader.ts';
+import { backend, MD5_AUTO, MD5_AVX2, MD5_AVX512, MD5_KERNEL_OF, MD5_SCALAR, md5ModesOn, type Md5Mode, type NativeAddon } from '../../shared/crc64/loader.ts';
 
 /** Raised when the native batch fails (out of memory, cancelled work); the upload then fails with a 500. */
 export class BodyHashError extends OssferryError {
@@ -34,13 +34,14 @@ export interface BodyDigest {
   size: number;
 }
 
-/** OSSFERRY_MD5_KERNEL=scalar|avx2|auto (default auto): forces a kernel (tests and benchmarks compare them). */
+/** OSSFERRY_MD5_KERNEL=scalar|avx2|avx512|auto (default auto): forces a kernel (tests and benchmarks compare them). */
 export const ENV_MD5_KERNEL = 'OSSFERRY_MD5_KERNEL';
 
 export function md5ModeFromEnv(env: NodeJS.ProcessEnv = process.env): Md5Mode {
   const v = (env[ENV_MD5_KERNEL] ?? 'auto').toLowerCase();
   if (v === 'scalar') return MD5_SCALAR;
   if (v === 'avx2') return MD5_AVX2;
+  if (v === 'avx512') return MD5_AVX512;
   return MD5_AUTO;
 }
 
@@ -167,8 +168,10 @@ export class HashPool {
     this.maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024;
     this.flushBytes = options.flushBytes ?? 2 * 1024 * 1024;
     this.flushDelayMs = options.flushDelayMs ?? 2;
-    if (this.mode === MD5_AVX2 && this.addon && this.addon.md5Kernel() !== 'avx2-x8') {
-      throw new InvalidInputError(ENV_MD5_KERNEL, 'asks for the avx2 MD5 kernel but this CPU has no AVX2', 'unset it, or set it to scalar or auto');
+    const mode = this.mode;
+    if (mode !== MD5_AUTO && this.addon && !md5ModesOn(this.addon.md5Kernel()).includes(mode)) {
+      const name = mode === MD5_AVX512 ? 'avx512' : 'avx2';
+      throw new InvalidInputError(ENV_MD5_KERNEL, `asks for the ${name} MD5 kernel but this CPU cannot run ${MD5_KERNEL_OF[mode]}`, 'unset it, or set it to scalar or auto');
     }
     if (options.backgroundThreads ?? true) this.addon?.backgroundPoolThreads(true);
   }
@@ -183,10 +186,10 @@ export class HashPool {
     return a ? (fd, offset, length) => a.fileWriteback(fd, offset, length) : undefined;
   }
 
-  /** 'avx2-x8', 'scalar' (native) or 'node:crypto' (no addon). */
+  /** 'avx512-x8', 'avx2-x8', 'scalar' (native) or 'node:crypto' (no addon). */
   get kernel(): string {
     if (!this.addon) return 'node:crypto';
-    return this.mode === MD5_SCALAR ? 'scalar' : this.addon.md5Kernel();
+    return this.mode === MD5_AUTO ? this.addon.md5Kernel() : MD5_KERNEL_OF[this.mode];
   }
 
   /** A new body hash; digest() or abandon() it. */

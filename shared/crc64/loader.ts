@@ -49,7 +49,7 @@ export interface NativeAddon {
   /** MD5, CRC-64 and byte count of everything fed so far (the context may keep streaming). */
   bodyHashDigest(ctx: Buffer): { md5: Buffer; crc64: bigint; size: number };
   /** What mode MD5_AUTO runs on this CPU. */
-  md5Kernel(): 'avx2-x8' | 'scalar';
+  md5Kernel(): Md5Kernel;
   /** Starts writing a file's dirty range to disk without waiting for it (Linux sync_file_range; no-op elsewhere). */
   fileWriteback(fd: number, offset: number, length: number): Promise<void>;
   /**
@@ -63,7 +63,19 @@ export interface NativeAddon {
 export const MD5_AUTO = 0;
 export const MD5_SCALAR = 1;
 export const MD5_AVX2 = 2;
-export type Md5Mode = typeof MD5_AUTO | typeof MD5_SCALAR | typeof MD5_AVX2;
+export const MD5_AVX512 = 3;
+export type Md5Mode = typeof MD5_AUTO | typeof MD5_SCALAR | typeof MD5_AVX2 | typeof MD5_AVX512;
+/** The MD5 kernels (functions/native/src/md5_mb.c): 8 lanes of AVX-512VL or AVX2, or one scalar chain. */
+export type Md5Kernel = 'avx512-x8' | 'avx2-x8' | 'scalar';
+/** The kernel each forced mode runs. */
+export const MD5_KERNEL_OF = { [MD5_SCALAR]: 'scalar', [MD5_AVX2]: 'avx2-x8', [MD5_AVX512]: 'avx512-x8' } as const satisfies Record<Exclude<Md5Mode, typeof MD5_AUTO>, Md5Kernel>;
+
+/** The modes that can be forced on a CPU whose best kernel is `best` (a CPU with AVX-512VL has AVX2 too). */
+export function md5ModesOn(best: Md5Kernel): Exclude<Md5Mode, typeof MD5_AUTO>[] {
+  if (best === 'avx512-x8') return [MD5_SCALAR, MD5_AVX2, MD5_AVX512];
+  if (best === 'avx2-x8') return [MD5_SCALAR, MD5_AVX2];
+  return [MD5_SCALAR];
+}
 
 export interface Crc64Backend {
   implementation: 'isal' | 'js';
@@ -139,14 +151,13 @@ const MD5_VECTORS: ReadonlyArray<[string, string]> = [
 
 /**
  * Throws Crc64Error unless the addon's body hash reproduces the RFC 1321 vectors with every kernel this CPU
- * runs: all vectors at once (7 contexts share the AVX2 lanes), each streamed in pieces that straddle blocks,
+ * runs: all vectors at once (7 contexts share the SIMD lanes), each streamed in pieces that straddle blocks,
  * and the CRC-64 check value through the same context.
  */
 export function checkMd5Vectors(addon: NativeAddon): void {
   const enc = new TextEncoder();
-  const modes: Md5Mode[] = addon.md5Kernel() === 'avx2-x8' ? [MD5_SCALAR, MD5_AVX2] : [MD5_SCALAR];
-  for (const mode of modes) {
-    const kernel = mode === MD5_AVX2 ? 'avx2-x8' : 'scalar';
+  for (const mode of md5ModesOn(addon.md5Kernel())) {
+    const kernel = MD5_KERNEL_OF[mode];
     const ctxs = MD5_VECTORS.map(() => addon.bodyHashCreate());
     const datas = MD5_VECTORS.map(([s]) => enc.encode(s.repeat(3)));
     // Three copies of each vector, fed as [0, 7), [7, 70), [70, end): the digest is of s+s+s.

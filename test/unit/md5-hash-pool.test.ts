@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { setImmediate as tick } from 'node:timers/promises';
 import { crc64 } from '../../shared/crc64/index.ts';
-import { backend, MD5_AUTO, MD5_AVX2, MD5_SCALAR, type Md5Mode } from '../../shared/crc64/loader.ts';
+import { backend, MD5_AUTO, MD5_AVX2, MD5_AVX512, MD5_SCALAR, type Md5Mode } from '../../shared/crc64/loader.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
 import { HashPool, md5ModeFromEnv, type BodyDigest } from '../../local/oss/hash-pool.ts';
 
@@ -133,12 +133,24 @@ describe('HashPool memory and failure paths', () => {
     expect(make).toThrow(/OSSFERRY_MD5_KERNEL/);
   });
 
+  it('forcing the AVX-512 kernel on an AVX2-only CPU is refused up front; AVX2 is still accepted there', () => {
+    // Prepare: an addon that reports a CPU with AVX2 but no AVX-512VL
+    const avx2Only = { ...addon, md5Kernel: () => 'avx2-x8' as const };
+    // Act
+    const make512 = () => new HashPool({ addon: avx2Only, mode: MD5_AVX512, backgroundThreads: false });
+    const pool2 = new HashPool({ addon: avx2Only, mode: MD5_AVX2, backgroundThreads: false });
+    // Assess
+    expect(make512).toThrow(InvalidInputError);
+    expect(make512).toThrow(/OSSFERRY_MD5_KERNEL.*avx512/);
+    expect(pool2.kernel).toBe('avx2-x8');
+  });
+
   it('OSSFERRY_MD5_KERNEL picks the kernel, auto by default', () => {
     // Prepare
-    const envs = [{}, { OSSFERRY_MD5_KERNEL: 'scalar' }, { OSSFERRY_MD5_KERNEL: 'AVX2' }, { OSSFERRY_MD5_KERNEL: 'auto' }];
+    const envs = [{}, { OSSFERRY_MD5_KERNEL: 'scalar' }, { OSSFERRY_MD5_KERNEL: 'AVX2' }, { OSSFERRY_MD5_KERNEL: 'avx512' }, { OSSFERRY_MD5_KERNEL: 'auto' }];
     // Act
     const modes = envs.map((e) => md5ModeFromEnv(e));
     // Assess
-    expect(modes).toEqual([0, 1, 2, 0] satisfies Md5Mode[]);
+    expect(modes).toEqual([0, 1, 2, 3, 0] satisfies Md5Mode[]);
   });
 });

@@ -9,14 +9,14 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { crc64, defaultNativePath } from '../../shared/crc64/index.ts';
-import { checkMd5Vectors, Crc64Error, MD5_AUTO, MD5_AVX2, MD5_SCALAR, type Md5Mode, type NativeAddon } from '../../shared/crc64/loader.ts';
+import { checkMd5Vectors, Crc64Error, MD5_AUTO, MD5_AVX2, MD5_AVX512, MD5_KERNEL_OF, md5ModesOn, type Md5Mode, type NativeAddon } from '../../shared/crc64/loader.ts';
 
 const addon = createRequire(import.meta.url)(defaultNativePath()) as NativeAddon;
 type AnyFn = (...args: unknown[]) => unknown;
 const raw = addon as unknown as Record<keyof NativeAddon, AnyFn>;
-const hasAvx2 = addon.md5Kernel() === 'avx2-x8';
-/** Every kernel this CPU can run (AVX2 only where present: forcing it elsewhere is a RangeError, tested below). */
-const MODES: [string, Md5Mode][] = [['scalar', MD5_SCALAR], ['auto', MD5_AUTO], ...(hasAvx2 ? [['avx2', MD5_AVX2] as [string, Md5Mode]] : [])];
+const runnable = md5ModesOn(addon.md5Kernel());
+/** Every kernel this CPU can run (SIMD ones only where present: forcing one elsewhere is a RangeError, tested below). */
+const MODES: [string, Md5Mode][] = [['auto', MD5_AUTO], ...runnable.map((m): [string, Md5Mode] => [MD5_KERNEL_OF[m], m])];
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 
@@ -176,7 +176,7 @@ describe('native body hash contexts and arguments', () => {
     ['bodyHashUpdate(length mismatch)', () => raw.bodyHashUpdate([addon.bodyHashCreate()], []), RangeError, /same length/],
     ['bodyHashUpdate(bad data)', () => raw.bodyHashUpdate([addon.bodyHashCreate()], ['x']), TypeError, /datas\[0\]/],
     ['bodyHashUpdate(bad ctx)', () => raw.bodyHashUpdate([Buffer.alloc(3)], [Buffer.alloc(1)]), TypeError, /ctxs\[0\]/],
-    ['bodyHashUpdate(mode 3)', () => raw.bodyHashUpdate([], [], 3), RangeError, /mode/],
+    ['bodyHashUpdate(mode 4)', () => raw.bodyHashUpdate([], [], 4), RangeError, /mode/],
     ['bodyHashBatch(mode "1")', () => raw.bodyHashBatch([], [], '1'), RangeError, /mode/],
   ];
   it.each(cases)('%s throws a named error', (_name, call, type, field) => {
@@ -196,13 +196,13 @@ describe('native body hash contexts and arguments', () => {
     expect(call).toThrow(TypeError);
   });
 
-  it('forcing AVX2 works only where the CPU has it', () => {
+  it.each([['avx2', MD5_AVX2], ['avx512', MD5_AVX512]] as const)('forcing %s works only where the CPU has it', (_name, mode) => {
     // Prepare
     const ctx = addon.bodyHashCreate();
     // Act
-    const call = () => addon.bodyHashUpdate([ctx], [Buffer.from('abc')], MD5_AVX2);
+    const call = () => addon.bodyHashUpdate([ctx], [Buffer.from('abc')], mode);
     // Assess
-    if (hasAvx2) expect(call).not.toThrow();
+    if (runnable.includes(mode)) expect(call).not.toThrow();
     else expect(call).toThrow(RangeError);
   });
 });
@@ -259,6 +259,6 @@ describe('load-time MD5 check (shared/crc64/loader.ts)', () => {
     const call = () => checkMd5Vectors(broken);
     // Assess
     expect(call).toThrow(Crc64Error);
-    expect(call).toThrow(/MD5 \((scalar|avx2-x8)\)/);
+    expect(call).toThrow(/MD5 \((scalar|avx2-x8|avx512-x8)\)/);
   });
 });

@@ -8,8 +8,9 @@
  * them advance together in one AVX2 register set for about the cost of one (the chain is the same length, the
  * lanes are free). Debian has no isa-l_crypto package (which ships md5_mb), hence this file.
  *
- * Compiled without -march: the AVX2 kernel carries __attribute__((target("avx2"))) and is only called when
- * __builtin_cpu_supports("avx2") says so; the scalar kernel serves every other CPU and single-lane leftovers.
+ * Compiled without -march: the SIMD kernels carry __attribute__((target(...))) and are only called when
+ * __builtin_cpu_supports() says so (AVX-512VL first: the same 8 lanes with one-instruction step functions and
+ * rotates); the scalar kernel serves every other CPU and single-lane leftovers.
  */
 #include "md5_mb.h"
 #include "crc64_fast.h"
@@ -21,16 +22,21 @@
 
 #define LANES 8
 
-static const uint32_t K[64] = {
-  0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
-  0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
-  0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-  0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
-  0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
-  0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-  0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-  0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
-};
+/* The 64 step constants of RFC 1321 §3.4, listed once: K for the scalar kernel, KB broadcast to 8 lanes so the SIMD
+ * kernels add them straight from memory (building each constant in a register cost 3 uops a step). */
+#define MD5_K(X) \
+  X(0xd76aa478) X(0xe8c7b756) X(0x242070db) X(0xc1bdceee) X(0xf57c0faf) X(0x4787c62a) X(0xa8304613) X(0xfd469501) \
+  X(0x698098d8) X(0x8b44f7af) X(0xffff5bb1) X(0x895cd7be) X(0x6b901122) X(0xfd987193) X(0xa679438e) X(0x49b40821) \
+  X(0xf61e2562) X(0xc040b340) X(0x265e5a51) X(0xe9b6c7aa) X(0xd62f105d) X(0x02441453) X(0xd8a1e681) X(0xe7d3fbc8) \
+  X(0x21e1cde6) X(0xc33707d6) X(0xf4d50d87) X(0x455a14ed) X(0xa9e3e905) X(0xfcefa3f8) X(0x676f02d9) X(0x8d2a4c8a) \
+  X(0xfffa3942) X(0x8771f681) X(0x6d9d6122) X(0xfde5380c) X(0xa4beea44) X(0x4bdecfa9) X(0xf6bb4b60) X(0xbebfbc70) \
+  X(0x289b7ec6) X(0xeaa127fa) X(0xd4ef3085) X(0x04881d05) X(0xd9d4d039) X(0xe6db99e5) X(0x1fa27cf8) X(0xc4ac5665) \
+  X(0xf4292244) X(0x432aff97) X(0xab9423a7) X(0xfc93a039) X(0x655b59c3) X(0x8f0ccc92) X(0xffeff47d) X(0x85845dd1) \
+  X(0x6fa87e4f) X(0xfe2ce6e0) X(0xa3014314) X(0x4e0811a1) X(0xf7537e82) X(0xbd3af235) X(0x2ad7d2bb) X(0xeb86d391)
+#define K1(v) v,
+#define K8(v) {v, v, v, v, v, v, v, v},
+static const uint32_t K[64] = {MD5_K(K1)};
+static const uint32_t KB[64][LANES] __attribute__((aligned(32))) = {MD5_K(K8)};
 
 static uint32_t load_le32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -100,27 +106,29 @@ static void md5_blocks_scalar(uint32_t h[4], const uint8_t *p, size_t nblocks) {
   h[3] = d;
 }
 
-/* ---------- AVX2 kernel: 8 messages, one per 32-bit lane ---------- */
+/* ---------- SIMD kernels: 8 messages, one per 32-bit lane of a __m256i ---------- */
 
 #if defined(__x86_64__)
 #define AVX2_FN __attribute__((target("avx2")))
+#define AVX512_FN __attribute__((target("avx2,avx512f,avx512vl")))
 
 /*
- * The step functions are arranged so that `b` (the previous step's result, the only late input) enters last:
+ * AVX2 step functions, arranged so that `b` (the previous step's result, the only late input) enters last:
  * the critical path per step is and/or (2) + add (1) + rotate (2) + add (1). G is written as the sum of two
  * disjoint masks so that the half without `b` is added off the path.
  */
 #define VADD(x, y) _mm256_add_epi32((x), (y))
+#define KV(i) _mm256_load_si256((const __m256i *)KB[i])
 #define VF(b, c, d) _mm256_xor_si256((d), _mm256_and_si256((b), _mm256_xor_si256((c), (d))))
 #define VH(b, c, d) _mm256_xor_si256((b), _mm256_xor_si256((c), (d)))
 #define VI(b, c, d) _mm256_xor_si256((c), _mm256_or_si256((b), _mm256_xor_si256((d), ones)))
 #define VROTL(x, s) _mm256_or_si256(_mm256_slli_epi32((x), (s)), _mm256_srli_epi32((x), 32 - (s)))
 /* a = b + rotl(a + w[g] + K[i] + f(b, c, d), s) */
 #define VSTEP(f, a, b, c, d, i, g, s) \
-  (a) = VADD((b), VROTL(VADD(VADD((a), VADD(w[g], _mm256_set1_epi32((int)K[i]))), f((b), (c), (d))), (s)))
+  (a) = VADD((b), VROTL(VADD(VADD((a), VADD(w[g], KV(i))), f((b), (c), (d))), (s)))
 /* G(b, c, d) = (b & d) + (c & ~d) */
 #define VGSTEP(a, b, c, d, i, g, s)                                                                     \
-  (a) = VADD((b), VROTL(VADD(VADD(VADD((a), VADD(w[g], _mm256_set1_epi32((int)K[i]))),                 \
+  (a) = VADD((b), VROTL(VADD(VADD(VADD((a), VADD(w[g], KV(i))),                 \
                                    _mm256_andnot_si256((d), (c))),                                       \
                               _mm256_and_si256((b), (d))),                                               \
                          (s)))
@@ -129,53 +137,78 @@ static void md5_blocks_scalar(uint32_t h[4], const uint8_t *p, size_t nblocks) {
 #define V_H(...) VSTEP(VH, __VA_ARGS__)
 #define V_I(...) VSTEP(VI, __VA_ARGS__)
 
-/* Rows r[0..7] (lane l's 8 consecutive message words) -> columns out[0..7] (word j of all 8 lanes). */
-AVX2_FN static inline void transpose8(const __m256i r[8], __m256i out[8]) {
-  __m256i t[8], u[8];
-  for (int i = 0; i < 4; i++) {
-    t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 2; i++) {
-    u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-    u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-    u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-  }
-  for (int j = 0; j < 4; j++) {
-    out[j] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x20);
-    out[j + 4] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x31);
-  }
-}
+/*
+ * AVX-512VL step functions on the same 8 lanes: each of F, G, H, I is one vpternlogd (truth tables over
+ * (b, c, d): F 0xCA = b ? c : d, G 0xE4 = d ? b : c, H 0x96 = b ^ c ^ d, I 0x39 = c ^ (b | ~d)) and the rotate is
+ * one vprold, so the critical path per step drops from 6 to 4 cycles; MD5 of a stream is latency-bound, so this
+ * is the speedup (measured in bench:oss).
+ */
+#define ZROTL(x, s) _mm256_rol_epi32((x), (s))
+#define ZSTEP(imm, a, b, c, d, i, g, s) \
+  (a) = VADD((b), ZROTL(VADD(VADD((a), VADD(w[g], KV(i))), _mm256_ternarylogic_epi32((b), (c), (d), (imm))), (s)))
+#define Z_F(...) ZSTEP(0xCA, __VA_ARGS__)
+#define Z_G(...) ZSTEP(0xE4, __VA_ARGS__)
+#define Z_H(...) ZSTEP(0x96, __VA_ARGS__)
+#define Z_I(...) ZSTEP(0x39, __VA_ARGS__)
 
-/* st[word][lane]: MD5 state of 8 messages; p[lane] advances nblocks * 64 bytes (lanes may share a pointer). */
-AVX2_FN static void md5_blocks_x8_avx2(uint32_t st[4][LANES], const uint8_t *const p[LANES], size_t nblocks) {
-  __m256i a = _mm256_loadu_si256((const __m256i *)st[0]);
-  __m256i b = _mm256_loadu_si256((const __m256i *)st[1]);
-  __m256i c = _mm256_loadu_si256((const __m256i *)st[2]);
-  __m256i d = _mm256_loadu_si256((const __m256i *)st[3]);
-  const __m256i ones = _mm256_set1_epi32(-1);
-  for (size_t blk = 0; blk < nblocks; blk++) {
-    __m256i lo[LANES], hi[LANES], w[16];
-    for (int l = 0; l < LANES; l++) {
-      const uint8_t *q = p[l] + blk * 64;
-      lo[l] = _mm256_loadu_si256((const __m256i *)q);
-      hi[l] = _mm256_loadu_si256((const __m256i *)(q + 32));
-    }
-    transpose8(lo, w);
-    transpose8(hi, w + 8);
-    const __m256i a0 = a, b0 = b, c0 = c, d0 = d;
-    MD5_64_STEPS(V_F, V_G, V_H, V_I);
-    a = VADD(a, a0);
-    b = VADD(b, b0);
-    c = VADD(c, c0);
-    d = VADD(d, d0);
+/* Rows r[0..7] (lane l's 8 consecutive message words) -> columns out[0..7] (word j of all 8 lanes). */
+#define DEFINE_TRANSPOSE8(name, fn_attr)                                               \
+  fn_attr static inline void name(const __m256i r[8], __m256i out[8]) {              \
+    __m256i t[8], u[8];                                                                \
+    for (int i = 0; i < 4; i++) {                                                      \
+      t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);                        \
+      t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);                    \
+    }                                                                                  \
+    for (int i = 0; i < 2; i++) {                                                      \
+      u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);                    \
+      u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);                    \
+      u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);                \
+      u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);                \
+    }                                                                                  \
+    for (int j = 0; j < 4; j++) {                                                      \
+      out[j] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x20);                        \
+      out[j + 4] = _mm256_permute2x128_si256(u[j], u[4 + j], 0x31);                    \
+    }                                                                                  \
   }
-  _mm256_storeu_si256((__m256i *)st[0], a);
-  _mm256_storeu_si256((__m256i *)st[1], b);
-  _mm256_storeu_si256((__m256i *)st[2], c);
-  _mm256_storeu_si256((__m256i *)st[3], d);
-}
+
+/*
+ * st[word][lane]: MD5 state of 8 messages; p[lane] advances nblocks * 64 bytes (lanes may share a pointer).
+ * One body for both instruction sets: fn_attr selects the target, F/G/H/I the step macros.
+ */
+#define DEFINE_MD5_X8(name, transpose, fn_attr, F, G, H, I)                                              \
+  fn_attr static void name(uint32_t st[4][LANES], const uint8_t *const p[LANES], size_t nblocks) {     \
+    __m256i a = _mm256_loadu_si256((const __m256i *)st[0]);                                              \
+    __m256i b = _mm256_loadu_si256((const __m256i *)st[1]);                                              \
+    __m256i c = _mm256_loadu_si256((const __m256i *)st[2]);                                              \
+    __m256i d = _mm256_loadu_si256((const __m256i *)st[3]);                                              \
+    const __m256i ones = _mm256_set1_epi32(-1);                                                          \
+    (void)ones;                                                                                          \
+    for (size_t blk = 0; blk < nblocks; blk++) {                                                         \
+      __m256i lo[LANES], hi[LANES], w[16];                                                               \
+      for (int l = 0; l < LANES; l++) {                                                                  \
+        const uint8_t *q = p[l] + blk * 64;                                                              \
+        lo[l] = _mm256_loadu_si256((const __m256i *)q);                                                  \
+        hi[l] = _mm256_loadu_si256((const __m256i *)(q + 32));                                           \
+      }                                                                                                  \
+      transpose(lo, w);                                                                                  \
+      transpose(hi, w + 8);                                                                              \
+      const __m256i a0 = a, b0 = b, c0 = c, d0 = d;                                                      \
+      MD5_64_STEPS(F, G, H, I);                                                                          \
+      a = VADD(a, a0);                                                                                   \
+      b = VADD(b, b0);                                                                                   \
+      c = VADD(c, c0);                                                                                   \
+      d = VADD(d, d0);                                                                                   \
+    }                                                                                                    \
+    _mm256_storeu_si256((__m256i *)st[0], a);                                                            \
+    _mm256_storeu_si256((__m256i *)st[1], b);                                                            \
+    _mm256_storeu_si256((__m256i *)st[2], c);                                                            \
+    _mm256_storeu_si256((__m256i *)st[3], d);                                                            \
+  }
+
+DEFINE_TRANSPOSE8(transpose8_avx2, AVX2_FN)
+DEFINE_TRANSPOSE8(transpose8_avx512, AVX512_FN)
+DEFINE_MD5_X8(md5_blocks_x8_avx2, transpose8_avx2, AVX2_FN, V_F, V_G, V_H, V_I)
+DEFINE_MD5_X8(md5_blocks_x8_avx512, transpose8_avx512, AVX512_FN, Z_F, Z_G, Z_H, Z_I)
 #endif
 
 int ossferry_md5_avx2_available(void) {
@@ -187,7 +220,18 @@ int ossferry_md5_avx2_available(void) {
 #endif
 }
 
-const char *ossferry_md5_kernel(void) { return ossferry_md5_avx2_available() ? "avx2-x8" : "scalar"; }
+int ossferry_md5_avx512_available(void) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? 1 : 0;
+#else
+  return 0;
+#endif
+}
+
+const char *ossferry_md5_kernel(void) {
+  return ossferry_md5_avx512_available() ? "avx512-x8" : ossferry_md5_avx2_available() ? "avx2-x8" : "scalar";
+}
 
 /* ---------- contexts ---------- */
 
@@ -277,6 +321,8 @@ static void end_item(const ossferry_hash_item *items, const size_t *next, lane_t
   next_in_chain(items, next, ln, next[ln->item]);
 }
 
+typedef void (*x8_kernel)(uint32_t st[4][LANES], const uint8_t *const p[LANES], size_t nblocks);
+
 int ossferry_body_hash_batch(ossferry_hash_item *items, size_t n, int mode) {
   if (n == 0) return 0;
   /* Chains: next[i] is the next item of the same context; heads in order of first appearance. */
@@ -293,8 +339,13 @@ int ossferry_body_hash_batch(ossferry_hash_item *items, size_t n, int mode) {
     else next[j] = i;
   }
   /* Linear search back above is O(n * distance): batches are tens to hundreds of items. */
-  const int avx2 = mode == OSSFERRY_MD5_SCALAR ? 0 : ossferry_md5_avx2_available();
-  const int nlanes = avx2 ? LANES : 1;
+  /* The 8-lane kernel for this mode, NULL for scalar (AUTO: the best this CPU runs). */
+  x8_kernel simd = NULL;
+#if defined(__x86_64__)
+  if (mode == OSSFERRY_MD5_AVX512 || (mode == OSSFERRY_MD5_AUTO && ossferry_md5_avx512_available())) simd = md5_blocks_x8_avx512;
+  else if (mode == OSSFERRY_MD5_AVX2 || (mode == OSSFERRY_MD5_AUTO && ossferry_md5_avx2_available())) simd = md5_blocks_x8_avx2;
+#endif
+  const int nlanes = simd ? LANES : 1;
   lane_t lanes[LANES];
   for (int l = 0; l < LANES; l++) lanes[l].item = SIZE_MAX, lanes[l].ctx = NULL;
   size_t head = 0;
@@ -306,7 +357,7 @@ int ossferry_body_hash_batch(ossferry_hash_item *items, size_t n, int mode) {
     }
     if (active == 0) break;
 #if defined(__x86_64__)
-    if (avx2 && active >= 2) {
+    if (simd && active >= 2) {
       /* Lockstep over the shortest current item; idle lanes re-read an active lane's blocks (result ignored). */
       uint32_t st[4][LANES];
       const uint8_t *ptr[LANES];
@@ -321,7 +372,7 @@ int ossferry_body_hash_batch(ossferry_hash_item *items, size_t n, int mode) {
         ptr[l] = on ? lanes[l].p : any;
         for (int w = 0; w < 4; w++) st[w][l] = on ? lanes[l].ctx->h[w] : 0;
       }
-      md5_blocks_x8_avx2(st, ptr, nb);
+      simd(st, ptr, nb);
       for (int l = 0; l < LANES; l++) {
         if (lanes[l].item == SIZE_MAX) continue;
         for (int w = 0; w < 4; w++) lanes[l].ctx->h[w] = st[w][l];

@@ -28,17 +28,19 @@ typedef struct {
   size_t len;
 } ossferry_hash_item;
 
-enum { OSSFERRY_MD5_AUTO = 0, OSSFERRY_MD5_SCALAR = 1, OSSFERRY_MD5_AVX2 = 2 };
+enum { OSSFERRY_MD5_AUTO = 0, OSSFERRY_MD5_SCALAR = 1, OSSFERRY_MD5_AVX2 = 2, OSSFERRY_MD5_AVX512 = 3 };
 
 void ossferry_body_hash_init(ossferry_body_hash *c);
 /* Feeds the items in order (items sharing a context are applied in array order, each context's items form one
- * stream). Distinct contexts share the AVX2 lanes. mode: OSSFERRY_MD5_*; AVX2 must be available if forced.
+ * stream). Distinct contexts share the 8 SIMD lanes. mode: OSSFERRY_MD5_*; a forced kernel must be available.
  * Returns 0, or -1 when out of memory (nothing was hashed then). */
 int ossferry_body_hash_batch(ossferry_hash_item *items, size_t n, int mode);
 /* MD5 of everything fed so far; the context is not modified (it can keep streaming). */
 void ossferry_body_hash_md5(const ossferry_body_hash *c, uint8_t out[16]);
 /* 1 when this CPU can run the 8-lane AVX2 kernel. */
 int ossferry_md5_avx2_available(void);
-/* "avx2-x8" or "scalar": what OSSFERRY_MD5_AUTO uses on this CPU. */
+/* 1 when this CPU can run the 8-lane AVX-512VL kernel (vpternlogd, vprold on 256-bit registers). */
+int ossferry_md5_avx512_available(void);
+/* "avx512-x8", "avx2-x8" or "scalar": what OSSFERRY_MD5_AUTO uses on this CPU. */
 const char *ossferry_md5_kernel(void);
 #endif

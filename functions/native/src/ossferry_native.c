@@ -17,7 +17,7 @@
  *                                                         contexts at once in AVX2 lanes (mode 0 auto, 1 scalar,
  *                                                         2 avx2); holds references to every buffer
  *   bodyHashDigest(ctx): { md5: Buffer, crc64: bigint, size: number }
- *   md5Kernel(): 'avx2-x8' | 'scalar'
+ *   md5Kernel(): 'avx512-x8' | 'avx2-x8' | 'scalar'
  *   fileWriteback(fd, offset, length): Promise<void>       start writing a dirty range to disk (Linux
  *                                                         sync_file_range WRITE, on the libuv pool; no-op elsewhere)
  *   backgroundPoolThreads(on: boolean): void               libuv pool threads that run the two above switch to
@@ -641,13 +641,17 @@ static hash_job *batch_job(napi_env env, napi_callback_info info, bool hold) {
     if (t != napi_undefined) {
       double d = -1;
       if (t == napi_number && napi_get_value_double(env, argv[2], &d) != napi_ok) return NULL;
-      if (!(d == OSSFERRY_MD5_AUTO || d == OSSFERRY_MD5_SCALAR || d == OSSFERRY_MD5_AVX2)) {
-        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "mode must be 0 (auto), 1 (scalar) or 2 (avx2)");
+      if (!(d == OSSFERRY_MD5_AUTO || d == OSSFERRY_MD5_SCALAR || d == OSSFERRY_MD5_AVX2 || d == OSSFERRY_MD5_AVX512)) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "mode must be 0 (auto), 1 (scalar), 2 (avx2) or 3 (avx512)");
         return NULL;
       }
       mode = (int)d;
       if (mode == OSSFERRY_MD5_AVX2 && !ossferry_md5_avx2_available()) {
         napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "mode 2 (avx2): this CPU has no AVX2");
+        return NULL;
+      }
+      if (mode == OSSFERRY_MD5_AVX512 && !ossferry_md5_avx512_available()) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "mode 3 (avx512): this CPU has no AVX-512F/VL");
         return NULL;
       }
     }
