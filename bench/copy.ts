@@ -32,6 +32,7 @@ import { LOCAL_DEFAULTS, startLocalCloud } from '../local/cloud.ts';
 import { writeRandomFile } from '../local/http-source/sample-file.ts';
 import { sampleFunctionRss } from '../local/procs.ts';
 import { cpuDelta, cpuSnapshot } from './lib/cpu.ts';
+import { medianBy, ratioRange } from './lib/rounds.ts';
 
 const MiB = 1024 * 1024;
 
@@ -222,8 +223,7 @@ async function main(): Promise<void> {
     }
     for (const [i, [, name, note]] of cases.entries()) {
       const rs = runs[i]!;
-      const sorted = [...rs].sort((x, y) => x.seconds - y.seconds);
-      const med = sorted[Math.floor((sorted.length - 1) / 2)]!;
+      const med = medianBy(rs, (r) => r.seconds);
       results.push({
         name,
         bytes: size,
@@ -252,9 +252,8 @@ async function main(): Promise<void> {
   const vsDefault = ours.mbps / a.mbps;
   const vsTuned = ours.mbps / b.mbps;
   const vsCeiling = ours.mbps / c.mbps;
-  const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
-  const rangeVsDefault = range(sameRound.map((r) => r.vsDefault));
-  const rangeVsCeiling = range(sameRound.map((r) => r.vsCeiling));
+  const rangeVsDefault = ratioRange(sameRound.map((r) => r.vsDefault));
+  const rangeVsCeiling = ratioRange(sameRound.map((r) => r.vsCeiling));
   console.log('');
   console.log(`ossferry / ali-oss default = ${vsDefault.toFixed(2)} (same-round ${rangeVsDefault}; target ≥ 1.5)   ossferry / ceiling = ${vsCeiling.toFixed(2)} (same-round ${rangeVsCeiling}; target ≥ 0.8)   ossferry / ali-oss tuned = ${vsTuned.toFixed(2)}`);
   console.log(`loopback on ${os.cpus().length} CPU(s); local OSS and HTTP source each in their own process, shared by every case; source file in the page cache`);
