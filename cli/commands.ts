@@ -375,7 +375,9 @@ function envCredentials(): { accessKeyId: string; accessKeySecret: string; secur
   const id = process.env.ALIBABA_CLOUD_ACCESS_KEY_ID;
   const secret = process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
   if (!id || !secret) {
-    throw new InvalidInputError('ALIBABA_CLOUD_ACCESS_KEY_ID', 'or ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set', 'export both (and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)');
+    // Name the variable that is actually missing (the first one when both are).
+    const missing = !id ? 'ALIBABA_CLOUD_ACCESS_KEY_ID' : 'ALIBABA_CLOUD_ACCESS_KEY_SECRET';
+    throw new InvalidInputError(missing, 'is not set; a deployment (--fc-* flags) is reached with these credentials', 'export ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)');
   }
   const token = process.env.ALIBABA_CLOUD_SECURITY_TOKEN;
   return { accessKeyId: id, accessKeySecret: secret, ...(token ? { securityToken: token } : {}) };

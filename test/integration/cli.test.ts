@@ -17,9 +17,9 @@ import { startSshd, type Sshd } from '../helpers/sshd.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
-function ossferry(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function ossferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['cli/ossferry.ts', ...args], { cwd: REPO, env: { ...process.env, OSSFERRY_VERBOSE: '0' } });
+    const child = spawn(process.execPath, ['cli/ossferry.ts', ...args], { cwd: REPO, env: { ...process.env, OSSFERRY_VERBOSE: '0', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -144,7 +144,9 @@ describe('ossferry CLI', () => {
     expect(p).toMatchObject({ jobId: report.jobId, state: 'succeeded', bytes: data.length, parts: 4, partCount: 4 });
   });
 
-  const bad: Array<{ args: string[]; message: RegExp }> = [
+  const deployment = ['--fc-account-id', '123', '--fc-region', 'cn-hangzhou', '--fc-service', 'svc', '--fc-function', 'fn'];
+  const noKeys = { ALIBABA_CLOUD_ACCESS_KEY_ID: '', ALIBABA_CLOUD_ACCESS_KEY_SECRET: '' };
+  const bad: Array<{ args: string[]; message: RegExp; env?: NodeJS.ProcessEnv; when?: string }> = [
     { args: ['copy', 'x', 'oss://b/k', '--bogus'], message: /unknown option '--bogus'/ },
     { args: ['start', '--size', '12q'], message: /--size: "12q" is not a size\. Fix: / },
     { args: ['copy', 'http://127.0.0.1/x', 's3://b/k'], message: /destination: "s3:\/\/b\/k" must start with oss:\/\/\. Fix: use oss:\/\/bucket\/key/ },
@@ -162,11 +164,13 @@ describe('ossferry CLI', () => {
     { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--sftp-host-key', `SHA256:${'A'.repeat(43)}`], message: /--sftp-host-key: only applies to sftp:\/\/ sources/ },
     { args: ['start', '--archive-size', 'lots'], message: /--archive-size: "lots" is not a size/ },
     { args: ['status', `j${'0'.repeat(32)}`], message: /--status-location: is not set/ },
+    { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', ...deployment], env: noKeys, when: 'without credentials', message: /ALIBABA_CLOUD_ACCESS_KEY_ID: is not set; .*Fix: export ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET/ },
+    { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', ...deployment], env: { ...noKeys, ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIexample' }, when: 'with only the key id set', message: /ALIBABA_CLOUD_ACCESS_KEY_SECRET: is not set/ },
   ];
   for (const b of bad) {
-    it(`refuses ${b.args.join(' ')} with a clear message and exit code 2`, async () => {
+    it(`refuses ${b.args.join(' ')}${b.when ? ` ${b.when}` : ''} with a clear message and exit code 2`, async () => {
       // Act
-      const r = await ossferry(b.args);
+      const r = await ossferry(b.args, b.env);
       // Assess
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(b.message);
