@@ -3,18 +3,15 @@
  * copy (local cloud or a deployment; `--gzip` = archive mode; sftp:// sources), status (a job's status
  * object). Each returns an exit code; errors print one clear line.
  */
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
-import zlib from 'node:zlib';
 import OSS from 'ali-oss';
 import { generateLogLike } from '../bench/lib/loglike.ts';
 import { crc64 } from '../shared/crc64/index.ts';
-import { crc64FromWire } from '../shared/crc64/wire.ts';
 import { InvalidInputError } from '../shared/errors.ts';
 import { parseOssUrl, type JobSpecInput } from '../shared/job.ts';
 import { silentLogger } from '../shared/log.ts';
@@ -22,12 +19,16 @@ import { copyReportToJson, parseCopyReport, type CopyReport } from '../functions
 import { createFcInvoker } from '../functions/invoke/invoker.ts';
 import { jobProgress, type JobProgress } from '../functions/status/progress.ts';
 import { ossStatusStore, parseStatusLocation } from '../functions/status/store.ts';
-import { archiveReportToJson, ARCHIVE_META, type ArchiveReport } from '../functions/archive/job.ts';
+import { archiveReportToJson, type ArchiveReport } from '../functions/archive/job.ts';
+import { ARCHIVE_META } from '../shared/verify.ts';
 import { isArchiveReportJson, parseArchiveReport } from '../functions/archive/report.ts';
 import { LOCAL_DEFAULTS, startLocalCloud, type JobReport, type LocalCloud, type LocalCloudOptions } from '../local/cloud.ts';
 import { sshdAvailable, startSshd, SSHD_PATH, type Sshd } from '../local/sshd.ts';
-import { startOssServer } from '../local/oss/index.ts';
 import { formatBytes, jobSpecFromFlags, parseSize, parseWhole, type TransferFlags } from './args.ts';
+import { envCredentials, ossAccess } from './oss-access.ts';
+import { verifyObject } from './verify.ts';
+
+export { verifyCommand } from './verify.ts';
 import { progressDisplay } from './progress.ts';
 
 const out = (s: string) => process.stdout.write(s + '\n');
@@ -153,25 +154,15 @@ async function readSftpKey(file: string): Promise<string> {
 }
 
 /**
- * Stored object check independent of the coordinator: the stored gzip decoded by Node zlib (every member)
- * has the input's size and CRC-64, and the object's CRC-64 and uncompressed-crc64 metadata match.
+ * Stored object check independent of the coordinator (cli/verify.ts): the object holds the input (for an
+ * archive: the recorded uncompressed size and CRC-64 are the input's), OSS's CRC-64 is the one the job
+ * reported, and with `read` the object is read back (an archive decoded by Node zlib, every member).
  */
-async function verifyArchive(client: OSS, key: string, report: ArchiveReport, expected: { size: number; crc64: bigint }): Promise<string | undefined> {
-  const head = await client.head(key);
-  const h = head.res.headers as Record<string, string>;
-  const stored = crc64FromWire(String(h['x-oss-hash-crc64ecma']), 'x-oss-hash-crc64ecma');
-  const meta = h[`x-oss-meta-${ARCHIVE_META.UNCOMPRESSED_CRC64}`];
-  if (stored !== report.crc64) return `stored CRC-64 ${stored} != reported ${report.crc64}`;
-  if (meta !== expected.crc64.toString(10)) return `x-oss-meta-${ARCHIVE_META.UNCOMPRESSED_CRC64} is ${meta}, the input's CRC-64 is ${expected.crc64}`;
-  const got = await client.getStream(key);
-  let crc = 0n;
-  let n = 0;
-  for await (const c of (got.stream as Readable).pipe(zlib.createGunzip()) as AsyncIterable<Buffer>) {
-    crc = crc64(c, crc);
-    n += c.length;
-  }
-  if (n !== expected.size || crc !== expected.crc64) return `decompressed ${n} bytes with CRC-64 ${crc}; the input has ${expected.size} bytes, CRC-64 ${expected.crc64}`;
-  return undefined;
+async function verifyStored(client: OSS, target: string, key: string, reportedCrc: bigint, input: { size: number; crc64: bigint }, read: boolean): Promise<string | undefined> {
+  const v = await verifyObject(client, target, key, { against: input, read });
+  const failed = v.checks.filter((c) => !c.ok).map((c) => `${c.what}: expected ${c.expected}, got ${c.actual}`);
+  if (v.stored.crc64 !== reportedCrc) failed.push(`stored CRC-64 ${v.stored.crc64} != reported ${reportedCrc}`);
+  return failed.length ? failed.join('; ') : undefined;
 }
 
 /** Writes `size` bytes of log-like text (64 MiB chunks, bench/lib/loglike.ts) to `file`; returns its CRC-64. */
@@ -245,10 +236,9 @@ export async function startCommand(o: StartOptions): Promise<number> {
         const report = await runWithProgress(cloud, spec, quiet);
         if (report.kind !== 'copy') throw new Error('the coordinator answered an archive report for a copy job');
         // Independent check of what is stored, not only what the coordinator reported.
-        const head = await cloud.ossClient().head('sample.bin');
-        const stored = crc64FromWire(String((head.res.headers as Record<string, string>)['x-oss-hash-crc64ecma']), 'x-oss-hash-crc64ecma');
-        if (stored !== expected || report.crc64 !== expected) {
-          err(`ossferry: VERIFICATION FAILED: sample CRC-64 ${expected}, stored ${stored}, reported ${report.crc64}`);
+        const problem = await verifyStored(cloud.ossClient(), spec.destination, 'sample.bin', report.crc64, { size, crc64: expected }, false);
+        if (problem) {
+          err(`ossferry: VERIFICATION FAILED (copy): ${problem}`);
           return 1;
         }
         printReport(report, json);
@@ -276,7 +266,7 @@ export async function startCommand(o: StartOptions): Promise<number> {
         try {
           const report = await runWithProgress(cloud, aspec, quiet);
           if (report.kind !== 'archive') throw new Error('the coordinator answered a copy report for an archive job');
-          const problem = await verifyArchive(cloud.ossClient(), a.key, report, { size: archiveSize, crc64: logCrc });
+          const problem = await verifyStored(cloud.ossClient(), aspec.destination, a.key, report.crc64, { size: archiveSize, crc64: logCrc }, true);
           if (problem) {
             err(`ossferry: VERIFICATION FAILED (${a.name} archive): ${problem}`);
             return 1;
@@ -371,17 +361,6 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
   });
 }
 
-function envCredentials(): { accessKeyId: string; accessKeySecret: string; securityToken?: string } {
-  const id = process.env.ALIBABA_CLOUD_ACCESS_KEY_ID;
-  const secret = process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
-  if (!id || !secret) {
-    // Name the variable that is actually missing (the first one when both are).
-    const missing = !id ? 'ALIBABA_CLOUD_ACCESS_KEY_ID' : 'ALIBABA_CLOUD_ACCESS_KEY_SECRET';
-    throw new InvalidInputError(missing, 'is not set; a deployment (--fc-* flags) is reached with these credentials', 'export ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)');
-  }
-  const token = process.env.ALIBABA_CLOUD_SECURITY_TOKEN;
-  return { accessKeyId: id, accessKeySecret: secret, ...(token ? { securityToken: token } : {}) };
-}
 
 async function remoteCopy(spec: JobSpecInput, o: CopyOptions): Promise<number> {
   const creds = envCredentials();
@@ -430,33 +409,12 @@ export function printProgress(p: JobProgress, json = false): void {
 /** `ossferry status <jobId>`: from a deployment's status location, or a local OSS data directory. */
 export async function statusCommand(jobId: string, o: StatusOptions): Promise<number> {
   if (!/^j[0-9a-f]{32}$/.test(jobId)) throw new InvalidInputError('jobId', `${JSON.stringify(jobId)} is not an ossferry job id`, 'pass the id printed by ossferry copy (j + 32 hex digits)');
-  let close = async () => {};
-  let client: (bucket: string) => OSS;
-  let location: string;
-  if (o.dataDir) {
-    if (!existsSync(o.dataDir)) throw new InvalidInputError('--data-dir', `${o.dataDir} does not exist`, 'pass the --data-dir used with ossferry copy');
-    const oss = await startOssServer({ dataDir: o.dataDir });
-    close = () => oss.close();
-    client = (b) => new OSS({ ...oss.clientOptions(b), retryMax: 0 } as OSS.Options);
-    location = o.statusLocation ?? 'oss://ossferry-status/jobs';
-  } else {
-    location = o.statusLocation ?? process.env.OSSFERRY_STATUS_LOCATION ?? '';
-    if (!location) throw new InvalidInputError('--status-location', 'is not set', 'pass --status-location oss://bucket/prefix (or set OSSFERRY_STATUS_LOCATION), or --data-dir for the local cloud');
-    if (!o.ossEndpoint && !o.ossRegion) throw new InvalidInputError('--oss-region', 'is not set', 'pass --oss-region (e.g. cn-hangzhou) or --oss-endpoint');
-    const creds = envCredentials();
-    client = (b) =>
-      new OSS({
-        bucket: b,
-        accessKeyId: creds.accessKeyId,
-        accessKeySecret: creds.accessKeySecret,
-        ...(creds.securityToken ? { stsToken: creds.securityToken } : {}),
-        ...(o.ossEndpoint ? { endpoint: o.ossEndpoint } : { region: `oss-${o.ossRegion!.replace(/^oss-/, '')}` }),
-        secure: true,
-      } as OSS.Options);
-  }
+  const location = o.statusLocation ?? (o.dataDir ? 'oss://ossferry-status/jobs' : process.env.OSSFERRY_STATUS_LOCATION ?? '');
+  if (!location) throw new InvalidInputError('--status-location', 'is not set', 'pass --status-location oss://bucket/prefix (or set OSSFERRY_STATUS_LOCATION), or --data-dir for the local cloud');
+  const access = await ossAccess(o, 'ossferry copy');
   try {
     const loc = parseStatusLocation(location, '--status-location');
-    const p = await jobProgress(ossStatusStore(client(loc.bucket), loc), client, jobId);
+    const p = await jobProgress(ossStatusStore(access.client(loc.bucket), loc), (b) => access.client(b), jobId);
     if (!p) {
       err(`ossferry: no status object for job ${jobId} under ${location}`);
       return 1;
@@ -464,6 +422,6 @@ export async function statusCommand(jobId: string, o: StatusOptions): Promise<nu
     printProgress(p, o.json);
     return p.state === 'failed' ? 1 : 0;
   } finally {
-    await close();
+    await access.close();
   }
 }

@@ -19,10 +19,19 @@ function transferOptions(cmd: Command): Command {
     .option('--quiet', 'no progress display');
 }
 
+/** Commands that read OSS directly (cli/oss-access.ts): a deployment's bucket or a local cloud data directory. */
+function ossReadOptions(cmd: Command): Command {
+  return cmd
+    .option('--oss-endpoint <url>', 'OSS endpoint of the bucket')
+    .option('--oss-region <region>', 'OSS region of the bucket, e.g. cn-hangzhou (credentials from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET)')
+    .option('--data-dir <dir>', 'read from a local cloud data directory instead')
+    .option('--json', 'print one JSON line');
+}
+
 type Commands = typeof import('./commands.ts');
 
 export function buildProgram(cmds: Commands): Command {
-  const { copyCommand, startCommand, statusCommand } = cmds;
+  const { copyCommand, startCommand, statusCommand, verifyCommand } = cmds;
   const program = new Command();
   program
     .name('ossferry')
@@ -66,18 +75,25 @@ export function buildProgram(cmds: Commands): Command {
     process.exitCode = await copyCommand(source, destination, o);
   });
 
-  program
-    .command('status')
-    .description("show a job's progress from its status object")
-    .argument('<jobId>', 'the job id (j + 32 hex digits)')
-    .option('--status-location <oss-url>', 'oss://bucket/prefix of status objects (env OSSFERRY_STATUS_LOCATION)')
-    .option('--oss-endpoint <url>', 'OSS endpoint of the status bucket')
-    .option('--oss-region <region>', 'OSS region of the status bucket')
-    .option('--data-dir <dir>', 'read from a local cloud data directory instead')
-    .option('--json', 'print one JSON line')
-    .action(async (jobId: string, o) => {
-      process.exitCode = await statusCommand(jobId, o);
-    });
+  ossReadOptions(
+    program
+      .command('status')
+      .description("show a job's progress from its status object")
+      .argument('<jobId>', 'the job id (j + 32 hex digits)')
+      .option('--status-location <oss-url>', 'oss://bucket/prefix of status objects (env OSSFERRY_STATUS_LOCATION)'),
+  ).action(async (jobId: string, o) => {
+    process.exitCode = await statusCommand(jobId, o);
+  });
+
+  ossReadOptions(
+    program
+      .command('verify')
+      .description('prove an object: against a local file (--against, nothing downloaded) or by reading it back (archives decoded), by size and CRC-64')
+      .argument('<target>', 'oss://bucket/key')
+      .option('--against <file>', 'local file the object should hold (for an ossferry archive: the file before compression)'),
+  ).action(async (target: string, o) => {
+    process.exitCode = await verifyCommand(target, o);
+  });
 
   return program;
 }

@@ -34,6 +34,7 @@ import { toJsonValue } from '../../shared/json.ts';
 import { OSS as LIMITS } from '../../shared/limits.ts';
 import type { Logger } from '../../shared/log.ts';
 import { taskDeadlineMs, taskSourceFor } from '../../shared/task.ts';
+import { ARCHIVE_META, OBJECT_META } from '../../shared/verify.ts';
 import { abortUpload, failJob } from '../coordinator/abort.ts';
 import { header, ossRetry, type ResponseHeaders } from '../coordinator/oss-calls.ts';
 import { headDestination, objectMeta, type TaskDispatchOutcome } from '../coordinator/run.ts';
@@ -132,15 +133,6 @@ export function archiveReportToJson(r: ArchiveReport): Record<string, unknown> {
   return toJsonValue(r);
 }
 
-/** Metadata keys (x-oss-meta-…) an archive carries besides objectMeta's source identity. */
-export const ARCHIVE_META = Object.freeze({
-  UNCOMPRESSED_SIZE: 'uncompressed-size',
-  UNCOMPRESSED_CRC64: 'uncompressed-crc64',
-  FORMAT: 'ossferry-format',
-  MEMBER_SIZE: 'gzip-member-size',
-  LEVEL: 'gzip-level',
-});
-
 /**
  * Replaces the metadata of `key` in place, keeping its bytes: CopyObject onto itself (≤ copyObjectLimit),
  * else a multipart copy onto itself (UploadPartCopy, ≤ 1 GB per part). Pinned to `etag` so an object
@@ -206,7 +198,7 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
 
   // 2. Already archived / in progress / destination taken.
   const existing = await headDestination(client, job, signal);
-  const ours = existing !== undefined && existing.meta['ossferry-job-id'] === jobId;
+  const ours = existing !== undefined && existing.meta[OBJECT_META.JOB_ID] === jobId;
   if (existing && ours && existing.meta[ARCHIVE_META.UNCOMPRESSED_CRC64] !== undefined && existing.crc64 !== undefined) {
     log.info('already archived', { destination: dest });
     return alreadyArchivedReport(base, existing, started, now);
@@ -395,7 +387,7 @@ export async function runArchiveJob(job: Job, deps: ArchiveJobDeps, options: Arc
   } catch (err) {
     if (err instanceof DestinationExistsError) {
       const now2 = await headDestination(client, job, signal);
-      if (now2 && now2.meta['ossferry-job-id'] === jobId) {
+      if (now2 && now2.meta[OBJECT_META.JOB_ID] === jobId) {
         await abortUpload(sink, log);
         status.state = 'succeeded';
         save();
@@ -477,7 +469,7 @@ async function archivedBeforeSourceWentAway(job: ArchiveJob, deps: ArchiveJobDep
   const existing = await headDestination(deps.destinationClient, job, deps.signal);
   const recorded = existing?.meta['source-etag'];
   if (!existing || recorded === undefined || normalizeEtag(recorded) !== normalizeEtag(options.sourceEtag) || existing.meta[ARCHIVE_META.UNCOMPRESSED_CRC64] === undefined) return undefined;
-  const jobId = existing.meta['ossferry-job-id'] ?? '';
+  const jobId = existing.meta[OBJECT_META.JOB_ID] ?? '';
   deps.logger.info('source is gone and its archive exists (redelivered event)', { jobId, destination: ossUrl(job.destination) });
   return alreadyArchivedReport(
     { jobId, source: displayUrl, destination: ossUrl(job.destination), size: Number(existing.meta[ARCHIVE_META.UNCOMPRESSED_SIZE] ?? 0), gzipLevel: job.gzipLevel, ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}) },

@@ -16,6 +16,7 @@ import { jobIdFor, ossUrl, type Job } from '../../shared/job.ts';
 import { safeUrl, type Logger } from '../../shared/log.ts';
 import { planJob, replanMissing, splitParts, type PartRange } from '../../shared/plan.ts';
 import { taskDeadlineMs, taskSourceFor, taskToWire, type PartReceipt, type WorkerResult, type WorkerTaskWire } from '../../shared/task.ts';
+import { OBJECT_META } from '../../shared/verify.ts';
 import { OssPartSink } from '../oss/part-sink.ts';
 import { DestinationExistsError, type PartSink } from '../oss/types.ts';
 import type { RangeSource, SourceIdentity } from '../sources/types.ts';
@@ -93,12 +94,12 @@ export async function headDestination(client: OSS, job: Job, signal?: AbortSigna
 export function objectMeta(job: Job, jobId: string, identity: SourceIdentity): Record<string, string> {
   const ascii = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, 1024);
   const meta: Record<string, string> = {
-    'ossferry-job-id': jobId,
+    [OBJECT_META.JOB_ID]: jobId,
     'source-url': ascii(safeUrl(job.source.url) === '[unparseable url]' ? job.source.url.split('?')[0]! : safeUrl(job.source.url)),
-    'source-size': String(identity.size),
+    [OBJECT_META.SOURCE_SIZE]: String(identity.size),
   };
   if (identity.etag !== undefined) meta['source-etag'] = ascii(identity.etag);
-  if (identity.crc64 !== undefined) meta['source-crc64'] = identity.crc64.toString(10);
+  if (identity.crc64 !== undefined) meta[OBJECT_META.SOURCE_CRC64] = identity.crc64.toString(10);
   if (identity.mtimeMs !== undefined) meta['source-mtime-ms'] = String(identity.mtimeMs);
   return meta;
 }
@@ -143,7 +144,7 @@ export async function runCopyJob(job: Job, deps: CoordinatorDeps): Promise<CopyR
 
   // 3. Destination up front: never move bytes towards an object we may not replace.
   const existing = await headDestination(deps.destinationClient, job, signal);
-  if (existing && existing.meta['ossferry-job-id'] === jobId && prior && (prior.state === 'succeeded' || prior.state === 'completing')) {
+  if (existing && existing.meta[OBJECT_META.JOB_ID] === jobId && prior && (prior.state === 'succeeded' || prior.state === 'completing')) {
     const done = finishedEarlier(prior, existing, jobId);
     if (done) {
       log.info('job already complete at the destination', { destination: dest, crc64: done.crc64 });
@@ -452,7 +453,7 @@ async function completeOnce(sink: PartSink, client: OSS, receipts: PartReceipt[]
   } catch (err) {
     if (attempt > 1 && (isNoSuchUpload(err) || err instanceof DestinationExistsError)) {
       const obj = await headDestination(client, job, signal);
-      if (obj && obj.meta['ossferry-job-id'] === jobId && sink.uploadId !== undefined) {
+      if (obj && obj.meta[OBJECT_META.JOB_ID] === jobId && sink.uploadId !== undefined) {
         return { etag: obj.etag ?? '', ...(obj.crc64 !== undefined ? { crc64: obj.crc64 } : {}) };
       }
     }

@@ -26,7 +26,8 @@ import { startHttpSourceServer, type HttpSourceServer } from '../../local/http-s
 import { OssPartSink } from '../../functions/oss/part-sink.ts';
 import { JobFailedError } from '../../functions/coordinator/report.ts';
 import { classifyArchiveDispatchError } from '../../functions/archive/dispatch.ts';
-import { ARCHIVE_META, runArchiveJob, type ArchiveJobDeps, type ArchiveJobOptions } from '../../functions/archive/job.ts';
+import { runArchiveJob, type ArchiveJobDeps, type ArchiveJobOptions } from '../../functions/archive/job.ts';
+import { ARCHIVE_META } from '../../shared/verify.ts';
 import { openArchiveSource, type ArchiveSourceDeps } from '../../functions/archive/source.ts';
 import { archiveResultToWire, parseArchiveResult, parseArchiveTask, type ArchiveTask } from '../../functions/archive/task.ts';
 import { runArchiveTask, type ArchiveWorkerDeps } from '../../functions/archive/worker.ts';

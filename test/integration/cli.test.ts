@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogLike } from '../../bench/lib/loglike.ts';
@@ -185,5 +185,114 @@ describe('ossferry CLI', () => {
     expect(r.stdout).toMatch(/start \[options\]/);
     expect(r.stdout).toMatch(/copy \[options\] <source> <destination>/);
     expect(r.stdout).toMatch(/status \[options\] <jobId>/);
+    expect(r.stdout).toMatch(/verify \[options\] <target>/);
+  });
+});
+
+describe('ossferry verify', () => {
+  const bucket = 'verify-bucket';
+  let dir: string;
+  let oss: Awaited<ReturnType<typeof startOssServer>>;
+  let env: NodeJS.ProcessEnv;
+  const plain = randomBytes(3 * 1024 * 1024 + 17);
+  const logs = [generateLogLike(700_000, 1), generateLogLike(300_001, 2)];
+  const logsAll = Buffer.concat(logs);
+  /** Two independent gzip members, as ossferry archives are. */
+  const gz = Buffer.concat(logs.map((l) => gzipSync(l)));
+  const archiveMeta = (crc: bigint) => ({ 'ossferry-format': 'gzip-members', 'uncompressed-size': String(logsAll.length), 'uncompressed-crc64': crc.toString(10) });
+  const file = (name: string) => path.join(dir, name);
+  const verify = (target: string, ...more: string[]) => ossferry(['verify', `oss://${bucket}/${target}`, '--oss-endpoint', oss.endpoint, ...more], env);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ossferry-verify-test-'));
+    oss = await startOssServer({ dataDir: file('oss'), buckets: [bucket] });
+    env = { ALIBABA_CLOUD_ACCESS_KEY_ID: oss.accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: oss.accessKeySecret };
+    const client = new OSS({ ...oss.clientOptions(bucket), retryMax: 0 } as OSS.Options);
+    const corrupt = Buffer.from(gz);
+    corrupt[Math.floor(corrupt.length / 3)]! ^= 0x55;
+    await client.put('plain.bin', plain);
+    await client.put('logs.gz', gz, { meta: archiveMeta(crc64(logsAll)) } as unknown as OSS.PutObjectOptions);
+    await client.put('logs-wrong-meta.gz', gz, { meta: archiveMeta(crc64(logsAll) ^ 1n) } as unknown as OSS.PutObjectOptions);
+    await client.put('logs-corrupt.gz', corrupt, { meta: archiveMeta(crc64(logsAll)) } as unknown as OSS.PutObjectOptions);
+    const flipped = Buffer.from(plain);
+    flipped[12345]! ^= 1;
+    await writeFile(file('plain.bin'), plain);
+    await writeFile(file('plain-flipped.bin'), flipped);
+    await writeFile(file('logs.txt'), logsAll);
+  });
+  afterAll(async () => {
+    await oss?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads a copy back and proves its bytes against OSS CRC-64 and size (exit 0)', async () => {
+    // Act
+    const r = await verify('plain.bin');
+    // Assess
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/ok {4}bytes read CRC-64 vs x-oss-hash-crc64ecma +\d+/);
+    expect(r.stdout).toMatch(/\n {2}verified\n/);
+  });
+
+  it('proves a copy against the local file without downloading it, and fails on a one-bit difference (exit 1)', async () => {
+    // Act
+    const same = await verify('plain.bin', '--against', file('plain.bin'), '--json');
+    const flipped = await verify('plain.bin', '--against', file('plain-flipped.bin'));
+    // Assess
+    expect(same.code).toBe(0);
+    expect(lastJson(same.stdout)).toMatchObject({ verified: true, archive: false });
+    expect(flipped.code).toBe(1);
+    expect(flipped.stdout).toMatch(/FAIL {2}local file CRC-64 vs x-oss-hash-crc64ecma +expected \d+, got \d+/);
+    expect(flipped.stdout).toMatch(/VERIFICATION FAILED/);
+  });
+
+  it('decodes an archive (every gzip member) and proves it against the recorded uncompressed size and CRC-64', async () => {
+    // Act
+    const read = await verify('logs.gz', '--json');
+    const against = await verify('logs.gz', '--against', file('logs.txt'));
+    // Assess
+    expect(read.code).toBe(0);
+    const v = lastJson(read.stdout) as { archive: boolean; checks: Array<{ what: string; actual: string; ok: boolean }> };
+    expect(v.archive).toBe(true);
+    expect(v.checks.find((c) => c.what === 'decoded content CRC-64 vs x-oss-meta-uncompressed-crc64')).toMatchObject({ ok: true, actual: crc64(logsAll).toString(10) });
+    expect(v.checks.find((c) => c.what === 'decoded content size vs x-oss-meta-uncompressed-size')).toMatchObject({ ok: true, actual: String(logsAll.length) });
+    expect(against.code).toBe(0);
+    expect(against.stdout).toMatch(/ok {4}local file CRC-64 vs x-oss-meta-uncompressed-crc64/);
+  });
+
+  it('fails an archive whose recorded CRC-64 is wrong, and one whose gzip does not decode (exit 1)', async () => {
+    // Act
+    const wrongMeta = await verify('logs-wrong-meta.gz');
+    const corrupt = await verify('logs-corrupt.gz');
+    // Assess
+    expect(wrongMeta.code).toBe(1);
+    expect(wrongMeta.stdout).toMatch(/FAIL {2}decoded content CRC-64 vs x-oss-meta-uncompressed-crc64/);
+    expect(corrupt.code).toBe(1);
+    expect(corrupt.stdout).toMatch(/FAIL {2}gzip decode/);
+    expect(corrupt.stdout).toMatch(/ok {4}bytes read CRC-64 vs x-oss-hash-crc64ecma/);
+  });
+
+  it('refuses a missing object, a non-oss target and an unreadable --against file, naming each (exit 2)', async () => {
+    // Act
+    const missing = await verify('nope.bin');
+    const s3 = await ossferry(['verify', 's3://b/k', '--oss-endpoint', oss.endpoint], env);
+    const noFile = await verify('plain.bin', '--against', file('no-such-file'));
+    // Assess
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/target: oss:\/\/verify-bucket\/nope\.bin does not exist/);
+    expect(s3.code).toBe(2);
+    expect(s3.stderr).toMatch(/target: "s3:\/\/b\/k" must start with oss:\/\/\. Fix: use oss:\/\/bucket\/key/);
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toMatch(/--against: cannot read ".*no-such-file" \(ENOENT\)/);
+  });
+
+  it('reads a local cloud data directory with --data-dir', async () => {
+    // Prepare: the data directory is the CLI's alone once this process's server has stopped.
+    await oss.close();
+    // Act
+    const r = await ossferry(['verify', `oss://${bucket}/logs.gz`, '--data-dir', file('oss'), '--against', file('logs.txt')]);
+    // Assess
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/ossferry archive: gzip members/);
   });
 });
