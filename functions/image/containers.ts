@@ -8,6 +8,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { lstatSync } from 'node:fs';
+import path from 'node:path';
 
 export interface ContainerOptions {
   image: string;
@@ -34,6 +36,24 @@ function buildah(args: string[]): string {
   const r = spawnSync('buildah', args, { env: buildahEnv, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`buildah ${args.join(' ')} failed: ${(r.stderr || r.stdout || '').trim()}`);
   return r.stdout.trim();
+}
+
+/**
+ * Which of `paths` exist in the image's root filesystem (a working container mounted read-only by buildah,
+ * removed again): proves what the final image holds and lacks, rather than reading the Dockerfile.
+ */
+export function imagePathsPresent(image: string, paths: readonly string[], name = `ossferry-inspect-${process.pid}`): Record<string, boolean> {
+  spawnSync('buildah', ['rm', name], { env: buildahEnv, stdio: 'ignore' }); // leftover of an aborted run
+  buildah(['from', '--pull-never', '--name', name, image]);
+  try {
+    const root = buildah(['mount', name]);
+    // lstat, not stat: an absolute symlink in the image (/usr/bin/cc -> /etc/alternatives/cc) must not be
+    // resolved against the host's root.
+    return Object.fromEntries(paths.map((p) => [p, lstatSync(path.join(root, p), { throwIfNoEntry: false }) !== undefined]));
+  } finally {
+    spawnSync('buildah', ['umount', name], { env: buildahEnv, stdio: 'ignore' });
+    spawnSync('buildah', ['rm', name], { env: buildahEnv, stdio: 'ignore' });
+  }
 }
 
 /** The image's CMD (JSON array), so the test runs exactly what FC would. */

@@ -1,6 +1,8 @@
 /**
  * npm run image:test (issue 7): runs the built function image in both roles and moves real data through it.
  *
+ *   0. the image's root filesystem: the runtime, bundles and addon are there, compilers, headers, npm, caches and
+ *      node_modules are not;
  *   1. local OSS (local/oss) and a local HTTP origin (local/http-source) on loopback;
  *   2. one coordinator container and WORKERS worker containers from the image (functions/image/containers.ts:
  *      buildah, host networking, bound to 127.0.0.1); each must answer POST /initialize — start to ready timed;
@@ -27,7 +29,7 @@ import { startHttpSourceServer } from '../../local/http-source/index.ts';
 import { startOssServer } from '../../local/oss/index.ts';
 import { crc64 } from '../../shared/crc64/index.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
-import { postOnce, startContainer, type RunningContainer } from './containers.ts';
+import { imagePathsPresent, postOnce, startContainer, type RunningContainer } from './containers.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SERVICE = 'ossferry';
@@ -35,6 +37,13 @@ const COORDINATOR = 'coordinator';
 const WORKER = 'worker';
 const ACCOUNT = '1234567890123456';
 const MiB = 1 << 20;
+/** Files a function instance needs (functions/Dockerfile's final stage). */
+const IMAGE_MUST_HAVE = ['/usr/local/bin/node', '/app/main.mjs', '/app/self-check.mjs', '/app/ossferry_native.node', '/usr/lib/x86_64-linux-gnu/libisal.so.2'];
+/** Build-time files that must not reach it: compilers, headers, npm and its caches, node_modules. */
+const IMAGE_MUST_NOT_HAVE = [
+  '/usr/bin/gcc', '/usr/bin/cc', '/usr/bin/g++', '/usr/bin/make', '/usr/bin/python3', '/usr/include/isa-l.h', '/usr/local/include/node',
+  '/usr/local/bin/npm', '/usr/local/bin/npx', '/usr/local/lib/node_modules', '/root/.npm', '/home/node/.npm', '/app/node_modules', '/src',
+];
 
 function imageName(): string {
   if (process.env.OSSFERRY_IMAGE) return process.env.OSSFERRY_IMAGE;
@@ -85,6 +94,15 @@ async function main(): Promise<number> {
   }
 
   try {
+    // 0. What the final image holds: the runtime, the bundles and the addon, and no build tools or caches
+    //    (issue 7: no dev dependencies, compilers or npm cache), checked on the image's own root filesystem.
+    const present = imagePathsPresent(image, [...IMAGE_MUST_HAVE, ...IMAGE_MUST_NOT_HAVE]);
+    const missing = IMAGE_MUST_HAVE.filter((p) => !present[p]);
+    const unwanted = IMAGE_MUST_NOT_HAVE.filter((p) => present[p]);
+    if (missing.length) failures.push(`image lacks ${missing.join(', ')}`);
+    if (unwanted.length) failures.push(`image holds build-time files: ${unwanted.join(', ')}`);
+    out.contents = { checked: IMAGE_MUST_HAVE.length + IMAGE_MUST_NOT_HAVE.length, missing, unwanted };
+
     // 1. Local OSS + HTTP origin.
     const oss = await startOssServer({ buckets: ['ossferry-src', 'ossferry-dst', 'ossferry-status'], fsync: false });
     cleanups.push(() => oss.close());
@@ -198,6 +216,8 @@ async function main(): Promise<number> {
   console.log(`  start → /initialize    ${((out.startToReadyMs as number[] | undefined) ?? []).join(', ')} ms (container process start; coordinator first)`);
   console.log(`  spawn → /initialize    ${((out.spawnToReadyMs as number[] | undefined) ?? []).join(', ')} ms (incl. buildah run setup)`);
   console.log(`  first invoke           ${((out.firstInvokeMs as number[] | undefined) ?? []).join(', ')} ms`);
+  const contents = out.contents as { checked: number; missing: string[]; unwanted: string[] } | undefined;
+  if (contents) console.log(`  contents               ${contents.missing.length + contents.unwanted.length === 0 ? 'OK' : 'FAILED'}: ${contents.checked} paths (runtime, bundles, addon present; no compilers, headers, npm, caches, node_modules)`);
   for (const j of (out.jobs as Record<string, unknown>[] | undefined) ?? []) {
     console.log(`  ${String(j.job).padEnd(8)} job           ${j.ok ? 'OK' : 'FAILED'}  ${j.seconds ?? '-'} s  ${j.MBps ?? '-'} MB/s  crc64 ${j.crc64 ?? '-'} verified=${j.crcVerified ?? false}`);
   }
