@@ -1,7 +1,7 @@
 /**
  * The `ossferry` commands: start (the main job on the local cloud, then archive jobs over HTTP and SFTP),
  * copy (local cloud or a deployment; `--gzip` = archive mode; sftp:// sources), status (a job's status
- * object). Each returns an exit code; errors print one clear line.
+ * object); verify lives in ./verify.ts. Each returns an exit code; errors print one clear line.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -15,21 +15,21 @@ import { crc64 } from '../shared/crc64/index.ts';
 import { InvalidInputError } from '../shared/errors.ts';
 import { parseOssUrl, type JobSpecInput } from '../shared/job.ts';
 import { silentLogger } from '../shared/log.ts';
+import { ARCHIVE_META } from '../shared/verify.ts';
 import { copyReportToJson, parseCopyReport, type CopyReport } from '../functions/coordinator/report.ts';
 import { createFcInvoker } from '../functions/invoke/invoker.ts';
 import { jobProgress, type JobProgress } from '../functions/status/progress.ts';
 import { ossStatusStore, parseStatusLocation } from '../functions/status/store.ts';
 import { archiveReportToJson, type ArchiveReport } from '../functions/archive/job.ts';
-import { ARCHIVE_META } from '../shared/verify.ts';
 import { isArchiveReportJson, parseArchiveReport } from '../functions/archive/report.ts';
 import { LOCAL_DEFAULTS, startLocalCloud, type JobReport, type LocalCloud, type LocalCloudOptions } from '../local/cloud.ts';
 import { sshdAvailable, startSshd, SSHD_PATH, type Sshd } from '../local/sshd.ts';
 import { formatBytes, jobSpecFromFlags, parseSize, parseWhole, type TransferFlags } from './args.ts';
 import { envCredentials, ossAccess } from './oss-access.ts';
+import { progressDisplay } from './progress.ts';
 import { verifyObject } from './verify.ts';
 
 export { verifyCommand } from './verify.ts';
-import { progressDisplay } from './progress.ts';
 
 const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
@@ -360,7 +360,6 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
     }
   });
 }
-
 
 async function remoteCopy(spec: JobSpecInput, o: CopyOptions): Promise<number> {
   const creds = envCredentials();
