@@ -170,8 +170,7 @@ export class HashPool {
     this.flushDelayMs = options.flushDelayMs ?? 2;
     const mode = this.mode;
     if (mode !== MD5_AUTO && this.addon && !md5ModesOn(this.addon.md5Kernel()).includes(mode)) {
-      const name = mode === MD5_AVX512 ? 'avx512' : 'avx2';
-      throw new InvalidInputError(ENV_MD5_KERNEL, `asks for the ${name} MD5 kernel but this CPU cannot run ${MD5_KERNEL_OF[mode]}`, 'unset it, or set it to scalar or auto');
+      throw new InvalidInputError(ENV_MD5_KERNEL, `asks for the ${MD5_KERNEL_OF[mode]} MD5 kernel, which this CPU cannot run`, 'unset it, or set it to scalar or auto');
     }
     if (options.backgroundThreads ?? true) this.addon?.backgroundPoolThreads(true);
   }

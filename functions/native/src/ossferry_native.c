@@ -14,8 +14,8 @@
  *   bodyHashCreate(): Buffer                               MD5 + CRC-64 stream context (md5_mb.h)
  *   bodyHashUpdate(ctx, data): void                        feed synchronously (scalar MD5)
  *   bodyHashBatch(ctxs, datas, mode): Promise<void>        feed ctxs[i] <- datas[i] on the libuv pool, up to 8
- *                                                         contexts at once in AVX2 lanes (mode 0 auto, 1 scalar,
- *                                                         2 avx2); holds references to every buffer
+ *                                                         contexts at once in SIMD lanes (mode 0 auto, 1 scalar,
+ *                                                         2 avx2, 3 avx512); holds references to every buffer
  *   bodyHashDigest(ctx): { md5: Buffer, crc64: bigint, size: number }
  *   md5Kernel(): 'avx512-x8' | 'avx2-x8' | 'scalar'
  *   fileWriteback(fd, offset, length): Promise<void>       start writing a dirty range to disk (Linux
