@@ -3,8 +3,9 @@
  * stream and 8 parallel streams, against a same-run raw loopback reference: a bare node:http sink/source with
  * the same buffer size and no hashing, no disk. Both servers run in child processes (their peak RSS is
  * reported, and the CPU seconds each server uses per case); the client runs here. Size: OSSFERRY_BENCH_OSS_BYTES
- * (default 1 GiB). The cases alternate raw and local OSS over OSSFERRY_BENCH_OSS_ROUNDS rounds (default 3): the machine
- * is shared and noisy, so each row shows its median round and the range of same-round ratios.
+ * (default 1 GiB). After a warm-up round, the cases alternate raw and local OSS over OSSFERRY_BENCH_OSS_ROUNDS
+ * rounds (default 3): the machine is shared and noisy, so each row shows its median round and the range of
+ * same-round ratios.
  * Target (issue 3): parallel multipart upload ≥ 0.7 × raw. Last line: `RESULT {json}`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -262,10 +263,10 @@ async function main(): Promise<void> {
     const runs = cases.map(() => [] as Array<{ raw: Measured; oss: Measured }>);
     for (let round = 0; round <= ROUNDS; round++) {
       process.stderr.write(round === 0 ? 'bench:oss: warm-up round (not counted)\n' : `bench:oss: round ${round}/${ROUNDS}\n`);
-      const measured = cases.map((k) => ({ raw: undefined as Measured | undefined, k }));
+      const rawThisRound: Measured[] = [];
       for (const [i, k] of cases.entries()) {
-        const rawRun = k.raw ? await timed(k.raw, rawPid) : measured[k.sameRawAs!]!.raw!;
-        measured[i]!.raw = rawRun;
+        const rawRun = k.raw ? await timed(k.raw, rawPid) : rawThisRound[k.sameRawAs!]!;
+        rawThisRound[i] = rawRun;
         const ossRun = await timed(k.oss, ossPid);
         if (round > 0) runs[i]!.push({ raw: rawRun, oss: ossRun });
       }
