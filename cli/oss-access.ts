@@ -29,7 +29,7 @@ export function envCredentials(): { accessKeyId: string; accessKeySecret: string
   if (!id || !secret) {
     // Name the variable that is actually missing (the first one when both are).
     const missing = !id ? 'ALIBABA_CLOUD_ACCESS_KEY_ID' : 'ALIBABA_CLOUD_ACCESS_KEY_SECRET';
-    throw new InvalidInputError(missing, 'is not set; a deployment (--fc-* flags) is reached with these credentials', 'export ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)');
+    throw new InvalidInputError(missing, 'is not set; ossferry reaches a deployment (FC and OSS) with these credentials', 'export ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)');
   }
   const token = process.env.ALIBABA_CLOUD_SECURITY_TOKEN;
   return { accessKeyId: id, accessKeySecret: secret, ...(token ? { securityToken: token } : {}) };
