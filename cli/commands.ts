@@ -7,6 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import OSS from 'ali-oss';
@@ -15,13 +16,11 @@ import { crc64 } from '../shared/crc64/index.ts';
 import { InvalidInputError } from '../shared/errors.ts';
 import { parseOssUrl, type JobSpecInput } from '../shared/job.ts';
 import { silentLogger } from '../shared/log.ts';
+import { jobReportToJson, parseJobReport, type ArchiveReport, type CopyReport } from '../shared/report.ts';
 import { ARCHIVE_META } from '../shared/verify.ts';
-import { copyReportToJson, parseCopyReport, type CopyReport } from '../functions/coordinator/report.ts';
 import { createFcInvoker } from '../functions/invoke/invoker.ts';
 import { jobProgress, type JobProgress } from '../functions/status/progress.ts';
 import { ossStatusStore, parseStatusLocation } from '../functions/status/store.ts';
-import { archiveReportToJson, type ArchiveReport } from '../functions/archive/job.ts';
-import { isArchiveReportJson, parseArchiveReport } from '../functions/archive/report.ts';
 import { LOCAL_DEFAULTS, startLocalCloud, type JobReport, type LocalCloud, type LocalCloudOptions } from '../local/cloud.ts';
 import { sshdAvailable, startSshd, SSHD_PATH, type Sshd } from '../local/sshd.ts';
 import { formatBytes, jobSpecFromFlags, parseSize, parseWhole, type TransferFlags } from './args.ts';
@@ -50,7 +49,7 @@ function printRows(rows: ReadonlyArray<readonly [string, string]>): void {
 
 export function printArchiveReport(r: ArchiveReport, json = false): void {
   if (json) {
-    out(JSON.stringify({ kind: 'archive', ...archiveReportToJson(r) }));
+    out(JSON.stringify({ kind: 'archive', ...jobReportToJson(r) }));
     return;
   }
   const rows: Array<[string, string]> = [
@@ -65,6 +64,7 @@ export function printArchiveReport(r: ArchiveReport, json = false): void {
     ['CRC-64 gzip', `${r.crc64} (combined parts == OSS)`],
     ['CRC-64 input', `${r.uncompressedCrc64} (combined task CRCs${r.verified.sourceCrc64 !== undefined ? ' == source' : ''}; x-oss-meta-${ARCHIVE_META.UNCOMPRESSED_CRC64})`],
   ];
+  if (r.reused.tasks > 0) rows.push(['resumed', `${r.reused.tasks} task(s) (${r.reused.parts} parts) reused from an earlier run`]);
   if (r.alreadyArchived) rows.push(['note', 'already archived at the destination; nothing uploaded']);
   if (r.inProgress) rows.push(['note', 'another run of this job is in progress; nothing uploaded']);
   printRows(rows);
@@ -72,7 +72,7 @@ export function printArchiveReport(r: ArchiveReport, json = false): void {
 
 export function printReport(r: CopyReport, json = false): void {
   if (json) {
-    out(JSON.stringify({ kind: 'copy', ...copyReportToJson(r) }));
+    out(JSON.stringify({ kind: 'copy', ...jobReportToJson(r) }));
     return;
   }
   const rows: Array<[string, string]> = [
@@ -80,7 +80,7 @@ export function printReport(r: CopyReport, json = false): void {
     ['source', r.source],
     ['destination', r.destination],
     ['size', `${r.size} bytes (${formatBytes(r.size)})`],
-    ['parts', `${r.parts} × ${formatBytes(r.partSize)}${r.resumedParts ? ` (${r.resumedParts} resumed)` : ''}`],
+    ['parts', `${r.parts} × ${formatBytes(r.partSize)}${r.resumedParts ? ` (${r.resumedParts} resumed: ${r.reused.byReceipt} proven by receipt, ${r.reused.byReread} by re-reading the source)` : ''}`],
     ['workers', `${r.workers} parallel, ${r.tasks} invocations, ${r.rounds} round(s)`],
     ['time', `${r.seconds.toFixed(2)} s`],
     ['throughput', `${r.mbPerSecond.toFixed(1)} MB/s`],
@@ -348,8 +348,11 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
   });
   if (!o.dataDir && !o.json) err('ossferry: local cloud without --data-dir: the copied object is discarded at exit');
   return withCloudCleanup(cloud, async () => {
-    if (url === '') url = cloud.httpSource.url('/' + encodeURIComponent(path.basename(path.resolve(source))));
-    const spec = jobSpecFromFlags(url, destination, o);
+    const local = url === '';
+    if (local) url = cloud.httpSource.url('/' + encodeURIComponent(path.basename(path.resolve(source))));
+    // The local HTTP source listens on a new port each run: the file's absolute path names the source
+    // instead, so a re-run of the same copy has the same job id and resumes.
+    const spec = { ...jobSpecFromFlags(url, destination, o), ...(local ? { sourceName: pathToFileURL(path.resolve(source)).href } : {}) };
     try {
       const report = await runWithProgress(cloud, spec, o.quiet === true || o.json === true);
       printJobReport(report, o.json);
@@ -375,8 +378,8 @@ async function remoteCopy(spec: JobSpecInput, o: CopyOptions): Promise<number> {
   });
   if (!o.json) err(`ossferry: submitting ${spec.source} → ${spec.destination} to ${o.fcService}/${o.fcFunction} (${o.fcRegion})`);
   try {
-    const raw = await invoker.invoke<unknown>(o.fcService!, o.fcFunction!, spec);
-    printJobReport(isArchiveReportJson(raw) ? { kind: 'archive', ...parseArchiveReport(raw) } : { kind: 'copy', ...parseCopyReport(raw) }, o.json);
+    const report = parseJobReport(await invoker.invoke<unknown>(o.fcService!, o.fcFunction!, spec));
+    printJobReport(report.mode === 'archive' ? { kind: 'archive', ...report } : { kind: 'copy', ...report }, o.json);
     return 0;
   } catch (e) {
     err(describeFailure(e));

@@ -22,10 +22,8 @@ import { FUNCTION_ENV } from '../shared/function-env.ts';
 import type { JobSpecInput } from '../shared/job.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { createFcInvoker, type FcInvoker } from '../functions/invoke/invoker.ts';
-import { parseCopyReport, type CopyReport } from '../functions/coordinator/report.ts';
-import type { OssEventResult } from '../functions/archive/events.ts';
-import type { ArchiveReport } from '../functions/archive/job.ts';
-import { parseArchiveReport } from '../functions/archive/report.ts';
+import { parseJobReport, type ArchiveReport, type CopyReport } from '../shared/report.ts';
+import type { OssEventResult } from '../functions/coordinator/trigger.ts';
 import { OssPartSink } from '../functions/oss/part-sink.ts';
 import { ossStatusStore, parseStatusLocation, type JobStatus, type StatusStore } from '../functions/status/store.ts';
 import { startFcGateway, type LocalFunctionSpec, type RunningFcGateway } from './fc/gateway.ts';
@@ -236,6 +234,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         [FUNCTION_ENV.FC_ENDPOINT]: fcEndpoint,
         [FUNCTION_ENV.STATUS_LOCATION]: statusLocation,
         [FUNCTION_ENV.MAX_WORKERS]: String(workers.maxInstances * workers.instanceConcurrency),
+        // A killed local coordinator's job is taken over within seconds (the stack keeps the 30 s default).
+        [FUNCTION_ENV.LEASE_TTL_SECONDS]: '5',
         ...options.coordinatorEnv,
       },
       worker: { ...common, [FUNCTION_ENV.ROLE]: 'worker' },
@@ -295,7 +295,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       const poll = opts.onProgress ? startProgressPoller(jobSpec, sourceDeps, read, opts.onProgress, opts.pollMs ?? 500) : undefined;
       try {
         const raw = await invoker.invoke<unknown>(LOCAL_DEFAULTS.serviceName, LOCAL_DEFAULTS.coordinatorFunction, jobSpec, opts.signal ? { signal: opts.signal } : {});
-        return archive ? { kind: 'archive', ...parseArchiveReport(raw) } : { kind: 'copy', ...parseCopyReport(raw) };
+        const report = parseJobReport(raw);
+        if (report.mode !== (archive ? 'archive' : 'copy')) throw new Error(`the coordinator answered a ${report.mode} report for a ${archive ? 'archive' : 'copy'} job`);
+        return { kind: report.mode, ...report } as JobReport;
       } finally {
         await poll?.stop();
       }

@@ -39,5 +39,7 @@ export const FUNCTION_ENV = Object.freeze({
   /** Path of the native addon when not in the default build location (the image). */
   NATIVE_PATH: 'OSSFERRY_NATIVE_PATH',
   LOG_LEVEL: 'OSSFERRY_LOG_LEVEL',
+  /** Seconds a job's lease lives without a heartbeat (functions/status/lease.ts); default 30. */
+  LEASE_TTL_SECONDS: 'OSSFERRY_LEASE_TTL_SECONDS',
 });
 export type FunctionEnvName = (typeof FUNCTION_ENV)[keyof typeof FUNCTION_ENV];

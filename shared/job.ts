@@ -44,6 +44,11 @@ interface JobBase {
    * never part of a job: it comes from the functions' env OSSFERRY_SFTP_PRIVATE_KEY (a secret in the cloud).
    */
   sftpHostKeyFingerprint?: string;
+  /**
+   * A stable name for a source whose URL is not stable across runs (a local file the CLI serves on a random
+   * port: `file:///abs/path`). It replaces the URL in the job id, so such jobs resume like any other.
+   */
+  sourceName?: string;
 }
 
 /** A validated job. `mode` discriminates: archive (gzip) carries its level. */
@@ -132,6 +137,7 @@ export const jobSpecSchema = z.strictObject({
     .string()
     .regex(SFTP_FINGERPRINT_RE, { message: 'is not a SHA256:<43 base64 characters> host key fingerprint' })
     .optional(),
+  sourceName: z.string().min(1).max(2048).optional(),
 });
 
 /** The JSON a caller sends. */
@@ -153,6 +159,7 @@ export const JOB_FIXES: Readonly<Record<string, string>> = Object.freeze({
   expectedCrc64: 'use the unsigned decimal CRC-64 (as in x-oss-hash-crc64ecma), or omit it',
   sftpHostKeyFingerprint:
     'use the server host key fingerprint as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it (SHA256:<43 base64 characters>), only with an sftp:// source',
+  sourceName: 'use a stable name for the source such as file:///absolute/path (1..2048 characters), or omit it',
 });
 
 function pathString(root: string, path: readonly PropertyKey[]): string {
@@ -229,6 +236,7 @@ export function parseJob(input: unknown): Job {
   if (spec.expectedSize !== undefined) base.expectedSize = spec.expectedSize;
   if (spec.expectedCrc64 !== undefined) base.expectedCrc64 = crc64FromWire(spec.expectedCrc64, 'expectedCrc64');
   if (spec.sftpHostKeyFingerprint !== undefined) base.sftpHostKeyFingerprint = spec.sftpHostKeyFingerprint;
+  if (spec.sourceName !== undefined) base.sourceName = spec.sourceName;
   return spec.mode === 'archive'
     ? { ...base, mode: 'archive', gzipLevel: spec.gzipLevel ?? DEFAULT_GZIP_LEVEL }
     : { ...base, mode: 'copy' };
@@ -263,22 +271,36 @@ export function stableSourceUrl(url: string): string {
   }
 }
 
+/** What a job does with the source, beyond where it comes from and goes to: part of the job's identity. */
+export interface JobHow {
+  mode: 'copy' | 'archive';
+  gzipLevel?: number;
+}
+
 /**
- * Deterministic job id: sha256 over the source URL (without credentials or signature), its version
- * (size, ETag, CRC-64, mtime) and the destination. Same inputs → same id → the coordinator finds the
- * earlier status object and upload and resumes. 32 lowercase hex characters prefixed with "j".
+ * Deterministic job id: sha256 over the source's name (its URL without credentials or signature, or the
+ * job's `sourceName`), its version (size, ETag, CRC-64, mtime), the destination, the mode and the options
+ * that change the result (gzip level). Same inputs → same id → the coordinator finds the earlier status
+ * object, lease and upload and resumes. 32 lowercase hex characters prefixed with "j".
  */
-export function jobIdFor(source: { url: string; identity: SourceFingerprint }, destination: OssLocation | string): string {
+export function jobIdFor(source: { url: string; identity: SourceFingerprint }, destination: OssLocation | string, how: JobHow = { mode: 'copy' }): string {
   const dest = typeof destination === 'string' ? destination : ossUrl(destination);
   const id = source.identity;
   const material = JSON.stringify([
-    'ossferry-job-v1',
+    'ossferry-job-v2',
     stableSourceUrl(source.url),
     id.size,
     id.etag ?? null,
     id.crc64 === undefined ? null : id.crc64.toString(10),
     id.mtimeMs ?? null,
     dest,
+    how.mode,
+    how.mode === 'archive' ? (how.gzipLevel ?? null) : null,
   ]);
   return 'j' + createHash('sha256').update(material).digest('hex').slice(0, 32);
+}
+
+/** The id of `job` at source version `identity`. */
+export function jobIdOf(job: Job, identity: SourceFingerprint): string {
+  return jobIdFor({ url: job.sourceName ?? job.source.url, identity }, job.destination, job.mode === 'archive' ? { mode: 'archive', gzipLevel: job.gzipLevel } : { mode: 'copy' });
 }

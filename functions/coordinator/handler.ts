@@ -1,25 +1,27 @@
 /**
- * The coordinator function (OSSFERRY_ROLE=coordinator). Wires the job flow (./run.ts) to the platform:
- * OSS clients from the invocation's STS credentials, the worker dispatcher over @alicloud/fc2, the status
- * store from OSSFERRY_STATUS_LOCATION, the SSRF allow-list from OSSFERRY_ALLOWED_SOURCE_HOSTS (read by
- * functions/sources). Failures become HandlerError with the cause's code and `details` saying whether the
- * multipart upload was aborted.
+ * The coordinator function (OSSFERRY_ROLE=coordinator), mode-agnostic FC wiring around the job engine
+ * (functions/engine/lifecycle.ts): OSS clients from the invocation's STS credentials, the worker dispatcher
+ * over @alicloud/fc2, the status store (and lease) from OSSFERRY_STATUS_LOCATION, the SSRF allow-list from
+ * OSSFERRY_ALLOWED_SOURCE_HOSTS (read by functions/sources). A job spec runs one job; an OSS trigger body
+ * runs one archive job per matching record (./trigger.ts). Failures become HandlerError with the cause's
+ * code and `details` saying whether the multipart upload was aborted.
  */
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { parseJob, type Job } from '../../shared/job.ts';
+import { jobReportToJson } from '../../shared/report.ts';
+import { crashHookFromEnv } from '../engine/crash.ts';
+import { fcDispatcher } from '../engine/dispatch.ts';
+import { JobFailedError } from '../engine/errors.ts';
+import { runJob } from '../engine/lifecycle.ts';
+import type { EngineDeps } from '../engine/types.ts';
 import { createFcInvoker, invokerOptionsFromContext } from '../invoke/invoker.ts';
 import { createOssClient } from '../oss/client.ts';
 import { HandlerError, type FcContext, type Handler } from '../runtime/types.ts';
 import { openSource } from '../sources/index.ts';
 import { ossStatusStore, parseStatusLocation, type StatusStore } from '../status/store.ts';
-import { fcDispatcher } from './dispatch.ts';
 import { archiveRulesFromEnv, parseCoordinatorEvent } from './event.ts';
-import { handleOssEvent } from '../archive/events.ts';
-import { archiveJobDeps } from '../archive/handler.ts';
-import { archiveReportToJson, runArchiveJob } from '../archive/job.ts';
-import { copyReportToJson, JobFailedError } from './report.ts';
-import { runCopyJob, type CoordinatorDeps } from './run.ts';
+import { handleOssEvent } from './trigger.ts';
 
 /** Worker timeout when OSSFERRY_WORKER_TIMEOUT_SECONDS is unset (the stack default). */
 export const DEFAULT_WORKER_TIMEOUT_SECONDS = 600;
@@ -53,8 +55,8 @@ export function capWorkers<J extends { workers: number }>(job: J, env: Record<st
   return job.workers > max ? { ...job, workers: max } : job;
 }
 
-/** Builds the coordinator's dependencies for one invocation. Exported for tests of the wiring. */
-export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, string | undefined> = process.env): CoordinatorDeps {
+/** Builds the engine's dependencies for one invocation. Exported for tests of the wiring. */
+export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, string | undefined> = process.env): EngineDeps {
   const region = ctx.region || env[FUNCTION_ENV.REGION] || '';
   const credentials = ctx.credentials;
   const service = required(env, FUNCTION_ENV.SERVICE_NAME, 'set it to the FC service holding the worker function');
@@ -81,6 +83,8 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
   // fc2's timeout is a total deadline per call (fc-platform.md §3.6): it must exceed the worker's timeout.
   const invoker = createFcInvoker(invokerOptionsFromContext(ctx, env, (workerTimeoutSeconds + 30) * 1000));
   const ossEndpoint = env[FUNCTION_ENV.OSS_ENDPOINT];
+  const leaseTtl = env[FUNCTION_ENV.LEASE_TTL_SECONDS] ? envNumber(env, FUNCTION_ENV.LEASE_TTL_SECONDS, 30) : undefined;
+  const crashAt = crashHookFromEnv(env);
   return {
     logger: ctx.logger,
     openSource: (j) =>
@@ -97,6 +101,9 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
     ...(status ? { status } : {}),
     dispatch: fcDispatcher({ invoker, service, workerFunction, logger: ctx.logger }),
     workerTimeoutSeconds,
+    sourceClientFor: (bucket) => clientFor(bucket),
+    ...(leaseTtl !== undefined ? { lease: { ttlMs: leaseTtl * 1000 } } : {}),
+    ...(crashAt ? { crashAt } : {}),
     deadlineMs: ctx.deadlineMs,
     signal: ctx.signal,
     ...(ossEndpoint || region ? { ossHints: { ...(ossEndpoint ? { endpoint: ossEndpoint } : {}), ...(region ? { region } : {}) } } : {}),
@@ -117,25 +124,20 @@ function toHandlerError(err: unknown): HandlerError {
 
 async function runOne(spec: unknown, ctx: FcContext, env: Record<string, string | undefined>) {
   const job = capWorkers(parseJob(spec), env);
-  if (job.mode === 'archive') {
-    const options = job.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: job.sftpHostKeyFingerprint } : {};
-    return archiveReportToJson(await runArchiveJob(job, archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env), options));
-  }
-  const report = await runCopyJob(job, coordinatorDeps(job, ctx, env));
-  return copyReportToJson(report);
+  return jobReportToJson(await runJob(job, coordinatorDeps(job, ctx, env)));
 }
 
 export const handler: Handler = async (event, ctx) => {
   try {
     const parsed = parseCoordinatorEvent(event, process.env);
     if (parsed.kind === 'job') return await runOne(parsed.spec, ctx, process.env);
-    // OSS trigger: functions/archive/events.ts runs one archive job per matching record (idempotent per
-    // object version, delete-after-verify per rule); ignored records are logged there.
+    // OSS trigger: ./trigger.ts runs one archive job per matching record (idempotent per object version,
+    // delete-after-verify per rule); ignored records are logged there.
     const env = process.env;
     return await handleOssEvent(event, {
       rules: archiveRulesFromEnv(env),
       logger: ctx.logger,
-      runJob: (job, options) => runArchiveJob(capWorkers(job, env), archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env), options),
+      runJob: (job, options) => runJob(capWorkers(job, env), coordinatorDeps(job, ctx, env), options),
     });
   } catch (err) {
     throw toHandlerError(err);

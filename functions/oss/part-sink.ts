@@ -229,8 +229,19 @@ export class OssPartSink implements PartSink {
         const query: Record<string, string | number> = { 'max-parts': 1000 };
         if (marker) query['part-number-marker'] = marker;
         const r = await this.#client.listParts(this.key, uploadId, query as unknown as OSS.ListPartsQuery);
-        const parts = (Array.isArray(r.parts) ? r.parts : r.parts ? [r.parts] : []) as unknown as Array<{ PartNumber: string; ETag: string; Size: string }>;
-        for (const p of parts) out.push({ partNumber: Number(p.PartNumber), etag: p.ETag, size: Number(p.Size) });
+        const parts = (Array.isArray(r.parts) ? r.parts : r.parts ? [r.parts] : []) as unknown as Array<{ PartNumber: string; ETag: string; Size: string; HashCrc64ecma?: string }>;
+        for (const p of parts) {
+          const listed: ListedPart = { partNumber: Number(p.PartNumber), etag: p.ETag, size: Number(p.Size) };
+          // Real OSS lists each part's CRC-64; a malformed one is treated as absent (the part is then proven otherwise).
+          if (typeof p.HashCrc64ecma === 'string') {
+            try {
+              listed.crc64 = crc64FromWire(p.HashCrc64ecma, 'HashCrc64ecma');
+            } catch {
+              // unusable: left out
+            }
+          }
+          out.push(listed);
+        }
         // ali-oss returns IsTruncated raw, as a string (oss-protocol.md §2.3).
         const truncated = String(r.isTruncated) === 'true';
         if (!truncated || !r.nextPartNumberMarker) break;

@@ -11,6 +11,8 @@ export interface ListedPart {
   /** Quoted ETag as OSS returned it. */
   etag: string;
   size: number;
+  /** The part's CRC-64 as OSS lists it (HashCrc64ecma), when the server sends one. */
+  crc64?: bigint;
 }
 
 /** An uploaded part, verified: `crc64` is ours and equals OSS's x-oss-hash-crc64ecma. */

@@ -4,7 +4,7 @@
  * receipts only when a task ends, ListParts moves with every part).
  */
 import type OSS from 'ali-oss';
-import { jobIdFor, parseJob, type JobSpecInput } from '../../shared/job.ts';
+import { jobIdOf, parseJob, type JobSpecInput } from '../../shared/job.ts';
 import { OssPartSink } from '../oss/part-sink.ts';
 import { openSource, type SourceDeps } from '../sources/index.ts';
 import type { JobState, StatusStore } from './store.ts';
@@ -69,7 +69,7 @@ export async function jobProgress(store: StatusStore, clientFor: (bucket: string
 }
 
 /**
- * The job id the coordinator will use for `spec` (shared/job.ts jobIdFor over the source's stat), computed
+ * The job id the coordinator will use for `spec` (shared/job.ts jobIdOf over the source's stat), computed
  * on the caller's side so a CLI can print it and follow progress. Needs the source to be reachable from here.
  */
 export async function jobIdForSpec(spec: JobSpecInput, deps: SourceDeps = {}): Promise<string> {
@@ -77,7 +77,7 @@ export async function jobIdForSpec(spec: JobSpecInput, deps: SourceDeps = {}): P
   const src = openSource(job.source.url, deps);
   try {
     const identity = await src.stat();
-    return jobIdFor({ url: job.source.url, identity }, job.destination);
+    return jobIdOf(job, identity);
   } finally {
     await src.close().catch(() => undefined);
   }

@@ -43,15 +43,38 @@ const receiptWire = z.strictObject({
   crc64: crc64Wire,
 });
 
+/** An archive task's verified result, kept so a resumed run reuses the task instead of compressing it again. */
+const taskResultWire = z.strictObject({
+  index: z.number().int().min(0),
+  /** The task's input range starts here (a changed plan never matches). */
+  start: z.number().int().min(0),
+  uncompressedSize: z.number().int().min(0),
+  uncompressedCrc64: crc64Wire,
+  compressedSize: z.number().int().min(0),
+  members: z.number().int().min(1),
+  receipts: z.array(receiptWire).min(1),
+});
+export type TaskResultRecord = z.output<typeof taskResultWire>;
+
 const errorWire = z.object({ name: z.string(), code: z.string().optional(), message: z.string() }).loose();
 
-export const JOB_STATES = ['running', 'completing', 'succeeded', 'failed', 'interrupted'] as const;
+/**
+ * `initiating`: the owner recorded its intent to start a multipart upload (before InitiateMultipartUpload,
+ * so a lost response is found again); `running`: the upload exists and work is dispatched; `completing`:
+ * Complete was sent; then `succeeded` or `failed`; `interrupted`: the owner ran out of time, resumable.
+ */
+export const JOB_STATES = ['initiating', 'running', 'completing', 'succeeded', 'failed', 'interrupted'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 export const jobStatusSchema = z.strictObject({
   version: z.literal(1),
   jobId: z.string().min(1),
+  mode: z.enum(['copy', 'archive']).optional(),
   state: z.enum(JOB_STATES),
+  /** The lease epoch of the owner that wrote this (functions/status/lease.ts). */
+  leaseEpoch: z.number().int().min(1).optional(),
+  /** When the intent to initiate was recorded: uploads of the key initiated since then may be this job's strays. */
+  intentAt: z.string().optional(),
   /** Safe display form of the source (no credentials, no query). */
   source: z.string(),
   sourceIdentity: z.strictObject({
@@ -67,6 +90,8 @@ export const jobStatusSchema = z.strictObject({
   partCount: z.number().int().min(1),
   /** Verified receipts recorded so far (hints for resume; ListParts decides). */
   parts: z.array(receiptWire),
+  /** Archive jobs: the verified result of each finished task. */
+  tasks: z.array(taskResultWire).optional(),
   bytesDone: z.number().int().min(0),
   rounds: z.number().int().min(0),
   startedAt: z.string(),
@@ -94,6 +119,8 @@ export class StatusObjectError extends OssferryError {
 
 export interface StatusStore {
   readonly location: StatusLocation;
+  /** The client of the status bucket: the job lease (./lease.ts) lives beside the status objects. */
+  readonly client?: OSS;
   /** undefined when there is no status object for the job. */
   read(jobId: string): Promise<JobStatus | undefined>;
   write(status: JobStatus): Promise<void>;
@@ -111,6 +138,7 @@ const OSS_RETRY = { policy: { baseMs: 100, maxMs: 2_000, maxAttempts: 6 } };
 export function ossStatusStore(client: OSS, location: StatusLocation): StatusStore {
   return {
     location,
+    client,
     async read(jobId) {
       const key = statusKey(location, jobId);
       let body: Buffer;
@@ -155,12 +183,15 @@ export function ossStatusStore(client: OSS, location: StatusLocation): StatusSto
  */
 export class StatusWriter {
   readonly #store: StatusStore | undefined;
+  readonly #guard: (() => void) | undefined;
   #pending: JobStatus | undefined;
   #running: Promise<void> | undefined;
   #lastError: unknown;
 
-  constructor(store: StatusStore | undefined) {
+  /** `guard` runs before every write and throws when this writer may no longer write (a fenced lease). */
+  constructor(store: StatusStore | undefined, guard?: () => void) {
     this.#store = store;
+    this.#guard = guard;
   }
 
   save(status: JobStatus): void {
@@ -175,6 +206,7 @@ export class StatusWriter {
         const s = this.#pending;
         this.#pending = undefined;
         try {
+          this.#guard?.();
           await this.#store!.write(s);
         } catch (err) {
           this.#lastError = err;

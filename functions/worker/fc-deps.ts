@@ -1,5 +1,5 @@
 /**
- * What the two kinds of worker task (copy: ./handler.ts, archive: ../archive/handler.ts) take from the FC
+ * What worker tasks of both modes (./handler.ts: ./copy.ts, ./archive.ts) take from the FC
  * context alike: OSS clients under the STS credentials FC injects (context.credentials; endpoint from env
  * OSSFERRY_OSS_ENDPOINT or derived from the region), and how a failed task is answered.
  */
@@ -25,7 +25,7 @@ export interface PartTarget {
   oss?: OssHints;
 }
 
-/** What every worker task (copy: WorkerDeps, archive: ArchiveWorkerDeps) takes from the FC context alike. */
+/** What every worker task (copy: CopyWorkerDeps, archive: ArchiveWorkerDeps) takes from the FC context alike. */
 export interface TaskContextDeps {
   /** The invocation's logger bound to the task's jobId. */
   logger: Logger;

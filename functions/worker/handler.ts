@@ -1,22 +1,22 @@
 /**
- * FC entry point of the worker role: parses the event with the task schema (bad event → InvalidInputError
- * naming `task.<field>`), builds the dependencies from the FcContext (OSS credentials = the STS credentials
- * FC injects, context.credentials; OSS endpoint from env OSSFERRY_OSS_ENDPOINT or derived from the region)
- * and runs runWorkerTask. The answer is the worker result in wire form (CRC-64 as decimal strings).
- * A task that cannot succeed (changed source, aborted upload, bad input) becomes a HandlerError carrying
- * the original code, with `retryable` from the shared classifier.
+ * FC entry point of the worker role, for tasks of either mode: parses the event with the task schema
+ * (shared/task.ts; `mode` selects copy or archive; a bad event → InvalidInputError naming `task.<field>`),
+ * builds the dependencies from the FcContext (OSS credentials = the STS credentials FC injects; OSS endpoint
+ * from env OSSFERRY_OSS_ENDPOINT or derived from the region) and runs the task: ./copy.ts or ./archive.ts.
+ * The answer is the result in wire form (CRC-64 as decimal strings). A task that cannot succeed (changed
+ * source, aborted upload, bad input) becomes a HandlerError carrying the original code, with `retryable`
+ * from the shared classifier.
  */
 import { InvalidInputError } from '../../shared/errors.ts';
-import { handleArchiveTask } from '../archive/handler.ts';
-import { isArchiveTaskPayload } from '../archive/task.ts';
-import { parseTask, workerResultToWire, type WorkerTask } from '../../shared/task.ts';
+import { parseTask, workerResultToWire, type ArchiveTask, type CopyTask, type WorkerResult } from '../../shared/task.ts';
 import type { FcContext, Handler } from '../runtime/types.ts';
 import { openSource } from '../sources/index.ts';
+import { runArchiveTask, type ArchiveWorkerDeps } from './archive.ts';
+import { runCopyTask, type CopyWorkerDeps } from './copy.ts';
 import { taskDepsFromContext, taskFailure } from './fc-deps.ts';
-import { runWorkerTask, type WorkerDeps } from './run.ts';
 
-/** Builds the worker's dependencies from the FC context (exported for the local cloud and tests). */
-export function workerDepsFromContext(task: WorkerTask, context: FcContext, env: Record<string, string | undefined> = process.env): WorkerDeps {
+/** The copy worker's dependencies from the FC context (exported for the local cloud and tests). */
+export function copyWorkerDeps(task: CopyTask, context: FcContext, env: Record<string, string | undefined> = process.env): CopyWorkerDeps {
   const { ossClientFor, ...deps } = taskDepsFromContext(task, context, env);
   return {
     ...deps,
@@ -33,6 +33,23 @@ export function workerDepsFromContext(task: WorkerTask, context: FcContext, env:
   };
 }
 
+/** The archive worker's dependencies from the FC context. */
+export function archiveWorkerDeps(task: ArchiveTask, context: FcContext, env: Record<string, string | undefined> = process.env): ArchiveWorkerDeps {
+  const { ossClientFor, ...deps } = taskDepsFromContext(task, context, env);
+  return {
+    ...deps,
+    openSource: (t) =>
+      openSource(t.source.url, {
+        logger: deps.logger,
+        env,
+        maxSockets: t.concurrency * 2,
+        oss: { ...(t.source.endpoint ? { endpoint: t.source.endpoint } : {}), ...(t.source.region ? { region: t.source.region } : {}) },
+        ...(t.source.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: t.source.hostKeyFingerprint } : {}),
+        ossClientFor,
+      }),
+  };
+}
+
 export const handler: Handler = async (event, context) => {
   let json: unknown;
   try {
@@ -40,13 +57,12 @@ export const handler: Handler = async (event, context) => {
   } catch (err) {
     throw new InvalidInputError('task', 'the event is not JSON', 'invoke the worker with a task object from shared/task.ts taskToWire()', { cause: err });
   }
-  // Archive tasks (mode "archive" with a part block) are run by functions/archive.
-  if (isArchiveTaskPayload(json)) return handleArchiveTask(json, context);
   const task = parseTask(json);
+  let result: WorkerResult;
   try {
-    const result = await runWorkerTask(task, workerDepsFromContext(task, context));
-    return workerResultToWire(result);
+    result = task.mode === 'archive' ? await runArchiveTask(task, archiveWorkerDeps(task, context)) : await runCopyTask(task, copyWorkerDeps(task, context));
   } catch (err) {
     throw taskFailure(err);
   }
+  return workerResultToWire(result);
 };

@@ -1,5 +1,5 @@
 /**
- * OSS trigger events → archives (handleOssEvent + runArchiveJob) against the real local OSS, with workers
+ * OSS trigger events → archives (handleOssEvent + the engine's runJob) against the real local OSS, with workers
  * run in-process through their wire schemas. Duplicate deliveries (sequential and concurrent) yield one
  * archive; records without a rule and non-creating events are ignored with reasons; a source deleted after
  * a verified archive makes a redelivered event report alreadyArchived.
@@ -16,13 +16,14 @@ import { parseAllowList } from '../../shared/ssrf.ts';
 import { startOssServer, type LocalOss } from '../../local/oss/index.ts';
 import { OssPartSink } from '../../functions/oss/part-sink.ts';
 import { ossStatusStore } from '../../functions/status/store.ts';
-import { classifyArchiveDispatchError } from '../../functions/archive/dispatch.ts';
-import { handleOssEvent, type OssEventDeps } from '../../functions/archive/events.ts';
-import { runArchiveJob, type ArchiveJobDeps } from '../../functions/archive/job.ts';
+import { classifyDispatchError } from '../../functions/engine/dispatch.ts';
+import { handleOssEvent, type OssEventDeps } from '../../functions/coordinator/trigger.ts';
+import { runJob } from '../../functions/engine/lifecycle.ts';
+import type { EngineDeps } from '../../functions/engine/types.ts';
 import { ARCHIVE_META } from '../../shared/verify.ts';
-import { openArchiveSource } from '../../functions/archive/source.ts';
-import { archiveResultToWire, parseArchiveResult, parseArchiveTask } from '../../functions/archive/task.ts';
-import { runArchiveTask } from '../../functions/archive/worker.ts';
+import { openTaskSource } from '../../functions/worker/source.ts';
+import { parseArchiveTask, parseWorkerResult, workerResultToWire } from '../../shared/task.ts';
+import { runArchiveTask } from '../../functions/worker/archive.ts';
 
 let oss: LocalOss;
 let client: (bucket: string) => OSS;
@@ -41,11 +42,11 @@ const rules = parseArchiveRules([
   { name: 'drop', sourceBucket: 'logs-src', sourcePrefix: 'drop/', destinationBucket: 'logs-dst', destinationPrefix: 'dropped/', deleteSourceAfterVerify: true, gzipLevel: 2 },
 ]);
 
-function jobDeps(withStatus: boolean, counter: { dispatched: number }): ArchiveJobDeps {
+function jobDeps(withStatus: boolean, counter: { dispatched: number }): EngineDeps {
   const allow = parseAllowList('127.0.0.1');
   return {
     logger: silentLogger,
-    openSource: (job) => openArchiveSource(job.source.url, { allow, ossClientFor: (b) => client(b) }),
+    openSource: (job) => openTaskSource(job.source.url, { allow, ossClientFor: (b) => client(b) }),
     destinationClient: client('logs-dst'),
     sourceClientFor: (b) => client(b),
     workerTimeoutSeconds: 600,
@@ -56,12 +57,12 @@ function jobDeps(withStatus: boolean, counter: { dispatched: number }): ArchiveJ
         const task = parseArchiveTask(JSON.parse(JSON.stringify(wire)));
         const result = await runArchiveTask(task, {
           logger: silentLogger,
-          openSource: (t) => openArchiveSource(t.source.url, { allow, ossClientFor: (b) => client(b) }),
+          openSource: (t) => openTaskSource(t.source.url, { allow, ossClientFor: (b) => client(b) }),
           partSinkFor: (t) => new OssPartSink({ client: client(t.destination.bucket), bucket: t.destination.bucket, key: t.destination.key, uploadId: t.uploadId }),
         });
-        return { kind: 'result', result: parseArchiveResult(JSON.parse(JSON.stringify(archiveResultToWire(result)))) };
+        return { kind: 'result', result: parseWorkerResult(JSON.parse(JSON.stringify(workerResultToWire(result))), 'archive') };
       } catch (err) {
-        return classifyArchiveDispatchError(err);
+        return classifyDispatchError(err);
       }
     },
   };
@@ -69,7 +70,7 @@ function jobDeps(withStatus: boolean, counter: { dispatched: number }): ArchiveJ
 
 function eventDeps(withStatus = false, counter = { dispatched: 0 }, lines: string[] = []): OssEventDeps {
   const deps = jobDeps(withStatus, counter);
-  return { rules, logger: createLogger({}, { sink: (l) => lines.push(l) }), runJob: (job, options) => runArchiveJob(job, deps, options) };
+  return { rules, logger: createLogger({}, { sink: (l) => lines.push(l) }), runJob: (job, options) => runJob(job, deps, options) };
 }
 
 async function putAndEvent(key: string, data: Buffer, eventName = 'ObjectCreated:PutObject') {

@@ -1,5 +1,5 @@
 /**
- * Archive jobs end to end without FC: runArchiveJob with an in-process dispatch (each task round-trips
+ * Archive jobs end to end without FC: the engine (runJob) with an in-process dispatch (each task round-trips
  * through its wire schema) running runArchiveTask against the real local OSS (ali-oss), the local HTTP
  * source and a real OpenSSH sshd. Every archive is decoded with real decoders (gzip -t, gzip -dc, zcat,
  * Node zlib) and compared with the input; the recorded metadata is checked against the decoded bytes.
@@ -24,13 +24,15 @@ import { parseAllowList } from '../../shared/ssrf.ts';
 import { startOssServer, type LocalOss } from '../../local/oss/index.ts';
 import { startHttpSourceServer, type HttpSourceServer } from '../../local/http-source/index.ts';
 import { OssPartSink } from '../../functions/oss/part-sink.ts';
-import { JobFailedError } from '../../functions/coordinator/report.ts';
-import { classifyArchiveDispatchError } from '../../functions/archive/dispatch.ts';
-import { runArchiveJob, type ArchiveJobDeps, type ArchiveJobOptions } from '../../functions/archive/job.ts';
+import { JobFailedError } from '../../functions/engine/errors.ts';
+import { classifyDispatchError } from '../../functions/engine/dispatch.ts';
+import { runJob } from '../../functions/engine/lifecycle.ts';
+import type { EngineDeps, JobOptions } from '../../functions/engine/types.ts';
+import type { ArchiveReport } from '../../shared/report.ts';
 import { ARCHIVE_META } from '../../shared/verify.ts';
-import { openArchiveSource, type ArchiveSourceDeps } from '../../functions/archive/source.ts';
-import { archiveResultToWire, parseArchiveResult, parseArchiveTask, type ArchiveTask } from '../../functions/archive/task.ts';
-import { runArchiveTask, type ArchiveWorkerDeps } from '../../functions/archive/worker.ts';
+import { openTaskSource, type TaskSourceDeps } from '../../functions/worker/source.ts';
+import { parseArchiveTask, parseWorkerResult, workerResultToWire, type ArchiveTask } from '../../shared/task.ts';
+import { runArchiveTask, type ArchiveWorkerDeps } from '../../functions/worker/archive.ts';
 import type { RangeSource } from '../../functions/sources/types.ts';
 import { SftpSource } from '../../functions/sources/sftp.ts';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
@@ -65,17 +67,24 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
+/** Runs an archive job through the engine; the report is an archive report. */
+async function runArchiveJob(job: Job, deps: EngineDeps, options: JobOptions = {}): Promise<ArchiveReport> {
+  const report = await runJob(job, deps, options);
+  if (report.mode !== 'archive') throw new Error(`expected an archive report, got a ${report.mode} report`);
+  return report;
+}
+
 interface Harness {
-  deps: ArchiveJobDeps;
+  deps: EngineDeps;
   /** Every source the workers opened (SFTP stats). */
   opened: RangeSource[];
 }
 
-/** Job deps with an in-process dispatch: wire → parseArchiveTask → runArchiveTask → wire → parseArchiveResult. */
-function harness(wrapRead?: (source: RangeSource, task: ArchiveTask) => RangeSource, extra: Partial<ArchiveJobDeps> = {}, sftp?: ArchiveSourceDeps['sftp']): Harness {
+/** Job deps with an in-process dispatch: wire → parseArchiveTask → runArchiveTask → wire → parseWorkerResult. */
+function harness(wrapRead?: (source: RangeSource, task: ArchiveTask) => RangeSource, extra: Partial<EngineDeps> = {}, sftp?: TaskSourceDeps['sftp']): Harness {
   const opened: RangeSource[] = [];
   const open = (url: string, fp?: string) =>
-    openArchiveSource(url, {
+    openTaskSource(url, {
       allow,
       ossClientFor: (bucket) => new OSS({ ...oss.clientOptions(bucket), retryMax: 0 } as OSS.Options),
       ...(url.startsWith('sftp:') ? { sftpPrivateKey: sshd.privateKey, hostKeyFingerprint: fp ?? sshd.hostKeyFingerprint, ...(sftp ? { sftp } : {}) } : {}),
@@ -94,16 +103,16 @@ function harness(wrapRead?: (source: RangeSource, task: ArchiveTask) => RangeSou
     opened,
     deps: {
       logger: silentLogger,
-      openSource: (job, sftp) => open(job.source.url, sftp?.hostKeyFingerprint),
+      openSource: (job) => open(job.source.url, job.sftpHostKeyFingerprint),
       destinationClient: dst,
       sourceClientFor: () => src,
       workerTimeoutSeconds: 600,
       dispatch: async (wire) => {
         try {
           const result = await runArchiveTask(parseArchiveTask(JSON.parse(JSON.stringify(wire))), workerDeps);
-          return { kind: 'result', result: parseArchiveResult(JSON.parse(JSON.stringify(archiveResultToWire(result)))) };
+          return { kind: 'result', result: parseWorkerResult(JSON.parse(JSON.stringify(workerResultToWire(result))), 'archive') };
         } catch (err) {
-          return classifyArchiveDispatchError(err);
+          return classifyDispatchError(err);
         }
       },
       ...extra,
@@ -172,13 +181,13 @@ async function noUploadsLeft(): Promise<number> {
   return (r.uploads ?? []).length;
 }
 
-describe('runArchiveJob over the HTTP source (metadata stamped after Complete)', () => {
+describe('archive jobs over the HTTP source (metadata stamped after Complete)', () => {
   it.each([
     ['0 B', Buffer.alloc(0), {}],
     ['tiny', Buffer.from('hello, archive\n'), {}],
     ['random (incompressible), many parts in one task', randomBytes(3 * MiB + 12345), { memberSize: 64 * 1024, partTarget: LIMITS.MIN_PART_SIZE }],
     ['log-like, small members', generateLogLike(6 * MiB, 3), { memberSize: 256 * 1024, partTarget: LIMITS.MIN_PART_SIZE }],
-  ] as Array<[string, Buffer, ArchiveJobOptions]>)('%s: decodes byte-identical with gzip -dc, zcat, Node zlib; CRCs verified', async (name, data, opts) => {
+  ] as Array<[string, Buffer, JobOptions]>)('%s: decodes byte-identical with gzip -dc, zcat, Node zlib; CRCs verified', async (name, data, opts) => {
     // Prepare
     const path = `/${name.replace(/\W+/g, '-')}.bin`;
     http.setFile(path, data);
@@ -240,7 +249,7 @@ describe('runArchiveJob over the HTTP source (metadata stamped after Complete)',
     const { deps } = harness();
     const first = await runArchiveJob(archiveJob(http.url('/twice.log'), 'twice.log.gz'), deps);
     let dispatched = 0;
-    const counting = { ...deps, dispatch: (...a: Parameters<ArchiveJobDeps['dispatch']>) => (dispatched++, deps.dispatch(...a)) };
+    const counting = { ...deps, dispatch: (...a: Parameters<EngineDeps['dispatch']>) => (dispatched++, deps.dispatch(...a)) };
     // Act
     const second = await runArchiveJob(archiveJob(http.url('/twice.log'), 'twice.log.gz'), counting);
     // Assess
@@ -264,7 +273,7 @@ describe('runArchiveJob over the HTTP source (metadata stamped after Complete)',
   });
 });
 
-describe('runArchiveJob over an OSS source (uncompressed CRC known at Initiate)', () => {
+describe('archive jobs over an OSS source (uncompressed CRC known at Initiate)', () => {
   it('records the source CRC as uncompressed-crc64 and verifies the combined task CRCs against it', async () => {
     // Prepare
     const data = generateLogLike(3 * MiB, 9);
@@ -284,7 +293,7 @@ describe('runArchiveJob over an OSS source (uncompressed CRC known at Initiate)'
     await src.put('incoming/del.log', data);
     await src.put('incoming/keep.log', data);
     const { deps } = harness();
-    const rewriting: ArchiveJobDeps = {
+    const rewriting: EngineDeps = {
       ...deps,
       dispatch: async (w, s) => {
         const out = await deps.dispatch(w, s);
@@ -305,13 +314,12 @@ describe('runArchiveJob over an OSS source (uncompressed CRC known at Initiate)'
   });
 });
 
-describe('runArchiveJob over SFTP (real OpenSSH sshd)', () => {
+describe('archive jobs over SFTP (real OpenSSH sshd)', () => {
   it('archives a log-like file with the host key pinned from the job; parallel ranges per worker', async () => {
     // Prepare
     const { deps, opened } = harness();
     // Act
-    const report = await runArchiveJob(archiveJob(sshd.urlFor('logs/app.log'), 'sftp/app.log.gz'), deps, {
-      hostKeyFingerprint: sshd.hostKeyFingerprint,
+    const report = await runArchiveJob(archiveJob(sshd.urlFor('logs/app.log'), 'sftp/app.log.gz', { sftpHostKeyFingerprint: sshd.hostKeyFingerprint }), deps, {
       memberSize: MiB,
       concurrency: 4,
     });
@@ -330,7 +338,7 @@ describe('runArchiveJob over SFTP (real OpenSSH sshd)', () => {
     const wrong = 'SHA256:' + 'A'.repeat(43);
     const logBefore = sshd.log().length;
     // Act
-    const act = runArchiveJob(archiveJob(sshd.urlFor('logs/app.log'), 'sftp/wrong.gz'), deps, { hostKeyFingerprint: wrong });
+    const act = runArchiveJob(archiveJob(sshd.urlFor('logs/app.log'), 'sftp/wrong.gz', { sftpHostKeyFingerprint: wrong }), deps);
     // Assess
     await expect(act).rejects.toMatchObject({ code: 'HostKeyMismatch' });
     await new Promise((r) => setTimeout(r, 200)); // let sshd write its side of the closed connection
@@ -370,8 +378,7 @@ describe('runArchiveJob over SFTP (real OpenSSH sshd)', () => {
       },
     }), {}, { maxRequestsInFlight: 2, requestSize: 32 * 1024, readAheadBytes: 64 * 1024 });
     // Act
-    const report = await runArchiveJob(archiveJob(sshd.urlFor('logs/drop.log'), 'sftp/drop.log.gz'), deps, {
-      hostKeyFingerprint: sshd.hostKeyFingerprint,
+    const report = await runArchiveJob(archiveJob(sshd.urlFor('logs/drop.log'), 'sftp/drop.log.gz', { sftpHostKeyFingerprint: sshd.hostKeyFingerprint }), deps, {
       memberSize: 8 * MiB,
       concurrency: 1,
     });
@@ -396,7 +403,7 @@ describe('runArchiveJob over SFTP (real OpenSSH sshd)', () => {
       },
     }));
     // Act
-    const act = runArchiveJob(archiveJob(sshd.urlFor('logs/changing.log'), 'sftp/changing.gz'), deps, { hostKeyFingerprint: sshd.hostKeyFingerprint, memberSize: MiB, concurrency: 1 });
+    const act = runArchiveJob(archiveJob(sshd.urlFor('logs/changing.log'), 'sftp/changing.gz', { sftpHostKeyFingerprint: sshd.hostKeyFingerprint }), deps, { memberSize: MiB, concurrency: 1 });
     // Assess
     const err = await act.then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(JobFailedError);
@@ -411,7 +418,7 @@ describe('runArchiveTask directly', () => {
   it('a non-final task whose output could fall under 100 KB is refused by the packer, not uploaded short', async () => {
     // Prepare: a hand-made non-final task of 1 MiB of zeros (the planner never makes one: ≥128 MiB per task)
     http.setFile('/short.bin', Buffer.alloc(MiB));
-    const s = openArchiveSource(http.url('/short.bin'), { allow });
+    const s = openTaskSource(http.url('/short.bin'), { allow });
     const identity = await s.stat();
     await s.close();
     const sink = new OssPartSink({ client: dst, bucket: 'dst', key: 'short.gz' });
@@ -425,7 +432,7 @@ describe('runArchiveTask directly', () => {
     const act = runArchiveTask(task, {
       logger: silentLogger,
       retryPolicy: fastRetry,
-      openSource: (t) => openArchiveSource(t.source.url, { allow }),
+      openSource: (t) => openTaskSource(t.source.url, { allow }),
       partSinkFor: () => sink,
     });
     // Assess

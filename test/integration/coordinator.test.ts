@@ -158,8 +158,8 @@ describe('coordinator: copies over the local cloud', () => {
     expect(await uploadsLeft(client)).toBe(0);
   });
 
-  it('aborts the upload and says so when the first status write cannot land (no untracked upload left behind)', async () => {
-    // Prepare: status objects are written with PutObject; parts use UploadPart and are unaffected.
+  it('stops before any upload when the status location cannot be written (no untracked upload can exist)', async () => {
+    // Prepare: the lease and status objects are written with PutObject; parts use UploadPart and are unaffected.
     const data = randomBytes(3 * KB100);
     cloud.httpSource.setFile('/status-fails.bin', data);
     const key = 'status-fails.bin';
@@ -169,8 +169,8 @@ describe('coordinator: copies over the local cloud', () => {
     cloud.oss.setFaults({});
     // Assess
     expect(body.errorMessage).toMatch(/writing status object .* failed/);
-    expect(body.errorMessage).toContain(`multipart upload aborted, nothing written to oss://${cloud.bucket}/${key}`);
-    expect((body.details as { aborted?: boolean }).aborted).toBe(true);
+    expect(body.errorMessage).toContain('nothing was started');
+    expect(body.details).toMatchObject({ aborted: false, uploadStarted: false });
     expect(await exists(key)).toBe(false);
     expect(await uploadsLeft(client)).toBe(0);
   });

@@ -7,13 +7,13 @@ import { createLogger, silentLogger, type Logger } from '../../shared/log.ts';
 import { OSS as LIMITS } from '../../shared/limits.ts';
 import { planJob, type PartRange } from '../../shared/plan.ts';
 import { parseAllowList } from '../../shared/ssrf.ts';
-import { parseWorkerResult, taskToWire, parseTask, type PartReceipt, type WorkerTask } from '../../shared/task.ts';
+import { parseWorkerResult, taskToWire, parseCopyTask, type CopyTask, type PartReceipt } from '../../shared/task.ts';
 import { startOssServer, type LocalOss } from '../../local/oss/index.ts';
 import { startHttpSourceServer, type HttpSourceServer } from '../../local/http-source/index.ts';
 import { OssPartSink } from '../../functions/oss/part-sink.ts';
 import { openSource } from '../../functions/sources/index.ts';
 import { SourceChangedError, type RangeSource } from '../../functions/sources/types.ts';
-import { runWorkerTask, type WorkerDeps } from '../../functions/worker/run.ts';
+import { runCopyTask, type CopyWorkerDeps } from '../../functions/worker/copy.ts';
 import { handler } from '../../functions/worker/handler.ts';
 import type { FcContext } from '../../functions/runtime/types.ts';
 
@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 /** Puts `data` on the HTTP source, initiates an upload and builds a one-task plan over all parts. */
-async function prepare(name: string, data: Buffer, streams = 4): Promise<{ task: WorkerTask; sink: OssPartSink; parts: PartRange[] }> {
+async function prepare(name: string, data: Buffer, streams = 4): Promise<{ task: CopyTask; sink: OssPartSink; parts: PartRange[] }> {
   http.setFile(`/${name}`, data);
   const src = openSource(http.url(`/${name}`), { allow });
   const identity = await src.stat();
@@ -44,13 +44,13 @@ async function prepare(name: string, data: Buffer, streams = 4): Promise<{ task:
   const plan = planJob(data.length, { partSize: KB100, streamsPerWorker: streams, maxWorkers: 1 });
   const sink = new OssPartSink({ client, bucket: 'dst', key: `out/${name}` });
   const uploadId = await sink.initiate();
-  const task = parseTask(
-    taskToWire({ jobId: `job-${name}`, uploadId, destination: { bucket: 'dst', key: `out/${name}` }, source: { url: http.url(`/${name}`), identity }, parts: plan.parts, streams }),
+  const task = parseCopyTask(
+    taskToWire({ mode: 'copy', jobId: `job-${name}`, uploadId, destination: { bucket: 'dst', key: `out/${name}` }, source: { url: http.url(`/${name}`), identity }, parts: plan.parts, streams }),
   );
   return { task, sink, parts: plan.parts };
 }
 
-function deps(extra: Partial<WorkerDeps> = {}, logger: Logger = silentLogger): WorkerDeps {
+function deps(extra: Partial<CopyWorkerDeps> = {}, logger: Logger = silentLogger): CopyWorkerDeps {
   return {
     openSource: (url) => openSource(url, { allow }),
     partSinkFor: (t) => new OssPartSink({ client, bucket: t.destination.bucket, key: t.destination.key, uploadId: t.uploadId }),
@@ -62,7 +62,7 @@ function deps(extra: Partial<WorkerDeps> = {}, logger: Logger = silentLogger): W
 
 const combine = (receipts: PartReceipt[]) => receipts.reduce((acc, r) => crc64Combine(acc, r.crc64, r.size), 0n);
 
-describe('runWorkerTask end to end (local OSS + local HTTP source)', () => {
+describe('runCopyTask end to end (local OSS + local HTTP source)', () => {
   it.each([
     ['0 B', 0],
     ['1 B', 1],
@@ -75,7 +75,7 @@ describe('runWorkerTask end to end (local OSS + local HTTP source)', () => {
     const data = randomBytes(size);
     const { task, sink, parts } = await prepare(`f${size}.bin`, data);
     // Act
-    const result = await runWorkerTask(task, deps());
+    const result = await runCopyTask(task, deps());
     const done = await sink.complete(result.receipts.map((r) => ({ partNumber: r.partNumber, etag: r.etag })));
     // Assess
     expect(result.unfinished).toEqual([]);
@@ -93,7 +93,7 @@ describe('runWorkerTask end to end (local OSS + local HTTP source)', () => {
     const data = randomBytes(8 * KB100);
     const { task, sink } = await prepare('changing.bin', data, 1);
     let reads = 0;
-    const wrapped: WorkerDeps['openSource'] = (url) => {
+    const wrapped: CopyWorkerDeps['openSource'] = (url) => {
       const real = openSource(url, { allow });
       const source: RangeSource = {
         displayUrl: real.displayUrl,
@@ -108,7 +108,7 @@ describe('runWorkerTask end to end (local OSS + local HTTP source)', () => {
       return source;
     };
     // Act
-    const act = runWorkerTask(task, deps({ openSource: wrapped }));
+    const act = runCopyTask(task, deps({ openSource: wrapped }));
     // Assess
     await expect(act).rejects.toBeInstanceOf(SourceChangedError);
     expect(reads).toBe(3);
@@ -137,7 +137,7 @@ describe('runWorkerTask end to end (local OSS + local HTTP source)', () => {
       },
     });
     // Act
-    const result = await runWorkerTask(task, d);
+    const result = await runCopyTask(task, d);
     // Assess
     expect(result.receipts.map((r) => r.partNumber)).toEqual([1]);
     expect(result.unfinished).toEqual([2, 3, 4, 5, 6]);
@@ -155,7 +155,7 @@ describe('runWorkerTask end to end (local OSS + local HTTP source)', () => {
     // Act
     let result;
     try {
-      result = await runWorkerTask(task, deps({}, logger));
+      result = await runCopyTask(task, deps({}, logger));
     } finally {
       oss.setFaults({});
     }
@@ -168,13 +168,13 @@ describe('runWorkerTask end to end (local OSS + local HTTP source)', () => {
     expect(done.crc64).toBe(crc64(data));
   });
 
-  it('refuses archive mode (not implemented yet), naming task.mode', async () => {
+  it('refuses a task of another mode, naming task.mode', async () => {
     // Prepare
     const { task, sink } = await prepare('archive.bin', randomBytes(10), 1);
     // Act
-    const act = runWorkerTask({ ...task, mode: 'archive' }, deps());
+    const act = runCopyTask({ ...task, mode: 'archive' } as unknown as CopyTask, deps());
     // Assess
-    await expect(act).rejects.toThrow(/^task\.mode: "archive" is not implemented/);
+    await expect(act).rejects.toThrow(/^task\.mode: "archive" is not a copy task/);
     await sink.abort();
   });
 });
@@ -208,7 +208,7 @@ describe('worker handler', () => {
     } finally {
       process.env = saved;
     }
-    const result = parseWorkerResult(JSON.parse(JSON.stringify(answer)));
+    const result = parseWorkerResult(JSON.parse(JSON.stringify(answer)), 'copy');
     const done = await sink.complete(result.receipts.map((r) => ({ partNumber: r.partNumber, etag: r.etag })));
     // Assess
     expect(result.receipts).toHaveLength(4);

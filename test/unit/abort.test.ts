@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { failJob, type FailingJob } from '../../functions/coordinator/abort.ts';
-import { JobFailedError } from '../../functions/coordinator/report.ts';
+import { failJob, type FailingJob } from '../../functions/engine/abort.ts';
+import { JobFailedError } from '../../functions/engine/errors.ts';
 import type { PartSink } from '../../functions/oss/types.ts';
 import { StatusWriter, type JobStatus } from '../../functions/status/store.ts';
 import { createLogger } from '../../shared/log.ts';

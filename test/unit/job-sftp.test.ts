@@ -41,7 +41,7 @@ describe('job sftpHostKeyFingerprint', () => {
   it('round-trips through the copy task wire form and rejects a malformed task pin', () => {
     // Prepare
     const fp = 'SHA256:' + 'x'.repeat(43);
-    const wire = taskToWire({ jobId: 'j1', uploadId: 'u1', destination: { bucket: 'b1', key: 'k' }, source: { url: 'sftp://u@h/p', identity: { size: 10, mtimeMs: 1 }, hostKeyFingerprint: fp }, parts: [{ partNumber: 1, start: 0, end: 10 }], streams: 1 });
+    const wire = taskToWire({ mode: 'copy', jobId: 'j1', uploadId: 'u1', destination: { bucket: 'b1', key: 'k' }, source: { url: 'sftp://u@h/p', identity: { size: 10, mtimeMs: 1 }, hostKeyFingerprint: fp }, parts: [{ partNumber: 1, start: 0, end: 10 }], streams: 1 });
     // Act
     const task = parseTask(JSON.parse(JSON.stringify(wire)));
     const act = () => parseTask({ ...wire, source: { ...wire.source, hostKeyFingerprint: 'nope' } });

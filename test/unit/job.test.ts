@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../shared/errors.ts';
-import { jobIdFor, parseJob, parseOssUrl, stableSourceUrl } from '../../shared/job.ts';
+import { jobIdFor, jobIdOf, parseJob, parseOssUrl, stableSourceUrl } from '../../shared/job.ts';
 
 const minimal = { source: 'https://files.example.com/big.bin', destination: 'oss://dst-bucket/dir/big.bin' };
 
@@ -113,6 +113,32 @@ describe('jobIdFor', () => {
     ];
     // Assess
     expect(new Set([base, ...ids]).size).toBe(6);
+  });
+
+  it('changes with the mode and the gzip level, which change the result', () => {
+    // Act
+    const ids = [
+      jobIdFor(source, 'oss://b/k'),
+      jobIdFor(source, 'oss://b/k', { mode: 'archive', gzipLevel: 1 }),
+      jobIdFor(source, 'oss://b/k', { mode: 'archive', gzipLevel: 2 }),
+    ];
+    // Assess
+    expect(new Set(ids).size).toBe(3);
+    expect(jobIdFor(source, 'oss://b/k', { mode: 'copy' })).toBe(ids[0]);
+  });
+
+  it('a local file named by sourceName keeps its id when it is served on another port', () => {
+    // Prepare
+    const identity = { size: 10, etag: '"d-1"', mtimeMs: 1_700_000_000_000 };
+    const onPort = (port: number) => parseJob({ source: `http://127.0.0.1:${port}/big.log`, destination: 'oss://bkt/k', sourceName: 'file:///data/big.log' });
+    // Act
+    const a = jobIdOf(onPort(40001), identity);
+    const b = jobIdOf(onPort(40999), identity);
+    const unnamed = jobIdOf(parseJob({ source: 'http://127.0.0.1:40001/big.log', destination: 'oss://bkt/k' }), identity);
+    // Assess
+    expect(b).toBe(a);
+    expect(unnamed).not.toBe(a);
+    expect(jobIdOf(onPort(40001), { ...identity, mtimeMs: identity.mtimeMs + 1 })).not.toBe(a);
   });
 
   it('stableSourceUrl strips signing parameters only', () => {

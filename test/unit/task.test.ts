@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../shared/errors.ts';
-import { parseTask, parseWorkerResult, taskToWire, workerResultToWire, type WorkerResult } from '../../shared/task.ts';
+import { parseCopyTask, parseTask, parseWorkerResult, taskToWire, workerResultToWire, type CopyResult } from '../../shared/task.ts';
 
 const wireTask = {
   jobId: 'j0123',
@@ -21,12 +21,12 @@ describe('parseTask', () => {
     // Assess
     expect(task.source.identity.crc64).toBe(11051210869376104954n);
     expect(task.mode).toBe('copy');
-    expect(task.parts).toHaveLength(2);
+    expect(task.mode === 'copy' && task.parts).toHaveLength(2);
   });
 
   it('round-trips through taskToWire and JSON', () => {
     // Prepare
-    const task = parseTask(wireTask);
+    const task = parseCopyTask(wireTask);
     // Act
     const again = parseTask(JSON.parse(JSON.stringify(taskToWire(task))));
     // Assess
@@ -59,20 +59,21 @@ describe('parseTask', () => {
 describe('worker result', () => {
   it('round-trips receipts with bigint CRCs through JSON', () => {
     // Prepare
-    const result: WorkerResult = {
+    const result: CopyResult = {
+      mode: 'copy',
       receipts: [{ partNumber: 1, etag: '"AB"', size: 102_400, crc64: 18446744073709551615n }],
       unfinished: [2, 3],
       errors: [{ partNumber: 2, code: 'Integrity', message: 'crc mismatch', retryable: true }],
     };
     // Act
-    const parsed = parseWorkerResult(JSON.parse(JSON.stringify(workerResultToWire(result))));
+    const parsed = parseWorkerResult(JSON.parse(JSON.stringify(workerResultToWire(result))), 'copy');
     // Assess
     expect(parsed).toEqual(result);
   });
 
   it('refuses a receipt with a non-decimal CRC, naming it', () => {
     // Act
-    const act = () => parseWorkerResult({ receipts: [{ partNumber: 1, etag: 'e', size: 1, crc64: '-1' }], unfinished: [], errors: [] });
+    const act = () => parseWorkerResult({ receipts: [{ partNumber: 1, etag: 'e', size: 1, crc64: '-1' }], unfinished: [], errors: [] }, 'copy');
     // Assess
     expect(act).toThrow(/^result\.receipts\[0\]\.crc64: /);
   });

@@ -1,6 +1,6 @@
 /**
- * How a job that fails before a verified object exists gives up its multipart upload: the same for copy
- * jobs (./run.ts) and archive jobs (../archive/job.ts), so both leave nothing half-written and say so.
+ * How a job that fails before a verified object exists gives up its multipart upload (every mode alike,
+ * ./lifecycle.ts), so it leaves nothing half-written and says so.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorToJson } from '../../shared/errors.ts';
@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/log.ts';
 import type { PartSink } from '../oss/types.ts';
 import type { JobStatus, StatusWriter } from '../status/store.ts';
 import { ossRetry } from './oss-calls.ts';
-import { JobFailedError } from './report.ts';
+import { JobFailedError } from './errors.ts';
 
 /** The multipart upload does not exist (any more): aborted, completed, or never there. */
 export const isNoSuchUpload = (err: unknown): boolean => (err as { code?: string })?.code === 'NoSuchUpload';
@@ -34,7 +34,7 @@ export async function abortUpload(sink: PartSink, log: Logger): Promise<boolean>
 
 /** A running job as failJob() needs it. */
 export interface FailingJob {
-  /** How logs and messages name the job: `job` (copy) or `archive job`. */
+  /** How logs and messages name the job: `copy job` or `archive job`. */
   label: string;
   jobId: string;
   uploadId: string;

@@ -3,8 +3,8 @@
  * the archive rules (shared/events.ts: only PutObject/PostObject/CopyObject/CompleteMultipartUpload, rules
  * loaded and loop-checked by parseArchiveRules), logs and skips records no rule matches, and runs one archive
  * job per matching record, carrying the rule's gzip level, deleteSourceAfterVerify and the idempotency key.
- * Duplicate deliveries (fc-platform.md §4.3) are harmless: runArchiveJob reports `alreadyArchived` (or
- * `inProgress`) for an object version it has archived (or is archiving), without a second upload.
+ * Duplicate deliveries (fc-platform.md §4.3) are harmless: the engine reports `alreadyArchived` for an object
+ * version it has archived, and `inProgress` only while a live owner holds the job's lease; no second upload.
  * A failed record does not stop the others; the result lists each record's outcome. The caller decides
  * whether failures make the invocation fail (so FC redelivers: the job ids make a rerun idempotent).
  */
@@ -13,13 +13,14 @@ import { errorToJson } from '../../shared/errors.ts';
 import { parseOssEvent, type ParseOssEventOptions } from '../../shared/events.ts';
 import { parseJob, type Job } from '../../shared/job.ts';
 import type { Logger } from '../../shared/log.ts';
-import { archiveReportToJson, type ArchiveJobOptions, type ArchiveReport } from './job.ts';
+import { jobReportToJson, type JobReport } from '../../shared/report.ts';
+import type { JobOptions } from '../engine/types.ts';
 
 export interface OssEventDeps {
   rules: readonly ArchiveRule[];
   logger: Logger;
-  /** Runs one archive job (runArchiveJob with the coordinator's deps). */
-  runJob(job: Job, options: ArchiveJobOptions): Promise<ArchiveReport>;
+  /** Runs one archive job (the engine's runJob with the coordinator's deps). */
+  runJob(job: Job, options: JobOptions): Promise<JobReport>;
   /** Worker count for trigger-started jobs (the stack's max workers). */
   workers?: number;
   parseOptions?: ParseOssEventOptions;
@@ -60,9 +61,9 @@ export async function handleOssEvent(body: unknown, deps: OssEventDeps): Promise
       const job = parseJob({ source: r.source, destination: r.destination, mode: 'archive', gzipLevel: r.gzipLevel, expectedSize: r.sourceSize, ...(deps.workers ? { workers: deps.workers } : {}) });
       const report = await deps.runJob(job, { idempotencyKey: r.idempotencyKey, deleteSourceAfterVerify: r.deleteSourceAfterVerify, sourceEtag: r.sourceEtag });
       rec.ok = true;
-      rec.report = archiveReportToJson(report);
-      if (report.alreadyArchived) out.alreadyArchived++;
-      else if (report.inProgress) out.inProgress++;
+      rec.report = jobReportToJson(report);
+      if (report.mode === 'archive' && report.alreadyArchived) out.alreadyArchived++;
+      else if (report.mode === 'archive' && report.inProgress) out.inProgress++;
       else out.archived++;
     } catch (err) {
       rec.error = errorToJson(err);

@@ -23,10 +23,9 @@ import { IntegrityError, OssferryError } from '../../shared/errors.ts';
 import { gzipMemberAsync, type GzipLevel } from '../../shared/gzip/index.ts';
 import type { Logger } from '../../shared/log.ts';
 import { DEFAULT_BACKOFF, retry, type BackoffPolicy } from '../../shared/retry.ts';
-import type { PartReceipt } from '../../shared/task.ts';
+import type { ArchiveResult, ArchiveTask, PartReceipt } from '../../shared/task.ts';
 import type { PartSink } from '../oss/types.ts';
 import type { RangeSource, SourceIdentity } from '../sources/types.ts';
-import type { ArchiveResult, ArchiveTask } from './task.ts';
 
 export interface ArchiveWorkerDeps {
   /** Opens the task's source (functions/sources openSource, with hints and the SFTP host key pin). */
@@ -194,5 +193,5 @@ export async function runArchiveTask(task: ArchiveTask, deps: ArchiveWorkerDeps)
   receipts.sort((a, b) => a.partNumber - b.partNumber);
   const seconds = Math.max(0, (now() - started) / 1000);
   log.info('archive task finished', { input: inputBytes, compressed, parts: receipts.length, members: ranges.length, seconds, ratio: compressed > 0 ? inputBytes / compressed : 0 });
-  return { receipts, uncompressedSize: inputBytes, uncompressedCrc64: crc, compressedSize: compressed, members: ranges.length, seconds };
+  return { mode: 'archive', receipts, uncompressedSize: inputBytes, uncompressedCrc64: crc, compressedSize: compressed, members: ranges.length, seconds };
 }

@@ -1,5 +1,5 @@
 /**
- * The worker's transfer loop, independent of FC: for each part of the task, a ranged read pinned to the
+ * The copy worker's transfer loop, independent of FC: for each part of the task, a ranged read pinned to the
  * source identity, streamed through the PartSink (CRC-64 computed on the way and compared with OSS's
  * x-oss-hash-crc64ecma), `streams` parts in flight. Failed parts are retried with exponential backoff and
  * full jitter when the failure may pass (network, 5xx, 429/SlowDown, CRC mismatch); 4xx logic errors and
@@ -10,16 +10,16 @@
 import { InvalidInputError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { DEFAULT_BACKOFF, isRetryableError, retry, type BackoffPolicy } from '../../shared/retry.ts';
-import type { PartReceipt, WorkerError, WorkerResult, WorkerTask } from '../../shared/task.ts';
+import type { CopyResult, CopyTask, PartReceipt, WorkerError } from '../../shared/task.ts';
 import type { PartRange } from '../../shared/plan.ts';
 import type { PartSink } from '../oss/types.ts';
 import type { RangeSource } from '../sources/types.ts';
 
-export interface WorkerDeps {
+export interface CopyWorkerDeps {
   /** Opens the task's source (functions/sources/index.ts openSource, with the task's endpoint/region hints). */
   openSource(url: string, hints: { endpoint?: string; region?: string }): RangeSource;
   /** A PartSink attached to the task's upload (functions/oss/part-sink.ts). */
-  partSinkFor(task: WorkerTask): PartSink;
+  partSinkFor(task: CopyTask): PartSink;
   logger: Logger;
   now?: () => number;
   /** Aborts everything (FC pre-stop, caller gone): in-flight parts end up unfinished. */
@@ -46,9 +46,9 @@ class DeadlineReached extends Error {
  * last error of each failed part. Rejects with the error itself (e.g. SourceChangedError, NoSuchUpload,
  * InvalidInputError) when the task cannot succeed on any retry; in-flight parts are cancelled first.
  */
-export async function runWorkerTask(task: WorkerTask, deps: WorkerDeps): Promise<WorkerResult> {
+export async function runCopyTask(task: CopyTask, deps: CopyWorkerDeps): Promise<CopyResult> {
   if (task.mode !== 'copy') {
-    throw new InvalidInputError('task.mode', `"${task.mode}" is not implemented by this worker yet`, 'use mode "copy"');
+    throw new InvalidInputError('task.mode', `"${String(task.mode)}" is not a copy task`, 'run archive tasks with runArchiveTask (functions/worker/archive.ts)');
   }
   const now = deps.now ?? Date.now;
   const log = deps.logger.child({ jobId: task.jobId });
@@ -132,5 +132,5 @@ export async function runWorkerTask(task: WorkerTask, deps: WorkerDeps): Promise
   const unfinished = task.parts.map((p) => p.partNumber).filter((n) => !doneSet.has(n));
   const bytes = receipts.reduce((s, r) => s + r.size, 0);
   log.info('task finished', { done: receipts.length, unfinished: unfinished.length, failed: errors.length, bytes, ms: now() - started, stoppedEarly: cancel.signal.aborted || now() >= stopAt });
-  return { receipts, unfinished, errors };
+  return { mode: 'copy', receipts, unfinished, errors };
 }
