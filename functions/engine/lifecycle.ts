@@ -239,7 +239,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
           }
           if (problem) return log.error('worker result does not match its task; it runs again', { ...t.label, problem });
           save();
-          crash('midDispatch');
+          if (deps.crashAt) await writer.flush().then(() => crash('midDispatch')); // tests: crash once the journal holds a result
         }),
       );
       if (fatal !== undefined) await fail(fatal);

@@ -205,6 +205,8 @@ export class JobLease {
     await retry(() => this.#client.put(key, Buffer.from('{}'), { mime: 'application/json' } as OSS.PutObjectOptions), OSS_RETRY).catch((err: unknown) =>
       this.#o.logger.warn('lease release failed; the lease expires on its own', { epoch: this.epoch, error: errorToJson(err) }),
     );
+    // Released: whatever of this run is still in flight may no longer write status.
+    this.#lost = `epoch ${this.epoch} was released`;
   }
 
   /** Stops heartbeating without releasing (tests: a crash). */

@@ -1,0 +1,199 @@
+/**
+ * The job engine in-process (workers run through their wire schemas, no FC) against the real local OSS and
+ * HTTP source, for the faults a process kill cannot stage exactly:
+ *   - an InitiateMultipartUpload that executed but whose answer was lost (the retry makes a second upload);
+ *   - part-level resume: listed parts proven by a surviving receipt or by re-reading the source range
+ *     against ListParts' CRC-64, a part that differs from the source uploaded again;
+ *   - a fenced owner (a later invocation took the lease over) touches neither the upload nor the status.
+ */
+import { randomBytes } from 'node:crypto';
+import OSS from 'ali-oss';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crc64 } from '../../shared/crc64/index.ts';
+import { OssferryError } from '../../shared/errors.ts';
+import { leaseKey } from '../../shared/lease.ts';
+import { silentLogger } from '../../shared/log.ts';
+import { jobIdOf, parseJob, type Job, type JobSpecInput } from '../../shared/job.ts';
+import type { CopyReport } from '../../shared/report.ts';
+import { parseAllowList } from '../../shared/ssrf.ts';
+import { parseCopyTask, parseWorkerResult, workerResultToWire } from '../../shared/task.ts';
+import { startHttpSourceServer, type HttpSourceServer } from '../../local/http-source/index.ts';
+import { startOssServer, type LocalOss } from '../../local/oss/index.ts';
+import { classifyDispatchError } from '../../functions/engine/dispatch.ts';
+import { runJob } from '../../functions/engine/lifecycle.ts';
+import type { EngineDeps } from '../../functions/engine/types.ts';
+import { OssPartSink } from '../../functions/oss/part-sink.ts';
+import { openSource } from '../../functions/sources/index.ts';
+import { ossStatusStore, type StatusStore } from '../../functions/status/store.ts';
+import { runCopyTask } from '../../functions/worker/copy.ts';
+
+const KB100 = 100 * 1024;
+const allow = parseAllowList('127.0.0.1');
+
+let oss: LocalOss;
+let http: HttpSourceServer;
+let dst: OSS;
+let status: StatusStore;
+
+beforeAll(async () => {
+  oss = await startOssServer({ buckets: ['dst', 'ossferry-status'], fsync: false });
+  http = await startHttpSourceServer();
+  dst = new OSS({ ...oss.clientOptions('dst'), retryMax: 0 } as OSS.Options);
+  status = ossStatusStore(new OSS({ ...oss.clientOptions('ossferry-status'), retryMax: 0 } as OSS.Options), { bucket: 'ossferry-status', prefix: 'jobs' });
+});
+afterAll(async () => {
+  await http?.close();
+  await oss?.close();
+});
+
+/** Engine deps with copy workers in-process: wire → parseCopyTask → runCopyTask → wire → parseWorkerResult. */
+function deps(extra: Partial<EngineDeps> = {}): EngineDeps {
+  return {
+    logger: silentLogger,
+    openSource: (job) => openSource(job.source.url, { allow }),
+    destinationClient: dst,
+    status,
+    workerTimeoutSeconds: 600,
+    lease: { ttlMs: 3_000, heartbeatMs: 200 },
+    dispatch: async (wire) => {
+      try {
+        const result = await runCopyTask(parseCopyTask(JSON.parse(JSON.stringify(wire))), {
+          logger: silentLogger,
+          openSource: (url) => openSource(url, { allow }),
+          partSinkFor: (t) => new OssPartSink({ client: dst, bucket: t.destination.bucket, key: t.destination.key, uploadId: t.uploadId }),
+        });
+        return { kind: 'result', result: parseWorkerResult(JSON.parse(JSON.stringify(workerResultToWire(result))), 'copy') };
+      } catch (err) {
+        return classifyDispatchError(err);
+      }
+    },
+    ...extra,
+  };
+}
+
+function copyJob(path: string, key: string, extra: Partial<JobSpecInput> = {}): Job {
+  return parseJob({ source: http.url(path), destination: `oss://dst/${key}`, partSize: KB100, workers: 2, streamsPerWorker: 2, ...extra });
+}
+
+async function runCopy(job: Job, d: EngineDeps): Promise<CopyReport> {
+  const report = await runJob(job, d);
+  if (report.mode !== 'copy') throw new Error(`expected a copy report, got a ${report.mode} report`);
+  return report;
+}
+
+async function uploadsOf(key: string): Promise<string[]> {
+  const r = (await dst.listUploads({ prefix: key } as never)) as unknown as { uploads?: Array<{ name: string; uploadId: string }> };
+  return (r.uploads ?? []).filter((u) => u.name === key).map((u) => u.uploadId);
+}
+
+/** A test crash: thrown from the crash hook, it ends the run where a SIGKILL would (no abort, no status). */
+class Crash extends Error {}
+
+describe('engine: faults at exact points', () => {
+  it('an Initiate whose answer was lost leaves no second upload: the stray one is found and aborted', async () => {
+    // Prepare: the first InitiateMultipartUpload executes, then its answer is "lost" (a reset); ossRetry retries.
+    const data = randomBytes(3 * KB100 + 9);
+    http.setFile('/lost-initiate.bin', data);
+    let lost = 0;
+    const lossy = new Proxy(dst, {
+      get(target, prop, receiver) {
+        if (prop === 'initMultipartUpload') {
+          return async (...args: unknown[]) => {
+            const r = await (target.initMultipartUpload as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            if (lost++ === 0) throw Object.assign(new Error('socket hang up (answer lost)'), { code: 'ECONNRESET' });
+            return r;
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    // Act
+    const report = await runCopy(copyJob('/lost-initiate.bin', 'lost-initiate.bin'), deps({ destinationClient: lossy }));
+    // Assess
+    expect(lost).toBe(2);
+    expect(report.reused.strayUploadsAborted).toBe(1);
+    expect(report.crc64).toBe(crc64(data));
+    expect(await uploadsOf('lost-initiate.bin')).toEqual([]);
+  });
+
+  it('part-level resume: receipts prove some parts, re-reading the source proves the rest, a differing part is uploaded again', async () => {
+    // Prepare: run until two tasks have been journalled, then "crash" (the hook throws: no abort, no status write).
+    const data = randomBytes(8 * KB100);
+    http.setFile('/parts.bin', data);
+    const job = copyJob('/parts.bin', 'parts.bin', { workers: 4, streamsPerWorker: 1 });
+    let results = 0;
+    const first = runCopy(job, deps({ crashAt: (step) => {
+      if (step === 'midDispatch' && ++results === 2) throw new Crash('killed');
+    } }));
+    await expect(first).rejects.toBeInstanceOf(Crash);
+    await new Promise((r) => setTimeout(r, 300)); // let the other in-flight tasks land their parts
+    const journal = (await status.read(await firstJobId(job)))!;
+    const uploadId = journal.uploadId!;
+    const listed = await new OssPartSink({ client: dst, bucket: 'dst', key: 'parts.bin', uploadId }).listParts();
+    // The journal keeps only the first two receipts: the other listed parts have no receipt (lost with the process).
+    const kept = journal.parts.slice(0, 2);
+    await status.write({ ...journal, parts: kept });
+    // One listed part without a receipt no longer matches the source: overwrite it with other bytes of the same size.
+    const victim = listed.find((l) => !kept.some((k) => k.partNumber === l.partNumber))!;
+    await new OssPartSink({ client: dst, bucket: 'dst', key: 'parts.bin', uploadId }).uploadPart(victim.partNumber, randomBytes(victim.size), victim.size);
+    // Act (the crashed owner's lease expires first)
+    const report = await runCopy(job, deps());
+    // Assess
+    expect(listed.length).toBeGreaterThan(kept.length);
+    expect(report.uploadId).toBe(uploadId);
+    expect(report.reused).toMatchObject({ upload: true, byReceipt: 2, byReread: listed.length - kept.length - 1 });
+    expect(report.reused.byReread).toBeGreaterThan(0);
+    expect(report.reused.parts).toBe(listed.length - 1);
+    expect(report.resumedParts).toBe(listed.length - 1);
+    expect(report.attempts).toBe(2);
+    expect(report.crc64).toBe(crc64(data));
+    expect(((await dst.get('parts.bin')).content as Buffer).equals(data)).toBe(true);
+    expect(await uploadsOf('parts.bin')).toEqual([]);
+  });
+
+  it('a fenced owner stops without aborting the upload, completing or writing status', async () => {
+    // Prepare: once the first result is journalled, a later invocation "takes over" (creates the next lease epoch).
+    const data = randomBytes(6 * KB100);
+    http.setFile('/fenced.bin', data);
+    const job = copyJob('/fenced.bin', 'fenced.bin', { workers: 3, streamsPerWorker: 1 });
+    const jobId = await firstJobId(job);
+    let takenOver = false;
+    let statusWrites = 0;
+    const counting: StatusStore = { ...status, write: async (s) => (statusWrites++, status.write(s)) };
+    const d = deps({
+      status: counting,
+      dispatch: async (wire, signal) => {
+        const out = await deps().dispatch(wire, signal);
+        if (!takenOver) {
+          takenOver = true;
+          await status.client!.put(leaseKey('jobs', jobId, 2), Buffer.from('{"token":"successor"}'), { headers: { 'x-oss-forbid-overwrite': 'true' } } as OSS.PutObjectOptions);
+          await new Promise((r) => setTimeout(r, 800)); // a few heartbeats: the owner sees epoch 2
+        }
+        return out;
+      },
+    });
+    // Act
+    const err = await runCopy(job, d).then(() => undefined, (e: unknown) => e);
+    const writesAtFence = statusWrites;
+    await new Promise((r) => setTimeout(r, 500));
+    // Assess
+    expect(err).toBeInstanceOf(OssferryError);
+    expect((err as OssferryError).code).toBe('LeaseLost');
+    const s = await status.read(jobId);
+    expect(s?.state).toBe('running'); // never marked failed by the fenced owner
+    expect(await uploadsOf('fenced.bin')).toEqual([s!.uploadId]); // the upload is the successor's to finish
+    await expect(dst.head('fenced.bin')).rejects.toMatchObject({ status: 404 });
+    expect(statusWrites).toBe(writesAtFence);
+    await new OssPartSink({ client: dst, bucket: 'dst', key: 'fenced.bin', uploadId: s!.uploadId }).abort();
+  });
+});
+
+/** The job id of `job` (the engine's own computation over the source's stat). */
+async function firstJobId(job: Job): Promise<string> {
+  const src = openSource(job.source.url, { allow });
+  try {
+    return jobIdOf(job, await src.stat());
+  } finally {
+    await src.close();
+  }
+}
