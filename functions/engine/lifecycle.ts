@@ -134,7 +134,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
       log.warn('recorded multipart upload is gone; starting afresh', { uploadId: prior.uploadId });
     }
   }
-  if (prior?.intentAt) reused.strayUploadsAborted += await abortStrayUploads(client, job.destination.key, prior.intentAt, sink?.uploadId, log);
+  if (prior?.intentAt && RESUMABLE.has(prior.state)) reused.strayUploadsAborted += await abortStrayUploads(client, job.destination.key, prior.intentAt, sink?.uploadId, log);
   plan ??= mode.plan(ctx, undefined);
   const status: JobStatus = {
     version: 1,
@@ -186,12 +186,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     if (lease) await lease.confirm(); // a fenced owner must not abort the new owner's upload (throws LeaseLostError)
     return failJob({ label: `${job.mode} job`, jobId, uploadId, dest: ctx.destination, sink: sink!, log, status, save, writer }, cause);
   };
-  await writer.flush(true).catch(async (err: unknown) => {
-    if (lease) lease.assertOwner();
-    const aborted = await abortUpload(sink!, log);
-    const outcome = aborted ? `multipart upload aborted, nothing written to ${ctx.destination}` : `ABORTING multipart upload ${uploadId} FAILED — abort it by hand or let the lifecycle rule remove it`;
-    throw new JobFailedError({ jobId, uploadId, aborted, cause: err, message: `job ${jobId}: ${(err as Error).message}; ${outcome}` });
-  });
+  await writer.flush(true).catch(fail); // an upload the journal does not name must not outlive this run
 
   // 7. Dispatch rounds: every task not yet done; failed tasks go to the next round.
   let tasksDispatched = 0;

@@ -14,7 +14,7 @@ import { decideLease, isFenced, leaseEpochOf, leaseKey, mayAct, type LeaseRecord
 import type { Logger } from '../../shared/log.ts';
 import { retry } from '../../shared/retry.ts';
 import { LeaseLostError } from '../engine/errors.ts';
-import { StatusObjectError, type StatusLocation } from './store.ts';
+import { STATUS_OSS_RETRY, StatusObjectError, type StatusLocation } from './store.ts';
 
 export const LEASE_DEFAULTS = Object.freeze({ ttlMs: 30_000, heartbeatMs: 5_000 });
 
@@ -30,7 +30,8 @@ export interface LeaseOptions {
 
 export type LeaseOutcome = { kind: 'owner'; lease: JobLease } | { kind: 'held'; epoch: number; expiresInMs: number };
 
-const OSS_RETRY = { policy: { baseMs: 100, maxMs: 2_000, maxAttempts: 6 } };
+/** The status location's retry policy: lease objects live beside the status objects. */
+const OSS_RETRY = STATUS_OSS_RETRY;
 const isConflict = (err: unknown) => (err as { status?: number }).status === 409;
 
 /** The job's lease objects and the OSS server's clock at the time of the listing. */

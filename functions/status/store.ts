@@ -132,7 +132,8 @@ const isNotFound = (err: unknown) => {
 };
 
 /** Retry 5xx/429/network failures a few times (ali-oss itself does not retry, oss-protocol.md §2.8). */
-const OSS_RETRY = { policy: { baseMs: 100, maxMs: 2_000, maxAttempts: 6 } };
+export const STATUS_OSS_RETRY = Object.freeze({ policy: Object.freeze({ baseMs: 100, maxMs: 2_000, maxAttempts: 6 }) });
+const OSS_RETRY = STATUS_OSS_RETRY;
 
 /** A status store over an ali-oss client for the status bucket. */
 export function ossStatusStore(client: OSS, location: StatusLocation): StatusStore {

@@ -8,46 +8,38 @@
  * from the shared classifier.
  */
 import { InvalidInputError } from '../../shared/errors.ts';
-import { parseTask, workerResultToWire, type ArchiveTask, type CopyTask, type WorkerResult } from '../../shared/task.ts';
+import type { Logger } from '../../shared/log.ts';
+import { parseTask, workerResultToWire, type ArchiveTask, type CopyTask, type WorkerResult, type WorkerTask } from '../../shared/task.ts';
 import type { FcContext, Handler } from '../runtime/types.ts';
-import { openSource } from '../sources/index.ts';
+import { openSource, type SourceDeps } from '../sources/index.ts';
 import { runArchiveTask, type ArchiveWorkerDeps } from './archive.ts';
 import { runCopyTask, type CopyWorkerDeps } from './copy.ts';
 import { taskDepsFromContext, taskFailure } from './fc-deps.ts';
 
+/** Opens a task's source with the task's hints and SFTP host key pin (the private key stays in env, a secret). */
+function taskSourceOpener(t: WorkerTask, deps: { logger: Logger; ossClientFor: SourceDeps['ossClientFor'] }, env: Record<string, string | undefined>, maxSockets: number) {
+  return (url: string, hints: { endpoint?: string; region?: string }) =>
+    openSource(url, {
+      logger: deps.logger,
+      env,
+      maxSockets,
+      oss: hints,
+      ...(t.source.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: t.source.hostKeyFingerprint } : {}),
+      ...(deps.ossClientFor ? { ossClientFor: deps.ossClientFor } : {}),
+    });
+}
+
 /** The copy worker's dependencies from the FC context (exported for the local cloud and tests). */
 export function copyWorkerDeps(task: CopyTask, context: FcContext, env: Record<string, string | undefined> = process.env): CopyWorkerDeps {
   const { ossClientFor, ...deps } = taskDepsFromContext(task, context, env);
-  return {
-    ...deps,
-    openSource: (url, hints) =>
-      openSource(url, {
-        logger: deps.logger,
-        env,
-        maxSockets: task.streams * 2,
-        oss: hints,
-        // The job's SFTP host key pin travels in the task; the private key stays in env (a secret).
-        ...(task.source.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: task.source.hostKeyFingerprint } : {}),
-        ossClientFor,
-      }),
-  };
+  return { ...deps, openSource: taskSourceOpener(task, { logger: deps.logger, ossClientFor }, env, task.streams * 2) };
 }
 
 /** The archive worker's dependencies from the FC context. */
 export function archiveWorkerDeps(task: ArchiveTask, context: FcContext, env: Record<string, string | undefined> = process.env): ArchiveWorkerDeps {
   const { ossClientFor, ...deps } = taskDepsFromContext(task, context, env);
-  return {
-    ...deps,
-    openSource: (t) =>
-      openSource(t.source.url, {
-        logger: deps.logger,
-        env,
-        maxSockets: t.concurrency * 2,
-        oss: { ...(t.source.endpoint ? { endpoint: t.source.endpoint } : {}), ...(t.source.region ? { region: t.source.region } : {}) },
-        ...(t.source.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: t.source.hostKeyFingerprint } : {}),
-        ossClientFor,
-      }),
-  };
+  const open = taskSourceOpener(task, { logger: deps.logger, ossClientFor }, env, task.concurrency * 2);
+  return { ...deps, openSource: (t) => open(t.source.url, { ...(t.source.endpoint ? { endpoint: t.source.endpoint } : {}), ...(t.source.region ? { region: t.source.region } : {}) }) };
 }
 
 export const handler: Handler = async (event, context) => {

@@ -125,7 +125,7 @@ describe('ossferry CLI', () => {
     });
   });
 
-  it('copy of a local file into a kept local OSS, then status reads the job from the same data dir', async () => {
+  it('copy of a local file into a kept local OSS, then status reads the job from the same data dir; a re-run is the same job', async () => {
     // Prepare
     const data = randomBytes(300 * 1024 + 17);
     const file = path.join(dir, 'input.bin');
@@ -135,7 +135,11 @@ describe('ossferry CLI', () => {
     const copy = await ossferry(['copy', file, 'oss://mybucket/in/input.bin', '--part-size', '100KiB', '--data-dir', dataDir, '--json']);
     const report = lastJson(copy.stdout);
     const status = await ossferry(['status', String(report.jobId), '--data-dir', dataDir, '--json']);
+    // The file is served on a new port by each run: the job id comes from the file, so the re-run finds the job done.
+    const again = await ossferry(['copy', file, 'oss://mybucket/in/input.bin', '--part-size', '100KiB', '--data-dir', dataDir, '--json']);
     // Assess
+    expect(again.code).toBe(0);
+    expect(lastJson(again.stdout)).toMatchObject({ jobId: report.jobId, alreadyDone: true, crc64: crc64(data).toString() });
     expect(copy.code).toBe(0);
     expect(report.crc64).toBe(crc64(data).toString());
     expect(report.parts).toBe(4);
