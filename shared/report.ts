@@ -22,9 +22,11 @@ export interface ReusedWork {
   upload: boolean;
   /** Stray uploads of this job (e.g. a lost Initiate response) found and aborted. */
   strayUploadsAborted: number;
+  /** Uploads of abandoned older jobs of the same destination (the source changed since) aborted. */
+  supersededUploadsAborted: number;
 }
 
-export const NO_REUSE: Readonly<ReusedWork> = Object.freeze({ parts: 0, byReceipt: 0, byReread: 0, tasks: 0, upload: false, strayUploadsAborted: 0 });
+export const NO_REUSE: Readonly<ReusedWork> = Object.freeze({ parts: 0, byReceipt: 0, byReread: 0, tasks: 0, upload: false, strayUploadsAborted: 0, supersededUploadsAborted: 0 });
 
 interface ReportBase {
   jobId: string;
@@ -90,6 +92,7 @@ const reusedSchema = z.strictObject({
   tasks: z.number(),
   upload: z.boolean(),
   strayUploadsAborted: z.number(),
+  supersededUploadsAborted: z.number(),
 });
 
 const base = {

@@ -24,6 +24,7 @@ import { abortUpload, failJob, isNoSuchUpload } from './abort.ts';
 import { abortStrayUploads, completeOnce, headDestination, missingBucket } from './destination.ts';
 import type { DispatchOutcome } from './dispatch.ts';
 import { JobFailedError, JobInProgressError } from './errors.ts';
+import { claimDestination } from './supersede.ts';
 import { archiveMode } from './modes/archive.ts';
 import { copyMode } from './modes/copy.ts';
 import { ossRetry } from './oss-calls.ts';
@@ -161,6 +162,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
 
   // 6. Intent, then Initiate (metadata goes in at Initiate; OSS takes none at Complete).
   if (!sink) {
+    if (deps.status) reused.supersededUploadsAborted = await claimDestination(deps.status, client, { ...job.destination, url: ctx.destination }, jobId, log);
     status.intentAt = new Date().toISOString();
     save();
     await writer.flush(true); // the intent must land: it is how a lost Initiate answer is found again

@@ -4,7 +4,8 @@
  *   - an InitiateMultipartUpload that executed but whose answer was lost (the retry makes a second upload);
  *   - part-level resume: listed parts proven by a surviving receipt or by re-reading the source range
  *     against ListParts' CRC-64, a part that differs from the source uploaded again;
- *   - a fenced owner (a later invocation took the lease over) touches neither the upload nor the status.
+ *   - a fenced owner (a later invocation took the lease over) touches neither the upload nor the status;
+ *   - a source changed after a crash: the new job aborts the abandoned job's upload of the same destination.
  */
 import { randomBytes } from 'node:crypto';
 import OSS from 'ali-oss';
@@ -185,6 +186,34 @@ describe('engine: faults at exact points', () => {
     await expect(dst.head('fenced.bin')).rejects.toMatchObject({ status: 404 });
     expect(statusWrites).toBe(writesAtFence);
     await new OssPartSink({ client: dst, bucket: 'dst', key: 'fenced.bin', uploadId: s!.uploadId }).abort();
+  });
+});
+
+describe('engine: superseded jobs', () => {
+  it('a job whose source changed after a crash aborts the abandoned upload of the same destination', async () => {
+    // Prepare: the first version's job crashes mid-dispatch, leaving its upload open.
+    const v1 = randomBytes(6 * KB100);
+    http.setFile('/changing.bin', v1);
+    const job = copyJob('/changing.bin', 'changing.bin', { workers: 3, streamsPerWorker: 1 });
+    const oldId = await firstJobId(job);
+    const crashed = runCopy(job, deps({ crashAt: (step) => {
+      if (step === 'midDispatch') throw new Crash('killed');
+    } }));
+    await expect(crashed).rejects.toBeInstanceOf(Crash);
+    await new Promise((r) => setTimeout(r, 300));
+    const abandoned = (await status.read(oldId))!;
+    expect(await uploadsOf('changing.bin')).toEqual([abandoned.uploadId]);
+    const v2 = randomBytes(7 * KB100);
+    http.setFile('/changing.bin', v2);
+    // Act
+    const report = await runCopy(job, deps());
+    // Assess
+    expect(report.jobId).not.toBe(oldId);
+    expect(report.reused.supersededUploadsAborted).toBe(1);
+    expect(report.crc64).toBe(crc64(v2));
+    expect(await uploadsOf('changing.bin')).toEqual([]);
+    const old = await status.read(oldId);
+    expect(old).toMatchObject({ state: 'failed', aborted: true, error: { code: 'Superseded' } });
   });
 });
 

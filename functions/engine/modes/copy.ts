@@ -9,7 +9,7 @@
 import { crc64, crc64CombineParts } from '../../../shared/crc64/index.ts';
 import { IntegrityError, OssferryError } from '../../../shared/errors.ts';
 import { planJob, replanMissing, splitParts, type PartRange } from '../../../shared/plan.ts';
-import type { CopyReport } from '../../../shared/report.ts';
+import { NO_REUSE, type CopyReport } from '../../../shared/report.ts';
 import { taskSourceFor, taskToWire, type PartReceipt } from '../../../shared/task.ts';
 import type { ListedPart } from '../../oss/types.ts';
 import type { JobStatus } from '../../status/store.ts';
@@ -200,7 +200,7 @@ function finishedEarlier(ctx: ModeContext, prior: JobStatus, existing: Destinati
     crc64: combined,
     etag: existing.etag ?? '',
     uploadId: prior.uploadId ?? '',
-    reused: { parts: prior.partCount, byReceipt: prior.partCount, byReread: 0, tasks: 0, upload: false, strayUploadsAborted: 0 },
+    reused: { ...NO_REUSE, parts: prior.partCount, byReceipt: prior.partCount },
     verified: { combinedCrc64: combined, ossCrc64: existing.crc64, ...(prior.sourceIdentity.crc64 !== undefined ? { sourceCrc64: prior.sourceIdentity.crc64 } : {}) },
     alreadyDone: true,
   };
