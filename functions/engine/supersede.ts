@@ -14,10 +14,9 @@ import { OssPartSink } from '../oss/part-sink.ts';
 import { acquireLease } from '../status/lease.ts';
 import { STATUS_OSS_RETRY, type StatusStore } from '../status/store.ts';
 import { retry } from '../../shared/retry.ts';
+import { TERMINAL_JOB_STATES } from '../../shared/sweep.ts';
 import { abortUpload } from './abort.ts';
 
-/** The job's states after which nothing of it is open. */
-export const TERMINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled']);
 
 /** The prefix under which the jobs of one destination are recorded. */
 export function destinationIndexPrefix(statusPrefix: string, destination: string): string {
@@ -54,12 +53,12 @@ export async function abortSupersededJobs(store: StatusStore, destinationClient:
       const other = o.name.slice(prefix.length);
       if (other === jobId || !/^j[0-9a-f]{32}$/.test(other)) continue;
       const s = await store.read(other).catch(() => undefined);
-      if (!s || TERMINAL_STATES.has(s.state)) continue;
+      if (!s || TERMINAL_JOB_STATES.has(s.state)) continue;
       const got = await acquireLease(client, store.location, other, { waitMs: 0, logger: log });
       if (got.kind !== 'owner') continue; // a live job: never touched
       try {
         const now = await store.read(other);
-        if (!now || TERMINAL_STATES.has(now.state)) continue;
+        if (!now || TERMINAL_JOB_STATES.has(now.state)) continue;
         let upload = true;
         if (now.uploadId) {
           upload = await abortUpload(new OssPartSink({ client: destinationClient, bucket: destination.bucket, key: destination.key, uploadId: now.uploadId, logger: log }), log);

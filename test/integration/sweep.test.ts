@@ -1,0 +1,61 @@
+/**
+ * The sweep over the real local OSS (functions/sweep/sweep.ts): status objects in the status location say
+ * which job started which upload; a dry run lists what would go, a real run aborts exactly the uploads no job
+ * will complete (unknown or terminal job) and keeps young ones and those of resumable jobs.
+ */
+import OSS from 'ali-oss';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../shared/log.ts';
+import { startOssServer, type LocalOss } from '../../local/oss/index.ts';
+import { ossStatusStore, type JobStatus, type StatusStore } from '../../functions/status/store.ts';
+import { sweepUploads } from '../../functions/sweep/sweep.ts';
+
+let oss: LocalOss;
+let dst: OSS;
+let status: StatusStore;
+
+beforeAll(async () => {
+  oss = await startOssServer({ buckets: ['dst', 'ossferry-status'], fsync: false });
+  dst = new OSS({ ...oss.clientOptions('dst'), retryMax: 0 } as OSS.Options);
+  status = ossStatusStore(new OSS({ ...oss.clientOptions('ossferry-status'), retryMax: 0 } as OSS.Options), { bucket: 'ossferry-status', prefix: 'jobs' });
+});
+afterAll(async () => {
+  await oss?.close();
+});
+
+function statusOf(jobId: string, uploadId: string, state: JobStatus['state']): JobStatus {
+  const at = new Date().toISOString();
+  return { version: 1, jobId, state, source: 'http://h/f', sourceIdentity: { size: 1 }, destination: 'oss://dst/k', uploadId, size: 1, partSize: 102400, partCount: 1, parts: [], bytesDone: 0, rounds: 0, startedAt: at, updatedAt: at, attempts: 1 };
+}
+
+async function openUploads(): Promise<string[]> {
+  const r = (await dst.listUploads({} as never)) as unknown as { uploads?: Array<{ name: string }> };
+  return (r.uploads ?? []).map((u) => u.name).sort();
+}
+
+describe('sweepUploads', () => {
+  it('a dry run lists, a real run aborts the uploads of unknown and terminal jobs, keeping resumable and young ones', async () => {
+    // Prepare
+    const init = async (key: string) => (await dst.initMultipartUpload(key)).uploadId;
+    const orphan = await init('in/orphan.bin');
+    const done = await init('in/done.bin');
+    const failed = await init('in/failed.bin');
+    const running = await init('in/running.bin');
+    await init('elsewhere/not-swept.bin');
+    await status.write(statusOf('j' + 'a'.repeat(32), done, 'succeeded'));
+    await status.write(statusOf('j' + 'b'.repeat(32), failed, 'failed'));
+    await status.write(statusOf('j' + 'c'.repeat(32), running, 'interrupted'));
+    const base = { status, clientFor: () => dst, destinations: [{ bucket: 'dst', prefix: 'in/' }], logger: silentLogger, now: () => Date.now() + 10_000 };
+    // Act
+    const young = await sweepUploads({ ...base, olderThanMs: 3_600_000, dryRun: false });
+    const dry = await sweepUploads({ ...base, olderThanMs: 1_000, dryRun: true });
+    const afterDry = await openUploads();
+    const real = await sweepUploads({ ...base, olderThanMs: 1_000, dryRun: false });
+    // Assess
+    expect(young).toMatchObject({ aborted: 0, kept: 4 });
+    expect(dry.decisions.filter((d) => d.action === 'abort').map((d) => d.upload.uploadId).sort()).toEqual([orphan, done, failed].sort());
+    expect(afterDry).toHaveLength(5);
+    expect(real).toMatchObject({ aborted: 3, kept: 1, failed: 0 });
+    expect(await openUploads()).toEqual(['elsewhere/not-swept.bin', 'in/running.bin']);
+  });
+});
