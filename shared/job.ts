@@ -11,6 +11,7 @@ import { crc64FromWire } from './crc64/wire.ts';
 import { InvalidInputError } from './errors.ts';
 import { valueAt } from './issue-path.ts';
 import { OSS } from './limits.ts';
+import { endpointSyntax } from './oss-endpoint.ts';
 
 /** An OSS object location. */
 export interface OssLocation {
@@ -100,13 +101,10 @@ const sourceString = z.string().superRefine((s, ctx) => {
   }
 });
 
+// Shape only here; whether the endpoint may receive credentials is decided where they live (functions/sources/oss-endpoint.ts).
 const endpointString = z.string().superRefine((s, ctx) => {
-  try {
-    const u = new URL(s.includes('://') ? s : `https://${s}`);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must be http(s)' });
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not a host or URL' });
-  }
+  const r = endpointSyntax(s);
+  if (!r.ok) ctx.addIssue({ code: 'custom', message: r.detail });
 });
 
 /** `SHA256:` + unpadded base64 of a 32-byte digest, as `ssh-keygen -lf -E sha256` prints it. */
