@@ -4,6 +4,7 @@
  */
 import { InvalidInputError } from '../shared/errors.ts';
 import { SFTP_FINGERPRINT_RE, type JobSpecInput } from '../shared/job.ts';
+import { UNPINNED_POLICIES, type UnpinnedPolicy } from '../shared/pinning.ts';
 
 const UNITS: Record<string, number> = {
   '': 1,
@@ -56,6 +57,8 @@ export interface TransferFlags {
   gzipLevel?: string;
   /** SFTP host key pin → job sftpHostKeyFingerprint. */
   sftpHostKey?: string;
+  /** Unpinned-source policy → job unpinned. */
+  unpinned?: string;
 }
 
 /** The job spec for `ossferry copy`; the coordinator validates it again (shared/job.ts). */
@@ -74,6 +77,12 @@ export function jobSpecFromFlags(source: string, destination: string, f: Transfe
   }
   if (f.sourceEndpoint !== undefined) spec.sourceEndpoint = f.sourceEndpoint;
   if (f.sourceRegion !== undefined) spec.sourceRegion = f.sourceRegion;
+  if (f.unpinned !== undefined) {
+    if (!(UNPINNED_POLICIES as readonly string[]).includes(f.unpinned)) {
+      throw new InvalidInputError('--unpinned', `${JSON.stringify(f.unpinned)} is not a policy`, `pass ${UNPINNED_POLICIES.join(' or ')}`);
+    }
+    spec.unpinned = f.unpinned as UnpinnedPolicy;
+  }
   if (f.gzipLevel !== undefined && !f.gzip) {
     throw new InvalidInputError('--gzip-level', 'only applies with --gzip', 'add --gzip (archive mode), or remove --gzip-level');
   }

@@ -64,6 +64,7 @@ export function buildProgram(cmds: Commands): Command {
       .option('--expected-crc64 <decimal>', 'fail unless the object CRC-64 equals this')
       .option('--source-endpoint <endpoint>', 'endpoint of an oss:// source in another region')
       .option('--source-region <region>', 'region of an oss:// source')
+      .option('--unpinned <policy>', 'http(s) source without a strong ETag or CRC-64: refuse (default) or trust (copied, marked unpinned)')
       .option('--data-dir <dir>', 'local cloud: keep the local OSS data here')
       .option('--fc-account-id <id>', 'deployment: Alibaba Cloud account id (Pulumi output)')
       .option('--fc-region <region>', 'deployment: FC region, e.g. cn-hangzhou')

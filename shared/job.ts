@@ -12,6 +12,7 @@ import { InvalidInputError } from './errors.ts';
 import { valueAt } from './issue-path.ts';
 import { OSS } from './limits.ts';
 import { endpointSyntax } from './oss-endpoint.ts';
+import { DEFAULT_UNPINNED_POLICY, UNPINNED_POLICIES, type UnpinnedPolicy } from './pinning.ts';
 
 /** An OSS object location. */
 export interface OssLocation {
@@ -45,6 +46,8 @@ interface JobBase {
    * never part of a job: it comes from the functions' env OSSFERRY_SFTP_PRIVATE_KEY (a secret in the cloud).
    */
   sftpHostKeyFingerprint?: string;
+  /** What to do with a source that has no strong validator (shared/pinning.ts). Default refuse. */
+  unpinned: UnpinnedPolicy;
 }
 
 /** A validated job. `mode` discriminates: archive (gzip) carries its level. */
@@ -126,6 +129,7 @@ export const jobSpecSchema = z.strictObject({
   overwrite: z.boolean().default(false),
   expectedSize: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   expectedCrc64: z.string().optional(),
+  unpinned: z.enum(UNPINNED_POLICIES).default(DEFAULT_UNPINNED_POLICY),
   sftpHostKeyFingerprint: z
     .string()
     .regex(SFTP_FINGERPRINT_RE, { message: 'is not a SHA256:<43 base64 characters> host key fingerprint' })
@@ -149,6 +153,7 @@ export const JOB_FIXES: Readonly<Record<string, string>> = Object.freeze({
   overwrite: 'write true or false (default false: an existing destination is never replaced)',
   expectedSize: 'use the source size in bytes, or omit it',
   expectedCrc64: 'use the unsigned decimal CRC-64 (as in x-oss-hash-crc64ecma), or omit it',
+  unpinned: 'use "refuse" (default: a source without a strong ETag or CRC-64 is refused) or "trust" (copied and marked unpinned)',
   sftpHostKeyFingerprint:
     'use the server host key fingerprint as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it (SHA256:<43 base64 characters>), only with an sftp:// source',
 });
@@ -223,6 +228,7 @@ export function parseJob(input: unknown): Job {
     workers: spec.workers,
     streamsPerWorker: spec.streamsPerWorker,
     overwrite: spec.overwrite,
+    unpinned: spec.unpinned,
   };
   if (spec.expectedSize !== undefined) base.expectedSize = spec.expectedSize;
   if (spec.expectedCrc64 !== undefined) base.expectedCrc64 = crc64FromWire(spec.expectedCrc64, 'expectedCrc64');

@@ -12,6 +12,7 @@ import { createFcInvoker, invokerOptionsFromContext } from '../invoke/invoker.ts
 import { createOssClient } from '../oss/client.ts';
 import { HandlerError, type FcContext, type Handler } from '../runtime/types.ts';
 import { openSource, type OssSourceHints } from '../sources/index.ts';
+import { withPinPolicy } from '../sources/pin-policy.ts';
 import { ossStatusStore, parseStatusLocation, type StatusStore } from '../status/store.ts';
 import { fcDispatcher } from './dispatch.ts';
 import { archiveRulesFromEnv, parseCoordinatorEvent } from './event.ts';
@@ -84,8 +85,8 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
   const ossEndpoint = env[FUNCTION_ENV.OSS_ENDPOINT];
   return {
     logger: ctx.logger,
-    openSource: (j) =>
-      openSource(j.source.url, {
+    openSource: (j) => {
+      const source = openSource(j.source.url, {
         logger: ctx.logger,
         env,
         ossClientFor: clientFor,
@@ -93,7 +94,9 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
           ? { oss: { ...(j.source.endpoint ? { endpoint: j.source.endpoint } : {}), ...(j.source.region ? { region: j.source.region } : {}) } }
           : {}),
         ...(j.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: j.sftpHostKeyFingerprint } : {}),
-      }),
+      });
+      return j.source.kind === 'http' ? withPinPolicy(source, j.unpinned, ctx.logger) : source;
+    },
     destinationClient: clientFor(job.destination.bucket),
     ...(status ? { status } : {}),
     dispatch: fcDispatcher({ invoker, service, workerFunction, logger: ctx.logger }),

@@ -17,6 +17,7 @@ describe('parseJob', () => {
       workers: 16,
       streamsPerWorker: 8,
       overwrite: false,
+      unpinned: 'refuse',
     });
   });
 
