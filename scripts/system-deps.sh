@@ -4,9 +4,10 @@
 #   xz-utils              independent CRC-64 cross-check in tests (xz -lvv)
 #   pigz, gzip            reference compressor (bench) and real gzip decoders in tests
 #   openssh-server/client real sshd on loopback for SFTP tests
+#   openssl               a throw-away test CA for https sources in tests
 #   buildah, debootstrap  image build without a Docker daemon (issue 7), only with --image
 set -euo pipefail
-pkgs=(libisal-dev libisal2 xz-utils pigz gzip openssh-server openssh-client)
+pkgs=(libisal-dev libisal2 xz-utils pigz gzip openssh-server openssh-client openssl)
 if [[ "${1:-}" == "--image" ]]; then pkgs+=(buildah debootstrap); fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -4,7 +4,8 @@
  * that does not read into large buffers itself passes its body through SizedChunker, which also proves the
  * body has exactly the bytes asked for (truncation and extra bytes both fail).
  */
-import { Transform, type TransformCallback } from 'node:stream';
+import { finished, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { OssferryError } from '../../shared/errors.ts';
 import { SourceChangedError, SourceUnavailableError } from './types.ts';
 
 /** Size of the chunks sources deliver (the last chunk of a range may be smaller). */
@@ -45,4 +46,20 @@ export class SizedChunker extends Transform {
     this.#parts = [];
     this.#pending = 0;
   }
+}
+
+/**
+ * `body` re-chunked and counted. A body that breaks (reset, premature close) fails as SourceUnavailableError,
+ * so callers retry the range instead of seeing a transport error; closing the result stops the body.
+ */
+export function chunkBody(body: Readable, expected: number, chunkSize: number, what: string): SizedChunker {
+  const chunker = new SizedChunker(expected, chunkSize, what);
+  finished(body, (err) => {
+    if (err && !chunker.destroyed) {
+      chunker.destroy(err instanceof OssferryError ? err : new SourceUnavailableError(`${what}: the body broke off: ${err.message}`, { cause: err }));
+    }
+  });
+  chunker.once('close', () => body.destroy());
+  body.pipe(chunker);
+  return chunker;
 }

@@ -11,12 +11,13 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { Readable, pipeline } from 'node:stream';
+import tls from 'node:tls';
+import { Readable } from 'node:stream';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { safeUrl, silentLogger, type Logger } from '../../shared/log.ts';
 import type { AllowList } from '../../shared/ssrf.ts';
-import { DEFAULT_CHUNK_SIZE, SizedChunker } from './chunker.ts';
+import { chunkBody, DEFAULT_CHUNK_SIZE } from './chunker.ts';
 import { RawHttpPool, type RawResponse } from './raw-http.ts';
 import { allowListFromEnv, pinnedLookup, screenUrl, type Resolver, type ScreenedTarget } from './screen.ts';
 import { SourceChangedError, SourceUnavailableError, type RangeSource, type SourceIdentity } from './types.ts';
@@ -44,6 +45,8 @@ export interface HttpSourceOptions {
   idleTimeoutMs?: number;
   /** Default 5. */
   maxRedirects?: number;
+  /** Extra trusted CA certificates (PEM) for https sources, e.g. a private CA; the system's stay trusted. */
+  ca?: string | Buffer;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -124,7 +127,7 @@ export class HttpSource implements RangeSource {
     this.#maxRedirects = options.maxRedirects ?? 5;
     const agentOpts = { keepAlive: true, maxSockets: options.maxSockets ?? 64, scheduling: 'lifo' as const };
     this.#httpAgent = new http.Agent(agentOpts);
-    this.#httpsAgent = new https.Agent(agentOpts);
+    this.#httpsAgent = new https.Agent(options.ca ? { ...agentOpts, ca: [...tls.rootCertificates, options.ca.toString()] } : agentOpts);
     this.#raw = new RawHttpPool({ bufferSize: this.#chunk, maxIdle: options.maxSockets ?? 64, timeoutMs: this.#idle, what: this.displayUrl });
   }
 
@@ -322,11 +325,7 @@ export class HttpSource implements RangeSource {
       }
       return res.body;
     }
-    const chunker = new SizedChunker(end - start, this.#chunk, what);
-    pipeline(res.body, chunker, (err) => {
-      if (err && !chunker.destroyed) chunker.destroy(err);
-    });
-    return chunker;
+    return chunkBody(res.body, end - start, this.#chunk, what);
   }
 
   async close(): Promise<void> {

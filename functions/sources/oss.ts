@@ -6,10 +6,10 @@
  * (§3.5), which is compared with the pinned one as a second change detector.
  */
 import type OSS from 'ali-oss';
-import { Readable, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
-import { DEFAULT_CHUNK_SIZE, SizedChunker } from './chunker.ts';
+import { chunkBody, DEFAULT_CHUNK_SIZE } from './chunker.ts';
 import { SourceChangedError, SourceUnavailableError, type RangeSource, type SourceIdentity } from './types.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -110,10 +110,7 @@ export class OssSource implements RangeSource {
       throw fail(new SourceChangedError(`${this.displayUrl}: whole-object CRC-64 ${crc} ≠ pinned ${pin.crc64}`));
     }
     // ali-oss hands on socket-sized chunks: coalesced into large ones, and the byte count proven.
-    const body = new SizedChunker(end - start, this.#chunk, `${this.displayUrl} bytes [${start}, ${end})`);
-    pipeline(r.stream, body, (err) => {
-      if (err && !body.destroyed) body.destroy(err);
-    });
+    const body = chunkBody(r.stream, end - start, this.#chunk, `${this.displayUrl} bytes [${start}, ${end})`);
     if (signal) {
       const onAbort = () => body.destroy(signal.reason as Error);
       signal.addEventListener('abort', onAbort, { once: true });
