@@ -13,6 +13,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { Readable } from 'node:stream';
+import { attributesFromHeaders, type ObjectAttributes } from '../../shared/attributes.ts';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { safeUrl, silentLogger, type Logger } from '../../shared/log.ts';
@@ -99,6 +100,7 @@ export class HttpSource implements RangeSource {
   readonly #maxRedirects: number;
   readonly #httpAgent: http.Agent;
   readonly #httpsAgent: https.Agent;
+  #attributes: ObjectAttributes | undefined;
   /** Plain-http ranged reads; undefined once a response needed node:http (not framed by Content-Length). */
   #raw: RawHttpPool | undefined;
   /** Screened target per host:port: resolved once per source, every later socket goes to the same address. */
@@ -246,6 +248,7 @@ export class HttpSource implements RangeSource {
     if (isStrongEtag(etag)) id.etag = etag;
     const lm = one(res.headers, 'last-modified');
     if (lm && !Number.isNaN(Date.parse(lm))) id.mtimeMs = Date.parse(lm);
+    this.#attributes = attributesFromHeaders(res.headers);
     // An OSS signed URL publishes the object's CRC-64: the job then proves the copy against it end to end.
     const crc = publishedCrc64(res.headers);
     if (crc !== undefined) id.crc64 = crc;
@@ -326,6 +329,10 @@ export class HttpSource implements RangeSource {
       return res.body;
     }
     return chunkBody(res.body, end - start, this.#chunk, what);
+  }
+
+  attributes(): ObjectAttributes | undefined {
+    return this.#attributes;
   }
 
   async close(): Promise<void> {

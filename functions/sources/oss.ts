@@ -7,6 +7,7 @@
  */
 import type OSS from 'ali-oss';
 import { Readable } from 'node:stream';
+import { attributesFromHeaders, type ObjectAttributes } from '../../shared/attributes.ts';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
 import { chunkBody, DEFAULT_CHUNK_SIZE } from './chunker.ts';
@@ -38,6 +39,7 @@ export class OssSource implements RangeSource {
   readonly #key: string;
   readonly #timeout: number;
   readonly #chunk: number;
+  #attributes: ObjectAttributes | undefined;
 
   constructor(options: OssSourceOptions) {
     this.#client = options.client;
@@ -72,6 +74,7 @@ export class OssSource implements RangeSource {
     } catch (err) {
       throw this.#wrap(err, 'HEAD', true);
     }
+    this.#attributes = attributesFromHeaders(h);
     const id: SourceIdentity = { size: Number(header(h, 'content-length')) };
     const etag = header(h, 'etag');
     if (etag) id.etag = etag;
@@ -117,6 +120,10 @@ export class OssSource implements RangeSource {
       body.once('close', () => signal.removeEventListener('abort', onAbort));
     }
     return body;
+  }
+
+  attributes(): ObjectAttributes | undefined {
+    return this.#attributes;
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,7 @@ export function withPinPolicy(source: RangeSource, policy: UnpinnedPolicy, logge
       return id;
     },
     read: (start, end, pin, signal) => source.read(start, end, pin, signal),
+    attributes: () => source.attributes?.(),
     close: () => source.close(),
   };
 }

@@ -18,6 +18,7 @@ describe('parseJob', () => {
       streamsPerWorker: 8,
       overwrite: false,
       unpinned: 'refuse',
+      object: { preserve: true },
     });
   });
 
