@@ -6,7 +6,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { parseRequestTarget } from './addressing.ts';
-import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
 import { authenticate } from './auth.ts';
 import { noSuchBucket, OssError } from './errors.ts';
 import { throttled, Throttle } from './faults.ts';
@@ -35,10 +34,6 @@ export function createOssHttpServer(sc: ServerContext): http.Server {
 async function handle(sc: ServerContext, req: http.IncomingMessage, res: http.ServerResponse, throttles: WeakMap<Socket, Throttle>): Promise<void> {
   const requestId = randomHex(12);
   const url = req.url ?? '/';
-  if (url.startsWith(ADMIN_PREFIX)) {
-    await handleAdmin(sc, req, res, url);
-    return;
-  }
   const c: Ctx = {
     req,
     res,
