@@ -11,6 +11,7 @@ import type { Credential } from './auth.ts';
 import { invalidArgument, OssError } from './errors.ts';
 import { throttled, type Faults, type Throttle } from './faults.ts';
 import type { ConditionHeaders } from './range.ts';
+import type { TimeoutSettings } from './timeouts.ts';
 import { releaseChunk, type ObjectMeta, type ReceivedBody, type Store } from './store.ts';
 import { escapeXml, toXml, type XmlObject } from './xml.ts';
 
@@ -31,6 +32,7 @@ export interface ServerContext {
   logger: Logger;
   /** Base for <Location> in Complete responses. */
   endpoint: () => string;
+  timeouts: TimeoutSettings;
 }
 
 /** One request in flight. */

@@ -15,6 +15,7 @@ import { Faults, type FaultConfig } from './faults.ts';
 import { startAdminServer } from './admin.ts';
 import { createOssHttpServer } from './server.ts';
 import { Store } from './store.ts';
+import { DEFAULT_TIMEOUTS } from './timeouts.ts';
 
 export type { FaultConfig, OperationFault } from './faults.ts';
 export type { Credential } from './auth.ts';
@@ -54,6 +55,10 @@ export interface OssServerOptions {
   logger?: Logger;
   /** Port of the admin API (0, the default, picks a free one); it listens on loopback only. */
   adminPort?: number;
+  /** A request body idle this long, or a client not reading a response this long, is cut (400 RequestTimeout). Default 60 s; 0 = off. */
+  idleTimeoutMs?: number;
+  /** A request body not complete this long after the request started → 400 RequestTimeout. Default 1 h; 0 = off. */
+  bodyTimeoutMs?: number;
 }
 
 export interface OssClientOptions {
@@ -114,6 +119,7 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
     allowAnonymous: options.allowAnonymous ?? false,
     logger: options.logger ?? silentLogger,
     endpoint: () => endpoint,
+    timeouts: { idleMs: options.idleTimeoutMs ?? DEFAULT_TIMEOUTS.idleMs, bodyMs: options.bodyTimeoutMs ?? DEFAULT_TIMEOUTS.bodyMs },
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

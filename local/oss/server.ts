@@ -5,12 +5,13 @@
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { parseRequestTarget } from './addressing.ts';
+import { checkObjectKey, parseRequestTarget } from './addressing.ts';
 import { authenticate } from './auth.ts';
 import { noSuchBucket, OssError } from './errors.ts';
 import { throttled, Throttle } from './faults.ts';
 import { h, sendError, type Ctx, type ServerContext } from './http-io.ts';
 import { checkSubresources, routeOf } from './routes.ts';
+import { armTimeouts } from './timeouts.ts';
 import { randomHex } from './store.ts';
 
 export type { ServerContext } from './http-io.ts';
@@ -45,11 +46,13 @@ async function handle(sc: ServerContext, req: http.IncomingMessage, res: http.Se
     resetAfter: undefined,
   };
   const started = Date.now();
+  armTimeouts(c, sc.timeouts);
   try {
     c.addr = parseRequestTarget(url, h(req, 'host'), req.method ?? 'GET');
     const method = req.method ?? 'GET';
     const route = routeOf(method, c.addr, h(req, 'x-oss-copy-source') !== undefined);
     c.op = route?.operation ?? 'Unsupported';
+    if (route?.target === 'object') checkObjectKey(c.addr.key);
     const bw = sc.faults.bandwidth;
     if (bw !== undefined) {
       let t = throttles.get(req.socket);
