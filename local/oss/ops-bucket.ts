@@ -3,7 +3,7 @@ import { getParam, isValidBucketName } from './addressing.ts';
 import { malformedXml, OssError } from './errors.ts';
 import { clampInt, OWNER, quote, readSmallBody, sendEmpty, sendText, sendXml, type Ctx, type ServerContext } from './http-io.ts';
 import { listPage } from './listing.ts';
-import { isoDate, parseDeleteBody, parseXmlBody } from './xml.ts';
+import { isoDate, parseCreateBucketBody, parseDeleteBody } from './xml.ts';
 
 export function listBuckets(sc: ServerContext, c: Ctx): void {
   const prefix = getParam(c.addr.query, 'prefix') ?? '';
@@ -40,7 +40,7 @@ export async function putBucket(sc: ServerContext, c: Ctx, bucket: string): Prom
   }
   // Optional <CreateBucketConfiguration>; validate if present so malformed XML is reported.
   const body = await readSmallBody(c);
-  if (body.length > 0) await parseXmlBody(body.toString('utf8'), 'CreateBucketConfiguration');
+  if (body.length > 0) parseCreateBucketBody(body.toString('utf8'));
   await sc.store.createBucket(bucket);
   sendEmpty(c, 200, { Location: `/${bucket}` });
 }
@@ -136,7 +136,7 @@ function listObjects(sc: ServerContext, c: Ctx, bucket: string, v2: boolean): vo
 
 export async function deleteMultiple(sc: ServerContext, c: Ctx, bucket: string): Promise<void> {
   const body = await readSmallBody(c);
-  const { quiet, keys } = await parseDeleteBody(body.toString('utf8'));
+  const { quiet, keys } = parseDeleteBody(body.toString('utf8'));
   if (keys.length > 1000) throw malformedXml();
   const deleted: string[] = [];
   for (const key of keys) {

@@ -121,7 +121,7 @@ export async function complete(sc: ServerContext, c: Ctx, bucket: string): Promi
   if (completeAll && body.length > 0 && /<Part>/.test(body.toString('utf8'))) {
     throw invalidArgument('x-oss-complete-all requires a body without parts.', 'x-oss-complete-all', 'yes');
   }
-  const listed = completeAll ? undefined : await parseCompleteBody(body.toString('utf8'));
+  const listed = completeAll ? undefined : parseCompleteBody(body.toString('utf8'));
   const result = await store.withLock(`upload:${uploadId}`, () =>
     store.withLock(`${bucket}/${key}`, async () => {
       const u = store.getUpload(bucket, key, uploadId);
