@@ -10,6 +10,8 @@ export const CRASH_POINTS = [
   'receive:written',
   /** A body was renamed into data/, nothing references it yet. */
   'adopt:renamed',
+  /** A metadata file (object, part, upload, bucket) is written in tmp/, not yet renamed into place. */
+  'meta:staged',
   /** An object's new metadata is in place; segments it no longer uses are not yet unlinked. */
   'object:meta-written',
   /** An object's metadata was removed; its segments are not yet unlinked. */

@@ -46,7 +46,6 @@ async function handle(sc: ServerContext, req: http.IncomingMessage, res: http.Se
     resetAfter: undefined,
   };
   const started = Date.now();
-  armTimeouts(c, sc.timeouts);
   try {
     c.addr = parseRequestTarget(url, h(req, 'host'), req.method ?? 'GET');
     const method = req.method ?? 'GET';
@@ -90,6 +89,8 @@ async function handle(sc: ServerContext, req: http.IncomingMessage, res: http.Se
     // checkSubresources threw when there is no route.
     const bucket = c.addr.bucket ?? '';
     if (route!.target !== 'service' && !route!.createsBucket && !sc.store.hasBucket(bucket)) throw noSuchBucket(bucket);
+    // Armed after injected latency: time the server itself spends is never the client's idleness.
+    armTimeouts(c, sc.timeouts);
     await route!.handler(sc, c, bucket);
   } catch (err) {
     const e =

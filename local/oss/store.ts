@@ -227,6 +227,7 @@ export class Store {
     } finally {
       await fh.close();
     }
+    this.crashAt('meta:staged');
     await fsp.rename(tmp, file);
   }
 

@@ -1,15 +1,15 @@
 /**
  * Idle and body timeouts (OSS answers both with 400 RequestTimeout and closes the connection):
  * - idle: no byte of the request body for `idleMs` → RequestTimeout; a client that stops reading a response
- *   for `idleMs` is disconnected (the response is already under way, so there is nothing left to answer). Uses
- *   the socket's own inactivity timer, which Node refreshes on every read and write anyway: no per-chunk work.
+ *   for `idleMs` is disconnected (the response is already under way, so there is nothing left to answer).
  * - body: the whole request body must arrive within `bodyMs` of the request start, so a body trickling one
  *   byte at a time cannot hold a connection (and a temp file) open indefinitely.
  * A server still working on a complete request (fsync, Complete) is never timed out: that is not the client's
- * doing.
+ * doing. One interval timer per request compares the socket's byte counters, so the body path does no extra
+ * work per chunk.
  */
 import { OssError } from './errors.ts';
-import { h, sendError, type Ctx } from './http-io.ts';
+import { sendError, type Ctx } from './http-io.ts';
 
 export interface TimeoutSettings {
   idleMs: number;
@@ -18,6 +18,9 @@ export interface TimeoutSettings {
 
 /** Defaults: 60 s idle (the official Go SDK's read/write timeout is the same), 1 h for a whole body. */
 export const DEFAULT_TIMEOUTS: TimeoutSettings = { idleMs: 60_000, bodyMs: 3_600_000 };
+
+/** How long a timed-out connection stays open (reading nothing) so the client can read the 400. */
+const LINGER_MS = 1000;
 
 export const requestTimeout = () =>
   new OssError(400, 'RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.', {}, { Connection: 'close' });
@@ -29,33 +32,43 @@ function timeOut(c: Ctx): void {
     return;
   }
   const err = requestTimeout();
-  // A finished response takes its request off Node's abort list, so the body stream is failed here (the
-  // receiving handler then removes its temp file), and the socket closed.
+  const socket = c.req.socket;
   c.res.once('finish', () => {
-    c.req.destroy(err);
-    c.req.socket.destroy();
+    // Stop taking body bytes and send FIN after the answer; close only after a moment, because closing a socket
+    // with unread input sends RST, which can destroy the answer before the client has read it. A finished
+    // response takes its request off Node's abort list, so the body stream is failed here (the receiving
+    // handler then removes its temp file).
+    socket.pause();
+    socket.end();
+    setTimeout(() => {
+      c.req.destroy(err);
+      socket.destroy();
+    }, LINGER_MS).unref();
   });
   sendError(c, err);
 }
 
 export function armTimeouts(c: Ctx, t: TimeoutSettings): void {
+  const limits = [t.idleMs, t.bodyMs].filter((ms) => ms > 0);
+  if (limits.length === 0) return;
   const { req, res } = c;
-  if (t.idleMs > 0) {
-    req.socket.setTimeout(t.idleMs);
-    // A `timeout` listener on the response keeps Node from destroying the socket itself; we decide here.
-    res.on('timeout', () => {
-      if (!req.complete) timeOut(c);
-      else if (res.headersSent) res.destroy();
-    });
-  }
-  const hasBody = (h(req, 'content-length') ?? '0') !== '0' || h(req, 'transfer-encoding') !== undefined;
-  if (t.bodyMs > 0 && hasBody && !req.complete) {
-    const timer = setTimeout(() => {
-      if (!req.complete) timeOut(c);
-    }, t.bodyMs);
-    timer.unref();
-    const clear = () => clearTimeout(timer);
-    req.once('end', clear);
-    res.once('close', clear);
-  }
+  const socket = req.socket;
+  const started = Date.now();
+  let seen = socket.bytesRead + socket.bytesWritten;
+  let progressed = started;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const bytes = socket.bytesRead + socket.bytesWritten;
+    if (bytes !== seen || (req.complete && !res.headersSent)) {
+      seen = bytes;
+      progressed = now;
+    }
+    const idle = t.idleMs > 0 && now - progressed >= t.idleMs;
+    const bodyLate = t.bodyMs > 0 && !req.complete && now - started >= t.bodyMs;
+    if (!idle && !bodyLate) return;
+    clearInterval(timer);
+    timeOut(c);
+  }, Math.max(5, Math.min(...limits) / 4));
+  timer.unref();
+  res.once('close', () => clearInterval(timer));
 }

@@ -102,6 +102,7 @@ describe('PutObject', () => {
   it.each<[CrashPoint, 'old' | 'new' | 'absent']>([
     ['receive:written', 'absent'],
     ['adopt:renamed', 'absent'],
+    ['meta:staged', 'absent'],
     ['object:meta-written', 'new'],
   ])('a new key, killed at %s → %s', async (point, outcome) => {
     // Prepare
@@ -118,6 +119,7 @@ describe('PutObject', () => {
   it.each<[CrashPoint, 'old' | 'new']>([
     ['receive:written', 'old'],
     ['adopt:renamed', 'old'],
+    ['meta:staged', 'old'],
     ['object:meta-written', 'new'],
   ])('an overwrite, killed at %s → the %s version, whole', async (point, outcome) => {
     // Prepare
@@ -134,6 +136,7 @@ describe('PutObject', () => {
 describe('AppendObject', () => {
   it.each<[CrashPoint, 'before' | 'after']>([
     ['adopt:renamed', 'before'],
+    ['meta:staged', 'before'],
     ['object:meta-written', 'after'],
   ])('a second append, killed at %s → the object as it was %s it', async (point, outcome) => {
     // Prepare
@@ -192,16 +195,17 @@ describe('multipart', () => {
     },
   );
 
-  it('Complete killed before its metadata → no object, the upload still listed and completable', async () => {
-    // Prepare: the first rename Complete does is the object metadata; crash on the way there (a part re-upload
-    // gives the same on-disk state as a Complete that has not committed: crash before anything changed).
+  it('Complete killed with the object metadata staged, not renamed → no object, the upload still listed and completable', async () => {
+    // Prepare
     const dir = await dataDir();
     const { uploadId, parts } = await upload(dir);
     // Act
-    const { s, c } = await crashAndRestart(dir, 'object:meta-written', (c) => c.put('other.bin', OLD));
+    const { s, c } = await crashAndRestart(dir, 'meta:staged', (c) => c.completeMultipartUpload('mp.bin', uploadId, parts));
+    const absent = await errorOf(() => c.head('mp.bin'));
     const listed = await c.listUploads({});
     await c.completeMultipartUpload('mp.bin', uploadId, parts);
     // Assess
+    expect(absent.status).toBe(404);
     expect([listed.uploads].flat().map((u: { uploadId: string }) => u.uploadId)).toEqual([uploadId]);
     expect(Buffer.compare((await c.get('mp.bin')).content, Buffer.concat([OLD, NEW]))).toBe(0);
     await assertConsistent(s);
