@@ -66,23 +66,45 @@ function localName(qname: string, stack: Open[], own: Set<string>): string {
   return local;
 }
 
+const validNames = new Map<string, boolean>();
+/** NAME.test, memoised: a body repeats the same few element names thousands of times. */
+function isName(n: string): boolean {
+  let ok = validNames.get(n);
+  if (ok === undefined) {
+    ok = NAME.test(n);
+    if (validNames.size < 1024) validNames.set(n, ok);
+  }
+  return ok;
+}
+
+// Sticky patterns matched in place (lastIndex), so scanning makes no substrings.
+const TAG_NAME = /[^\s/>]+/y;
+const SPACES = /[ \t\r\n]*/y;
+const ATTRIBUTE = /([^\s=/>]+)[ \t\r\n]*=[ \t\r\n]*(?:"([^"<]*)"|'([^'<]*)')/y;
+const END_TAG = /<\/([^\s>]+)[ \t\r\n]*>/y;
+
+function matchAt(re: RegExp, s: string, at: number): RegExpExecArray | null {
+  re.lastIndex = at;
+  return re.exec(s);
+}
+
 /** Parses `<name attr="v" …` up to and including `>` or `/>`, starting after `<`. */
 function readTag(s: string, i: number): { qname: string; attrs: Map<string, string>; end: number; selfClosing: boolean } {
-  const nameMatch = /^[^\s/>]+/.exec(s.slice(i, i + 1024));
-  if (!nameMatch || !NAME.test(nameMatch[0])) fail('bad element name');
+  const nameMatch = matchAt(TAG_NAME, s, i);
+  if (!nameMatch || !isName(nameMatch[0])) fail('bad element name');
   const qname = nameMatch![0];
   let p = i + qname.length;
   const attrs = new Map<string, string>();
   for (;;) {
-    const ws = /^[ \t\r\n]*/.exec(s.slice(p, p + 256))![0].length;
+    const ws = matchAt(SPACES, s, p)![0].length;
     p += ws;
     if (s.startsWith('/>', p)) return { qname, attrs, end: p + 2, selfClosing: true };
     if (s[p] === '>') return { qname, attrs, end: p + 1, selfClosing: false };
     if (ws === 0) fail('attributes must be separated by whitespace');
-    const m = /^([^\s=/>]+)[ \t\r\n]*=[ \t\r\n]*("([^"<]*)"|'([^'<]*)')/.exec(s.slice(p, p + 65536));
-    if (!m || !NAME.test(m[1]!)) return fail('bad attribute');
+    const m = matchAt(ATTRIBUTE, s, p);
+    if (!m || !isName(m[1]!)) return fail('bad attribute');
     if (attrs.has(m[1]!)) fail(`duplicate attribute ${m[1]}`);
-    attrs.set(m[1]!, decodeRefs(normaliseLineEnds(m[3] ?? m[4] ?? '')));
+    attrs.set(m[1]!, decodeRefs(normaliseLineEnds(m[2] ?? m[3] ?? '')));
     p += m[0].length;
   }
 }
@@ -117,7 +139,8 @@ export function parseXml(input: string): XmlElement {
       if (lt === -1) fail('unterminated element');
       const raw = s.slice(i, lt);
       if (raw.includes(']]>')) fail(']]> in character data');
-      top!.el.text += decodeRefs(normaliseLineEnds(raw));
+      // Whitespace between child elements is not content anyone reads; skip building it.
+      if (top!.el.children.length === 0 || raw.trim() !== '') top!.el.text += decodeRefs(normaliseLineEnds(raw));
       i = lt;
       continue;
     }
@@ -141,12 +164,12 @@ export function parseXml(input: string): XmlElement {
       const end = s.indexOf('?>', i + 2);
       if (end === -1) fail('unterminated processing instruction');
       const target = /^[^\s?]+/.exec(s.slice(i + 2, end))?.[0] ?? '';
-      if (!NAME.test(target) || target.toLowerCase() === 'xml') fail('bad processing instruction');
+      if (!isName(target) || target.toLowerCase() === 'xml') fail('bad processing instruction');
       i = end + 2;
       continue;
     }
     if (s[i + 1] === '/') {
-      const m = /^<\/([^\s>]+)[ \t\r\n]*>/.exec(s.slice(i, i + 1100));
+      const m = matchAt(END_TAG, s, i);
       if (!m || !top || m[1] !== top.qname) fail('mismatched end tag');
       stack.pop();
       i += m![0].length;

@@ -148,3 +148,19 @@ describe('XML 1.0', () => {
     expect(codes).toEqual(bad.map(() => 'MalformedXML'));
   });
 });
+
+describe('XML reader robustness', () => {
+  it('any input either parses or is refused as MalformedXML: no other exception, no hang', () => {
+    // Prepare: well-formed fragments shuffled and cut, so that many inputs are nearly valid.
+    const pieces = ['<Delete>', '</Delete>', '<Object>', '</Object>', '<Key>', '</Key>', 'k', '&amp;', '&#34;', '&#x', ';', '<![CDATA[', ']]>', '<!--', '-->', '<?p x?>', '<!DOCTYPE', ' ', '\r\n', '"', 'xmlns:a="u"', '<a:Key>', '</a:Key>', '&'];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 30 }), fc.string({ maxLength: 8 }), (parts, noise) => {
+        // Act
+        const code = malformed(() => parseDeleteBody(parts.join('') + noise));
+        // Assess
+        expect(['accepted', 'MalformedXML']).toContain(code);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
