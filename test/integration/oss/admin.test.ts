@@ -3,7 +3,10 @@
  * start, refuses browser-shaped requests (an Origin header, a simple-request content type), and a user key under
  * any prefix (`_ossferry/…` included) is an ordinary object.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import http from 'node:http';
+import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOssServer, type LocalOss } from '../../../local/oss/index.ts';
 import { client } from './helpers.ts';
@@ -133,5 +136,28 @@ describe('admin API', () => {
     }
     expect(after.json).toEqual({});
     expect(ok.res.status).toBe(200);
+  });
+
+  it('the standalone server prints the admin endpoint and token in its ready line, and they work', async () => {
+    // Prepare
+    const child = spawn(process.execPath, ['local/oss/main.ts', '--port', '0', '--admin-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }
+    });
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const ready = JSON.parse(line) as { event: string; port: number; adminEndpoint: string; adminToken: string };
+    const port = Number(new URL(ready.adminEndpoint).port);
+    // Act
+    const withToken = await request(port, 'GET', '/_ossferry/health', { authorization: `Bearer ${ready.adminToken}` });
+    const without = await request(port, 'GET', '/_ossferry/health', {});
+    // Assess
+    expect(ready.event).toBe('ready');
+    expect(port).not.toBe(ready.port);
+    expect(withToken.status).toBe(200);
+    expect(without.status).toBe(401);
   });
 });
