@@ -24,7 +24,7 @@ export function createOssHttpServer(sc: ServerContext): http.Server {
     void handle(sc, req, res, throttles);
   });
   // oss-protocol.md §2.10: ali-oss reuses idle sockets for 15 s, so the server must keep them longer;
-  // and no request timeout, which would kill a slow multi-GB part.
+  // and no Node request timeout, which would kill a slow multi-GB part (idle and body timeouts: timeouts.ts).
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0;
   server.timeout = 0;
