@@ -92,3 +92,13 @@ export function hasParam(query: QueryParam[], name: string): boolean {
 export function isValidBucketName(name: string): boolean {
   return /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(name);
 }
+
+/** Longest object key OSS accepts, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1023;
+
+/** OSS refuses longer keys with 400 InvalidObjectName (error page 0016-00000003) before touching anything. */
+export function checkObjectKey(key: string): void {
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+    throw new OssError(400, 'InvalidObjectName', `The length of the object name is more than ${MAX_KEY_BYTES} bytes.`, { ObjectName: key });
+  }
+}
