@@ -72,7 +72,7 @@ export function parseOssUrl(url: string): OssLocation | string {
   if (!BUCKET_RE.test(bucket)) return `bucket ${JSON.stringify(bucket)} is not an OSS bucket name (3-63 lowercase letters, digits, "-")`;
   if (key.length === 0) return 'has an empty object key';
   if (key.startsWith('/')) return 'object key starts with "/" (OSS keys have no leading slash)';
-  if (Buffer.byteLength(key) > 1023) return 'object key is longer than 1023 bytes';
+  if (Buffer.byteLength(key) > OSS.MAX_KEY_BYTES) return `object key is longer than ${OSS.MAX_KEY_BYTES} bytes`;
   if (/[\u0000-\u001f\u007f]/.test(key)) return 'object key contains control characters';
   return { bucket, key };
 }
@@ -229,7 +229,7 @@ export function parseJob(input: unknown): Job {
     const base = sourceBaseName(spec.source);
     if (base === undefined) throw new InvalidInputError('destination', `ends in "/" but the source ${JSON.stringify(spec.source.slice(0, 80))} has no file name`, 'name the destination object in full');
     destination.key += spec.mode === 'archive' && !base.endsWith('.gz') ? `${base}.gz` : base;
-    if (Buffer.byteLength(destination.key) > 1023) throw new InvalidInputError('destination', 'with the source name added is longer than 1023 bytes', 'use a shorter prefix or name the object in full');
+    if (Buffer.byteLength(destination.key) > OSS.MAX_KEY_BYTES) throw new InvalidInputError('destination', `with the source name added is longer than ${OSS.MAX_KEY_BYTES} bytes`, 'use a shorter prefix or name the object in full');
   }
   const object = objectOptionsSchema.parse(spec.object ?? {});
   const objectProblem = objectOptionsProblem(object);

@@ -6,6 +6,7 @@
  * with encodeURIComponent (then `%2F`→`/`, `+`→`%2B`), so we decode with decodeURIComponent semantics:
  * `%2B`→`+` and a literal `+` stays `+` (never a space).
  */
+import { OSS } from '../../shared/limits.ts';
 import { OssError } from './errors.ts';
 
 /** One query parameter in wire order; `hasEquals` tells `k=` from bare `k` (matters for V4, §2.3/§2.6). */
@@ -94,7 +95,7 @@ export function isValidBucketName(name: string): boolean {
 }
 
 /** Longest object key OSS accepts, in UTF-8 bytes. */
-export const MAX_KEY_BYTES = 1023;
+export const MAX_KEY_BYTES = OSS.MAX_KEY_BYTES;
 
 /** OSS refuses longer keys with 400 InvalidObjectName (error page 0016-00000003) before touching anything. */
 export function checkObjectKey(key: string): void {
