@@ -12,6 +12,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
+import { Pool } from 'undici';
 import { Readable } from 'node:stream';
 import { attributesFromHeaders, type ObjectAttributes } from '../../shared/attributes.ts';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
@@ -48,9 +49,17 @@ export interface HttpSourceOptions {
   maxRedirects?: number;
   /** Extra trusted CA certificates (PEM) for https sources, e.g. a private CA; the system's stay trusted. */
   ca?: string | Buffer;
+  /**
+   * How ranged reads travel: 'raw' (./raw-http.ts for plain http, node:http for https) or 'undici' (Node's own
+   * HTTP client, every request). Default: env OSSFERRY_HTTP_TRANSPORT, else 'raw'. bench:copy measures both.
+   */
+  transport?: HttpTransport;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export type HttpTransport = 'raw' | 'undici';
+const TRANSPORT_ENV = 'OSSFERRY_HTTP_TRANSPORT';
 
 const isStrongEtag = (e: string | undefined): e is string => typeof e === 'string' && e.startsWith('"');
 
@@ -101,6 +110,11 @@ export class HttpSource implements RangeSource {
   readonly #httpAgent: http.Agent;
   readonly #httpsAgent: https.Agent;
   #attributes: ObjectAttributes | undefined;
+  readonly #transport: HttpTransport;
+  readonly #ca: string | undefined;
+  readonly #maxSockets: number;
+  /** undici pools per origin and screened address (transport 'undici'). */
+  readonly #pools = new Map<string, Pool>();
   /** Plain-http ranged reads; undefined once a response needed node:http (not framed by Content-Length). */
   #raw: RawHttpPool | undefined;
   /** Screened target per host:port: resolved once per source, every later socket goes to the same address. */
@@ -130,6 +144,11 @@ export class HttpSource implements RangeSource {
     const agentOpts = { keepAlive: true, maxSockets: options.maxSockets ?? 64, scheduling: 'lifo' as const };
     this.#httpAgent = new http.Agent(agentOpts);
     this.#httpsAgent = new https.Agent(options.ca ? { ...agentOpts, ca: [...tls.rootCertificates, options.ca.toString()] } : agentOpts);
+    const transport = options.transport ?? process.env[TRANSPORT_ENV] ?? 'raw';
+    if (transport !== 'raw' && transport !== 'undici') throw new InvalidInputError(TRANSPORT_ENV, `is "${transport}"`, 'use raw or undici');
+    this.#transport = transport;
+    this.#ca = options.ca?.toString();
+    this.#maxSockets = options.maxSockets ?? 64;
     this.#raw = new RawHttpPool({ bufferSize: this.#chunk, maxIdle: options.maxSockets ?? 64, timeoutMs: this.#idle, what: this.displayUrl });
   }
 
@@ -159,7 +178,9 @@ export class HttpSource implements RangeSource {
       // Credentials from the URL go to its own origin only, never to a redirect target elsewhere.
       if (this.#auth && sameOrigin) h.authorization = this.#auth;
       let res: SourceResponse | undefined;
-      if (raw && this.#raw && url.protocol === 'http:') {
+      if (this.#transport === 'undici') {
+        res = await this.#undiciRequest(url, target, method, h, signal);
+      } else if (raw && this.#raw && url.protocol === 'http:') {
         const r: RawResponse = await this.#raw.request({ address: target.address, port: target.port, method, path: url.pathname + url.search, host: url.host, headers: h, signal });
         if (r.body) res = { status: r.status, headers: r.headers, body: r.body, chunked: true };
         else if (r.status === 200 || r.status === 206) {
@@ -208,6 +229,23 @@ export class HttpSource implements RangeSource {
         req.end();
       });
       return { status: res.statusCode ?? 0, headers: res.headers, body: res, chunked: false };
+    }
+  }
+
+  async #undiciRequest(url: URL, target: ScreenedTarget, method: 'GET' | 'HEAD', h: Record<string, string>, signal: AbortSignal | undefined): Promise<SourceResponse> {
+    const key = `${url.origin}|${target.address}`;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      const connect = { lookup: pinnedLookup(target), ...(this.#ca ? { ca: [...tls.rootCertificates, this.#ca] } : {}) };
+      pool = new Pool(url.origin, { connections: this.#maxSockets, connect, headersTimeout: this.#idle, bodyTimeout: this.#idle });
+      this.#pools.set(key, pool);
+    }
+    try {
+      const r = await pool.request({ method, path: url.pathname + url.search, headers: h, ...(signal ? { signal } : {}) });
+      return { status: r.statusCode, headers: r.headers as ResponseHeaders, body: r.body, chunked: false };
+    } catch (err) {
+      if (err instanceof OssferryError || (err as { name?: string }).name === 'AbortError') throw err;
+      throw new SourceUnavailableError(`${this.displayUrl}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -336,6 +374,8 @@ export class HttpSource implements RangeSource {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((p) => p.destroy()));
+    this.#pools.clear();
     this.#raw?.destroy();
     this.#httpAgent.destroy();
     this.#httpsAgent.destroy();

@@ -1,6 +1,7 @@
 /**
  * The RangeSource contract (test/contract/range-source.ts) over every source kind, each against a real
- * server on loopback: http and https (local HTTP source, https with a throw-away CA), oss (local OSS through
+ * server on loopback: http and https (local HTTP source, https with a throw-away CA; over the hand-written
+ * transport and over undici), oss (local OSS through
  * ali-oss), sftp (OpenSSH sshd).
  */
 import { randomBytes } from 'node:crypto';
@@ -43,7 +44,13 @@ afterAll(async () => {
   await sshd?.close();
 });
 
-for (const [name, server, ca] of [['http', () => http, undefined], ['https', () => https, () => pki.caCert]] as const) {
+const httpKinds = [
+  ['http', () => http, undefined, 'raw'],
+  ['https', () => https, () => pki.caCert, 'raw'],
+  ['http over undici', () => http, undefined, 'undici'],
+  ['https over undici', () => https, () => pki.caCert, 'undici'],
+] as const;
+for (const [name, server, ca, transport] of httpKinds) {
   rangeSourceContract(
     name,
     () => ({
@@ -52,7 +59,7 @@ for (const [name, server, ca] of [['http', () => http, undefined], ['https', () 
         const p = `/${fresh()}`;
         server().setFile(p, data);
         return {
-          source: new HttpSource(server().url(p), { allow: loopback, ...(ca ? { ca: ca() } : {}) }),
+          source: new HttpSource(server().url(p), { allow: loopback, transport, ...(ca ? { ca: ca() } : {}) }),
           change: async (next) => server().setFile(p, next),
         };
       },
