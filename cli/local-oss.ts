@@ -1,6 +1,7 @@
 /**
- * `ossferry local oss`: runs the protocol-faithful local OSS server (local/oss). The lead wires
- * `registerLocalOssCommand` into the ossferry program.
+ * `ossferry local oss`: runs the protocol-faithful local OSS server (local/oss) until SIGINT/SIGTERM.
+ * `runLocalOss` prints the ready line and owns the signals (it closes the server, then exits 0), so the action
+ * never returns: returning would let `main` exit at once with the server still open.
  */
 import type { Command } from 'commander';
 import { runLocalOss, type LocalOssCliFlags } from '../local/oss/main.ts';
@@ -29,5 +30,6 @@ export function registerLocalOssCommand(program: Command): void {
     .description('Run a local OSS-compatible server that ali-oss cannot tell from OSS (prints endpoint and credentials as JSON)');
   addLocalOssOptions(oss).action(async (flags: LocalOssCliFlags) => {
     await runLocalOss(flags);
+    await new Promise<never>(() => {});
   });
 }
