@@ -46,7 +46,7 @@ export const jsonLines = (s: string) =>
 export const lastJson = (s: string) => jsonLines(s).pop()!;
 
 export interface RunningOssferry {
-  /** The first JSON line the command printed on stdout (its ready line). */
+  /** The ready line parsed as JSON (`{ line }` when a non-JSON `readyLine` pattern matched it). */
   ready: Record<string, unknown>;
   child: ChildProcessWithoutNullStreams;
   /** Output so far. */
@@ -58,8 +58,11 @@ export interface RunningOssferry {
   exited: Promise<RunResult>;
 }
 
-/** Starts a command that keeps running; resolves once it printed a JSON line, rejects if it exits first. */
-export async function startOssferry(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO, timeoutMs = 60_000): Promise<RunningOssferry> {
+/**
+ * Starts a command that keeps running; resolves once it printed a line matching `readyLine` (default: a JSON
+ * line), rejects if it exits first.
+ */
+export async function startOssferry(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO, readyLine: RegExp = /^\{/, timeoutMs = 60_000): Promise<RunningOssferry> {
   const child = spawnBin(args, env, cwd);
   let stdout = '';
   let stderr = '';
@@ -72,19 +75,19 @@ export async function startOssferry(args: string[], env: NodeJS.ProcessEnv = {},
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`ossferry ${args.join(' ')} printed no JSON line within ${timeoutMs} ms; stderr: ${stderr}`));
+      reject(new Error(`ossferry ${args.join(' ')} printed no line matching ${readyLine} within ${timeoutMs} ms; stderr: ${stderr}`));
     }, timeoutMs);
     const onData = () => {
-      const line = stdout.split('\n').find((l, i, all) => l.startsWith('{') && i < all.length - 1);
-      if (!line) return;
+      const line = stdout.split('\n').find((l, i, all) => readyLine.test(l) && i < all.length - 1);
+      if (line === undefined) return;
       clearTimeout(timer);
       child.stdout.off('data', onData);
-      resolve(JSON.parse(line) as Record<string, unknown>);
+      resolve(line.startsWith('{') ? (JSON.parse(line) as Record<string, unknown>) : { line });
     };
     child.stdout.on('data', onData);
     void exited.then((r) => {
       clearTimeout(timer);
-      reject(new Error(`ossferry ${args.join(' ')} exited (${r.code ?? r.signal}) before printing a JSON line; stderr: ${r.stderr}`));
+      reject(new Error(`ossferry ${args.join(' ')} exited (${r.code ?? r.signal}) before printing its ready line; stderr: ${r.stderr}`));
     });
   });
   return {
