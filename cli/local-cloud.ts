@@ -19,6 +19,7 @@ import { silentLogger } from '../shared/log.ts';
 import { FUNCTION_ENV } from '../shared/function-env.ts';
 import type { OssEventResult } from '../functions/archive/events.ts';
 import { coordinatorInvoker, LOCAL_DEFAULTS, startLocalCloud } from '../local/cloud.ts';
+import { localOssClientOptions } from '../local/oss/client-options.ts';
 import { NoLocalCloudError, readCloudState, removeCloudState, runningCloudState, writeCloudState, type CloudState } from '../local/cloud-state.ts';
 import { parseWhole } from './args.ts';
 import { describeFailure } from './commands.ts';
@@ -144,7 +145,7 @@ export interface EventPutFlags {
 
 /** The object's facts as OSS reports them; a missing bucket or key is bad input naming the fix. */
 async function headObject(s: CloudState, bucket: string, key: string): Promise<{ size: number; etag: string; objectType: string | undefined }> {
-  const client = new OSS({ endpoint: s.oss.endpoint, region: `oss-${s.oss.region}`, bucket, accessKeyId: s.oss.accessKeyId, accessKeySecret: s.oss.accessKeySecret, secure: false, retryMax: 0, timeout: 60_000 } as OSS.Options);
+  const client = new OSS({ ...localOssClientOptions({ ...s.oss, port: Number(new URL(s.oss.endpoint).port) }, bucket), retryMax: 0 } as OSS.Options);
   try {
     const h = await client.head(key);
     const headers = h.res.headers as Record<string, string>;

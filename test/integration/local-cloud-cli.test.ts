@@ -12,6 +12,7 @@ import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogLike } from '../../bench/lib/loglike.ts';
 import { crc64 } from '../../shared/crc64/index.ts';
+import { localOssClientOptions, type LocalOssAddress } from '../../local/oss/client-options.ts';
 import { decodeWith } from '../helpers/decode.ts';
 import { lastJson, runOssferry, startOssferry, type RunningOssferry } from '../helpers/ossferry-bin.ts';
 
@@ -33,8 +34,8 @@ describe('ossferry local cloud + local event put', () => {
     const rulesFile = path.join(dir, 'rules.json');
     await writeFile(rulesFile, JSON.stringify(rules));
     cloud = await startOssferry(['local', 'cloud', '--data-dir', dataDir, '--archive-rules', rulesFile, '--max-instances', '2', '--json']);
-    const o = cloud.ready.oss as { endpoint: string; region: string; accessKeyId: string; accessKeySecret: string };
-    const client = (bucket: string) => new OSS({ endpoint: o.endpoint, region: `oss-${o.region}`, bucket, accessKeyId: o.accessKeyId, accessKeySecret: o.accessKeySecret, secure: false, retryMax: 0, timeout: 60_000 } as OSS.Options);
+    const o = cloud.ready.oss as Omit<LocalOssAddress, 'port'>;
+    const client = (bucket: string) => new OSS({ ...localOssClientOptions({ ...o, port: Number(new URL(o.endpoint).port) }, bucket), retryMax: 0 } as OSS.Options);
     src = client('logs-src');
     dst = client('logs-dst');
   });
@@ -105,6 +106,19 @@ describe('ossferry local cloud + local event put', () => {
     expect(lastJson(r.stdout)).toMatchObject({ event: { eventName: 'ObjectRemoved:DeleteObject' }, archived: 0, alreadyArchived: 0, ignored: [{ reason: expect.stringMatching(/^event ObjectRemoved:DeleteObject does not create a complete object/) }] });
   });
 
+  it('verify --data-dir reads through the running cloud (no second server opened on its files)', async () => {
+    // Prepare: a second server on the data dir would clear its tmp/ at start; this file must survive.
+    const sentinel = path.join(dataDir, 'tmp', 'in-flight-sentinel');
+    await writeFile(sentinel, 'x');
+    // Act
+    const r = await runOssferry(['verify', 'oss://logs-dst/archive/web.log.gz', '--data-dir', dataDir, '--json']);
+    // Assess
+    expect(r.code).toBe(0);
+    expect(lastJson(r.stdout)).toMatchObject({ verified: true, archive: true });
+    expect(existsSync(sentinel)).toBe(true);
+    await rm(sentinel);
+  });
+
   const bad: Array<{ name: string; args: () => string[]; message: RegExp }> = [
     { name: 'event put of a missing key', args: () => ['local', 'event', 'put', 'oss://logs-src/incoming/none.log', '--data-dir', dataDir], message: /target: oss:\/\/logs-src\/incoming\/none\.log does not exist\. Fix: upload it first/ },
     { name: 'event put into a missing bucket', args: () => ['local', 'event', 'put', 'oss://no-such-bucket/k', '--data-dir', dataDir], message: /target: bucket no-such-bucket does not exist in the local cloud .*Fix: use one of its buckets/ },
@@ -112,6 +126,7 @@ describe('ossferry local cloud + local event put', () => {
     { name: 'event put without --data-dir', args: () => ['local', 'event', 'put', 'oss://logs-src/k'], message: /--data-dir: is required\. Fix: pass the --data-dir of a running `ossferry local cloud`/ },
     { name: 'event put with no cloud on the data dir', args: () => ['local', 'event', 'put', 'oss://logs-src/k', '--data-dir', path.join(dir, 'nothing-here')], message: /--data-dir: no local cloud is running on .*nothing-here.*Fix: start one with `ossferry local cloud --data-dir / },
     { name: "a second local cloud on a running one's data dir", args: () => ['local', 'cloud', '--data-dir', dataDir], message: /--data-dir: a local cloud \(pid \d+\) is already running on .*Fix: stop it/ },
+    { name: 'copy into the data dir of a running cloud', args: () => ['copy', path.join(dir, 'rules.json'), 'oss://ossferry/rules.json', '--data-dir', dataDir], message: /--data-dir: a local cloud \(pid \d+\) is running on .*Fix: stop it first, or pass another --data-dir/ },
     { name: 'local cloud with a looping archive rule', args: () => ['local', 'cloud', '--archive-rules', '[{"name":"x","sourceBucket":"a-b","destinationBucket":"a-b"}]'], message: /--archive-rules\[0\]/ },
     { name: 'local cloud with --archive-rules that is not JSON', args: () => ['local', 'cloud', '--archive-rules', '[{"name":'], message: /--archive-rules: the value is not JSON\. Fix: / },
     { name: 'local cloud with an unreadable --archive-rules file', args: () => ['local', 'cloud', '--archive-rules', path.join(dir, 'no-rules.json')], message: /--archive-rules: cannot read ".*no-rules\.json" \(ENOENT\)/ },

@@ -11,20 +11,12 @@ import { randomBytes } from 'node:crypto';
 import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc64 } from '../../shared/crc64/index.ts';
+import { localOssClientOptions, type LocalOssAddress } from '../../local/oss/client-options.ts';
 import { REPO, jsonLines, runOssferry, startOssferry } from '../helpers/ossferry-bin.ts';
 
 /** A client for the server a `local oss` ready line describes. */
 function clientFor(ready: Record<string, unknown>, bucket: string): OSS {
-  return new OSS({
-    endpoint: String(ready.endpoint),
-    region: `oss-${String(ready.region)}`,
-    bucket,
-    accessKeyId: String(ready.accessKeyId),
-    accessKeySecret: String(ready.accessKeySecret),
-    secure: false,
-    retryMax: 0,
-    timeout: 60_000,
-  } as OSS.Options);
+  return new OSS({ ...localOssClientOptions(ready as unknown as LocalOssAddress, bucket), retryMax: 0 } as OSS.Options);
 }
 
 describe('README commands through the ossferry bin', () => {
