@@ -84,6 +84,8 @@ export async function localCloudCommand(o: LocalCloudFlags): Promise<number> {
   if (o.sourceRoot !== undefined && !existsSync(o.sourceRoot)) {
     throw new InvalidInputError('--source-root', `${JSON.stringify(o.sourceRoot)} does not exist`, 'pass a directory whose files the HTTP source should serve');
   }
+  // Listen from the start: a Ctrl-C during start-up then closes what was started instead of killing it half-way.
+  const stopped = untilSignal();
   const ownDir = o.dataDir === undefined;
   const dataDir = path.resolve(o.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'ossferry-cloud-'))));
   const other = await runningCloudState(dataDir);
@@ -127,7 +129,7 @@ export async function localCloudCommand(o: LocalCloudFlags): Promise<number> {
     const stateFile = await writeCloudState(state);
     if (o.json) out(JSON.stringify({ event: 'ready', ...state, stateFile }));
     else printCloud(state, stateFile, rules);
-    const signal = await untilSignal();
+    const signal = await stopped;
     if (!o.json) err(`ossferry: ${signal}: shutting the local cloud down`);
     return 0;
   } finally {

@@ -89,6 +89,19 @@ describe('README commands through the ossferry bin', () => {
     expect(r.stderr).toMatch(/ALIBABA_CLOUD_ACCESS_KEY_ID: is not set; .*Fix: export ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET/);
   });
 
+  it('local --help lists oss, cloud and event; local event --help lists put (exit 0)', async () => {
+    // Act
+    const local = await runOssferry(['local', '--help']);
+    const event = await runOssferry(['local', 'event', '--help']);
+    // Assess
+    expect(local.code).toBe(0);
+    expect(local.stdout).toMatch(/^ {2}oss \[options\] /m);
+    expect(local.stdout).toMatch(/^ {2}cloud \[options\] /m);
+    expect(local.stdout).toMatch(/^ {2}event /m);
+    expect(event.code).toBe(0);
+    expect(event.stdout).toMatch(/^ {2}put \[options\] <target> /m);
+  });
+
   it('every `ossferry …` command and flag the README shows is passed to the bin by a test', () => {
     // Prepare
     const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
