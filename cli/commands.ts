@@ -32,8 +32,9 @@ import { verifyObject } from './verify.ts';
 
 export { verifyCommand } from './verify.ts';
 
-const out = (s: string) => process.stdout.write(s + '\n');
-const err = (s: string) => process.stderr.write(s + '\n');
+/** One line to stdout / stderr (the commands' only output paths). */
+export const out = (s: string) => process.stdout.write(s + '\n');
+export const err = (s: string) => process.stderr.write(s + '\n');
 
 /** Prints a copy or archive report (a table, or one JSON line carrying `kind`). */
 export function printJobReport(r: JobReport, json = false): void {

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { runLocalOss, type LocalOssCliFlags } from '../local/oss/main.ts';
+import { localGroup } from './local-group.ts';
 
 function addLocalOssOptions(cmd: Command): Command {
   return cmd
@@ -24,7 +25,7 @@ function addLocalOssOptions(cmd: Command): Command {
 
 /** Adds `local oss` (creating the `local` group if needed). */
 export function registerLocalOssCommand(program: Command): void {
-  const local = program.commands.find((c) => c.name() === 'local') ?? program.command('local').description('Local stand-ins for the cloud');
+  const local = localGroup(program);
   const oss = local
     .command('oss')
     .description('Run a local OSS-compatible server that ali-oss cannot tell from OSS (prints endpoint and credentials as JSON)');

@@ -97,12 +97,14 @@ export function buildProgram(cmds: Commands): Command {
   return program;
 }
 
-/** `ossferry local …`: `local oss` in ./local-oss.ts, `local cloud` and `local event put` in ./local-cloud.ts. */
+/** `ossferry local …`: `local oss` (./local-oss.ts), `local cloud` (./local-cloud.ts), `local event put` (./local-event.ts). */
 async function registerLocal(program: Command): Promise<void> {
   const { registerLocalOssCommand } = await import('./local-oss.ts');
-  const { registerLocalCloudCommands } = await import('./local-cloud.ts');
+  const { registerLocalCloudCommand } = await import('./local-cloud.ts');
+  const { registerLocalEventCommands } = await import('./local-event.ts');
   registerLocalOssCommand(program);
-  registerLocalCloudCommands(program);
+  registerLocalCloudCommand(program);
+  registerLocalEventCommands(program);
 }
 
 export async function main(argv: string[]): Promise<number> {
