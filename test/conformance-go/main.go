@@ -120,6 +120,9 @@ func main() {
 		}
 		return client.CreateBucket(other)
 	})
+	step("CreateBucketAlreadyExists", func() error {
+		return serviceError(client.CreateBucket(name), 409, "BucketAlreadyExists")
+	})
 	step("IsBucketExist", func() error {
 		yes, err := client.IsBucketExist(name)
 		if err != nil {
@@ -162,6 +165,16 @@ func main() {
 	step("PutObject", func() error {
 		// The SDK compares its CRC-64 of the body with the response's x-oss-hash-crc64ecma.
 		return bucket.PutObject("dir/a.bin", bytes.NewReader(data), oss.Meta("color", "blue"), oss.ContentType("application/x-test"))
+	})
+	step("PutObjectFromFile", func() error {
+		file := filepath.Join(work, "from-file.bin")
+		if err := ioutil.WriteFile(file, data[:5000], 0o600); err != nil {
+			return err
+		}
+		if err := bucket.PutObjectFromFile("dir/from-file.bin", file); err != nil {
+			return err
+		}
+		return sameObject(bucket, "dir/from-file.bin", data[:5000])
 	})
 	step("GetObject", func() error {
 		r, err := bucket.DoGetObject(&oss.GetObjectRequest{ObjectKey: "dir/a.bin"}, nil)
@@ -367,6 +380,45 @@ func main() {
 		return check(len(r.DeletedObjects) == 3 && len(left.Objects) == 0, "deleted %v, left %d", r.DeletedObjects, len(left.Objects))
 	})
 
+	step("DeleteObjectsQuiet", func() error {
+		for _, k := range []string{"quiet/1", "quiet/2"} {
+			if err := bucket.PutObject(k, strings.NewReader(k)); err != nil {
+				return err
+			}
+		}
+		r, err := bucket.DeleteObjects([]string{"quiet/1", "quiet/2"}, oss.DeleteObjectsQuiet(true))
+		if err != nil {
+			return err
+		}
+		left, err := bucket.ListObjects(oss.Prefix("quiet/"))
+		if err != nil {
+			return err
+		}
+		return check(len(r.DeletedObjects) == 0 && len(left.Objects) == 0, "quiet answer listed %v, left %d", r.DeletedObjects, len(left.Objects))
+	})
+	step("NonAsciiKey", func() error {
+		// DeleteObjects asks for encoding-type=url and decodes the keys it gets back.
+		key := "uni/ä+ü=&(1).bin"
+		if err := bucket.PutObject(key, strings.NewReader("x")); err != nil {
+			return err
+		}
+		listed, err := bucket.ListObjects(oss.Prefix("uni/"))
+		if err != nil {
+			return err
+		}
+		if err := check(len(listed.Objects) == 1 && listed.Objects[0].Key == key, "listed %+v", listed.Objects); err != nil {
+			return err
+		}
+		if err := sameObject(bucket, key, []byte("x")); err != nil {
+			return err
+		}
+		r, err := bucket.DeleteObjects([]string{key})
+		if err != nil {
+			return err
+		}
+		return check(len(r.DeletedObjects) == 1 && r.DeletedObjects[0] == key, "deleted %q", r.DeletedObjects)
+	})
+
 	// Multipart.
 	parts := [][]byte{randomBytes(100*1024, 4), randomBytes(100*1024, 5), randomBytes(1234, 6)}
 	whole := bytes.Join(parts, nil)
@@ -382,13 +434,26 @@ func main() {
 	})
 	step("UploadPart", func() error {
 		// The SDK checks each part's CRC-64 against the response.
-		for i, p := range parts {
+		for i, p := range parts[:2] {
 			up, err := bucket.UploadPart(imur, bytes.NewReader(p), int64(len(p)), i+1)
 			if err != nil {
 				return err
 			}
 			uploaded = append(uploaded, up)
 		}
+		return nil
+	})
+	step("UploadPartFromFile", func() error {
+		// Part 3 from a range of a file: 7 bytes of padding, then the part.
+		file := filepath.Join(work, "part3.bin")
+		if err := ioutil.WriteFile(file, append([]byte("padding"), parts[2]...), 0o600); err != nil {
+			return err
+		}
+		up, err := bucket.UploadPartFromFile(imur, file, 7, int64(len(parts[2])), 3)
+		if err != nil {
+			return err
+		}
+		uploaded = append(uploaded, up)
 		return nil
 	})
 	step("ListUploadedParts", func() error {
