@@ -20,7 +20,8 @@ function addLocalOssOptions(cmd: Command): Command {
     .option('--faults <json>', 'fault config JSON (see local/oss/README.md)')
     .option('--seed <n>', 'seed for fault decisions')
     .option('--no-fsync', 'skip fsync before making bodies visible (faster, not crash-safe)')
-    .option('--verbose', 'log every request as a JSON line');
+    .option('--verbose', 'log every request as a JSON line')
+    .option('--admin-port <port>', 'port of the token-protected admin API (faults, health; loopback only)', '0');
 }
 
 /** Adds `local oss` (creating the `local` group if needed). */

@@ -71,6 +71,8 @@ export interface LocalCloudOptions {
   buckets?: string[];
   /** Faults for the local OSS from the start (also `cloud.oss.setFaults`). */
   ossFaults?: FaultConfig;
+  /** The STS credentials the functions get (default: generated), e.g. for a second OSS a test runs beside the local one. */
+  functionCredentials?: { accessKeyId: string; accessKeySecret: string; securityToken: string };
   /** Extra environment for every function instance. */
   functionEnv?: Record<string, string>;
   /** Lines written by function instances. Default: dropped unless OSSFERRY_VERBOSE=1 (then stderr). */
@@ -188,7 +190,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const workers: FunctionSizing = { ...LOCAL_DEFAULTS.workers, ...options.workers };
   const coordinator: FunctionSizing = { ...LOCAL_DEFAULTS.coordinator, ...options.coordinator };
   const bucket = options.buckets?.[0] ?? LOCAL_DEFAULTS.bucket;
-  const sts = { accessKeyId: `STS.${randomBytes(8).toString('hex')}`, accessKeySecret: randomBytes(15).toString('base64url'), securityToken: randomBytes(24).toString('base64url') };
+  const sts = options.functionCredentials ?? { accessKeyId: `STS.${randomBytes(8).toString('hex')}`, accessKeySecret: randomBytes(15).toString('base64url'), securityToken: randomBytes(24).toString('base64url') };
   // One key pair for the gateway and the functions' role: the coordinator signs its worker invocations with the
   // STS credentials FC hands it, as in the cloud, and the local gateway knows a single key pair.
   const fcKeys = { accessKeyId: sts.accessKeyId, accessKeySecret: sts.accessKeySecret };

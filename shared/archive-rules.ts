@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from './errors.ts';
 import { issueField, valueAt } from './issue-path.ts';
+import { OSS } from './limits.ts';
 
 export type GzipLevel = 0 | 1 | 2 | 3;
 
@@ -40,7 +41,7 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const keyPart = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .max(1023, { error: `${what} must be at most 1023 bytes (OSS key limit)` })
+    .refine((s) => Buffer.byteLength(s) <= OSS.MAX_KEY_BYTES, { error: `${what} must be at most ${OSS.MAX_KEY_BYTES} bytes (OSS key limit)` })
     .refine((s) => !s.startsWith('/'), { error: `${what} must not start with "/" (OSS keys have no leading slash)` })
     .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), { error: `${what} must not contain control characters` });
 

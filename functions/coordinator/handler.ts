@@ -11,7 +11,8 @@ import { parseJob, type Job } from '../../shared/job.ts';
 import { createFcInvoker, invokerOptionsFromContext } from '../invoke/invoker.ts';
 import { createOssClient } from '../oss/client.ts';
 import { HandlerError, type FcContext, type Handler } from '../runtime/types.ts';
-import { openSource } from '../sources/index.ts';
+import { openSource, type OssSourceHints } from '../sources/index.ts';
+import { withPinPolicy } from '../sources/pin-policy.ts';
 import { ossStatusStore, parseStatusLocation, type StatusStore } from '../status/store.ts';
 import { fcDispatcher } from './dispatch.ts';
 import { archiveRulesFromEnv, parseCoordinatorEvent } from './event.ts';
@@ -60,12 +61,13 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
   const service = required(env, FUNCTION_ENV.SERVICE_NAME, 'set it to the FC service holding the worker function');
   const workerFunction = required(env, FUNCTION_ENV.WORKER_FUNCTION, 'set it to the worker function name');
   const workerTimeoutSeconds = envNumber(env, FUNCTION_ENV.WORKER_TIMEOUT_SECONDS, DEFAULT_WORKER_TIMEOUT_SECONDS);
-  const clientFor = (bucket: string, hints: { endpoint?: string; region?: string } = {}) =>
+  const clientFor = (bucket: string, hints: OssSourceHints = {}) =>
     createOssClient({
       bucket,
       credentials,
       env,
       ...(hints.endpoint ? { endpoint: hints.endpoint } : {}),
+      ...(hints.lookup ? { lookup: hints.lookup } : {}),
       ...((hints.region ?? region) ? { region: hints.region ?? region } : {}),
       // Another region's internal endpoint is unreachable from FC: cross-region goes over the public one.
       internal: hints.region === undefined || hints.region === region,
@@ -83,8 +85,8 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
   const ossEndpoint = env[FUNCTION_ENV.OSS_ENDPOINT];
   return {
     logger: ctx.logger,
-    openSource: (j) =>
-      openSource(j.source.url, {
+    openSource: (j) => {
+      const source = openSource(j.source.url, {
         logger: ctx.logger,
         env,
         ossClientFor: clientFor,
@@ -92,7 +94,9 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
           ? { oss: { ...(j.source.endpoint ? { endpoint: j.source.endpoint } : {}), ...(j.source.region ? { region: j.source.region } : {}) } }
           : {}),
         ...(j.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: j.sftpHostKeyFingerprint } : {}),
-      }),
+      });
+      return j.source.kind === 'http' ? withPinPolicy(source, j.unpinned, ctx.logger) : source;
+    },
     destinationClient: clientFor(job.destination.bucket),
     ...(status ? { status } : {}),
     dispatch: fcDispatcher({ invoker, service, workerFunction, logger: ctx.logger }),
