@@ -87,6 +87,16 @@ describe('ossferry local cloud + local event put', () => {
     expect((await decodeWith('gzip', ['-dc'], (await dst.get('archive/mp.log.gz')).content as Buffer)).equals(data)).toBe(true);
   });
 
+  it('an appendable object is delivered as AppendObject, which the rules skip as not yet complete', async () => {
+    // Prepare
+    await (src as unknown as { append(key: string, body: Buffer): Promise<unknown> }).append('incoming/growing.log', Buffer.from('first line\n'));
+    // Act
+    const r = await eventPut('oss://logs-src/incoming/growing.log', '--json');
+    // Assess
+    expect(r.code).toBe(0);
+    expect(lastJson(r.stdout)).toMatchObject({ event: { eventName: 'ObjectCreated:AppendObject' }, archived: 0, ignored: [{ reason: expect.stringMatching(/^event ObjectCreated:AppendObject does not create a complete object/) }] });
+  });
+
   it('an object no rule matches is reported ignored with the reason (exit 0, nothing written)', async () => {
     // Prepare
     await src.put('elsewhere/a.log', Buffer.from('x\n'));
