@@ -4,7 +4,6 @@
  * in ./commands.ts. Bad flags and bad values end with one line naming the flag and the fix, exit code 2;
  * a failed job exits 1.
  */
-import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { InvalidInputError } from '../shared/errors.ts';
 
@@ -105,13 +104,14 @@ export function buildProgram(cmds: Commands): Command {
   return program;
 }
 
-/** `ossferry local oss` lives in ./local-oss.ts (the local OSS's own command), registered when present. */
+/** `ossferry local …`: `local oss` (./local-oss.ts), `local cloud` (./local-cloud.ts), `local event put` (./local-event.ts). */
 async function registerLocal(program: Command): Promise<void> {
-  const file = new URL('./local-oss.ts', import.meta.url);
-  if (existsSync(file)) {
-    const mod = (await import(file.href)) as { registerLocalOssCommand?: (p: Command) => void };
-    mod.registerLocalOssCommand?.(program);
-  }
+  const { registerLocalOssCommand } = await import('./local-oss.ts');
+  const { registerLocalCloudCommand } = await import('./local-cloud.ts');
+  const { registerLocalEventCommands } = await import('./local-event.ts');
+  registerLocalOssCommand(program);
+  registerLocalCloudCommand(program);
+  registerLocalEventCommands(program);
 }
 
 export async function main(argv: string[]): Promise<number> {

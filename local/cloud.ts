@@ -128,6 +128,8 @@ export interface LocalCloud {
   workerFunction: string;
   /** The env given to each role's instances. */
   functionEnv: LocalFunctionEnv;
+  /** The key pair (and STS token) the FC gateway accepts: what an fc2 client outside needs to invoke. */
+  fcCredentials: { accessKeyId: string; accessKeySecret: string; securityToken: string };
   /** An ali-oss client for a bucket of the local OSS (the main credentials). */
   ossClient(bucket?: string): OSS;
   /**
@@ -168,7 +170,7 @@ export const LOCAL_DEFAULTS = Object.freeze({
 });
 
 /** Invoker for the local coordinator: fc2's timeout must exceed the coordinator's (fc-platform.md §3.6). */
-function coordinatorInvoker(fc: RunningFcGateway, keys: { accessKeyId: string; accessKeySecret: string; securityToken?: string }, region: string, timeoutSeconds: number, logger: Logger): FcInvoker {
+export function coordinatorInvoker(fc: Pick<RunningFcGateway, 'endpoint' | 'accountId'>, keys: { accessKeyId: string; accessKeySecret: string; securityToken?: string }, region: string, timeoutSeconds: number, logger: Logger): FcInvoker {
   return createFcInvoker({
     accountId: fc.accountId,
     region,
@@ -313,6 +315,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       coordinatorFunction: LOCAL_DEFAULTS.coordinatorFunction,
       workerFunction: LOCAL_DEFAULTS.workerFunction,
       functionEnv,
+      fcCredentials: { ...sts },
       ossClient,
       submitJob: (async (jobSpec: JobSpecInput, opts: SubmitOptions = {}) => {
         const r = await submit(jobSpec, opts);
