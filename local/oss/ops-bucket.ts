@@ -73,6 +73,9 @@ export function getBucketInfo(sc: ServerContext, c: Ctx, bucket: string): void {
   });
 }
 
+/** A key as OSS writes it under encoding-type=url: percent-encoded, "/" kept. */
+const urlEncodeKey = (s: string) => encodeURIComponent(s).replace(/%2F/g, '/');
+
 export const listObjectsV1 = (sc: ServerContext, c: Ctx, bucket: string) => listObjects(sc, c, bucket, false);
 export const listObjectsV2 = (sc: ServerContext, c: Ctx, bucket: string) => listObjects(sc, c, bucket, true);
 
@@ -82,7 +85,7 @@ function listObjects(sc: ServerContext, c: Ctx, bucket: string, v2: boolean): vo
   const delimiter = q('delimiter') ?? '';
   const max = clampInt(q('max-keys'), 100, 0, 1000, 'max-keys');
   const urlEncode = q('encoding-type') === 'url';
-  const enc = (s: string) => (urlEncode ? encodeURIComponent(s).replace(/%2F/g, '/') : s);
+  const enc = (s: string) => (urlEncode ? urlEncodeKey(s) : s);
   let after: string;
   const token = q('continuation-token');
   if (v2) {
@@ -143,5 +146,10 @@ export async function deleteMultiple(sc: ServerContext, c: Ctx, bucket: string):
     await sc.store.withLock(`${bucket}/${key}`, () => sc.store.deleteObject(bucket, key));
     deleted.push(key);
   }
-  sendXml(c, 200, 'DeleteResult', { Deleted: quiet ? undefined : deleted.map((k) => ({ Key: k })) });
+  // With encoding-type=url OSS answers the keys URL-encoded and says so (the Go SDK decodes them).
+  const urlEncode = getParam(c.addr.query, 'encoding-type') === 'url';
+  sendXml(c, 200, 'DeleteResult', {
+    EncodingType: urlEncode && !quiet ? 'url' : undefined,
+    Deleted: quiet ? undefined : deleted.map((k) => ({ Key: urlEncode ? urlEncodeKey(k) : k })),
+  });
 }
