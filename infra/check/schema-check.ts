@@ -40,7 +40,8 @@ const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpp
 
 /** The bridge's plural for list/set names (go-openapi/inflect, the cases the provider uses). */
 export function plural(name: string): string {
-  if (/(s|x|z|ch|sh)$/.test(name)) return name.endsWith('s') ? name : `${name}es`;
+  if (/(us|x|z|ch|sh)$/.test(name)) return `${name}es`;
+  if (name.endsWith('s')) return name;
   if (/[^aeiou]y$/.test(name)) return `${name.slice(0, -1)}ies`;
   return `${name}s`;
 }
