@@ -1,11 +1,12 @@
 /**
  * Provider-faithful Pulumi mocks: every resource registration is checked against the provider schema
- * (./schema-check.ts) and recorded with its violations; the outputs a real provider computes (ARNs, ids)
+ * (./schema-check.ts) and the deploy rules (./policy-rules.ts) and recorded with its violations; the outputs a real provider computes (ARNs, ids)
  * are filled in so the program's Outputs resolve. Used by the infra tests and by `npm run infra:check`.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type * as pulumi from '@pulumi/pulumi';
+import { checkPolicyRules } from './policy-rules.ts';
 import { checkResourceInputs, type Violation } from './schema-check.ts';
 import type { ProviderSchemaFile } from './schema-types.ts';
 
@@ -73,7 +74,8 @@ export function providerMocks(options: ProviderMocksOptions = {}): pulumi.runtim
   return {
     newResource(args) {
       const inputs = args.inputs as Record<string, unknown>;
-      const violations = checkResourceInputs(schema, args.type, args.name, unwrap(inputs) as Record<string, unknown>);
+      const plain = unwrap(inputs) as Record<string, unknown>;
+      const violations = [...checkResourceInputs(schema, args.type, args.name, plain), ...checkPolicyRules(args.type, args.name, plain)];
       options.onResource?.({ type: args.type, name: args.name, inputs, violations });
       const extra = computed(args, accountId, region);
       const id = typeof extra.id === 'string' ? extra.id : `${args.name}-id`;

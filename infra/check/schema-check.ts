@@ -23,7 +23,9 @@ export type RuleKind =
   | 'pattern'
   | 'non-empty'
   | 'json'
-  | 'unknown-resource';
+  | 'unknown-resource'
+  /** A deploy rule beyond the schema (./policy-rules.ts). */
+  | 'policy';
 
 export interface Violation {
   /** Pulumi type token. */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadProviderSchema } from '../../infra/check/mocks.ts';
+import { checkPolicyRules } from '../../infra/check/policy-rules.ts';
 import { checkResourceInputs, pulumiNames, type RuleKind } from '../../infra/check/schema-check.ts';
 import { RESOURCES } from './fixtures/extract-provider-schema.ts';
 
@@ -123,4 +124,22 @@ describe('checkResourceInputs: one failing input per rule kind', () => {
       ),
     );
   });
+});
+
+describe('checkPolicyRules: one failing input per deploy rule', () => {
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    [T.policy, { policyName: 'p', policyDocument: '{}' }, 'rotateStrategy'],
+    [T.fn, { serviceName: 's', functionName: 'f', runtime: 'custom-container', handler: 'h' }, 'instanceLifecycleConfig.preStop'],
+    [T.async, { serviceName: 's', functionName: 'f', maximumRetryAttempts: 2 }, 'destinationConfig.onFailure'],
+    [T.index, { project: 'p', logstore: 'l', fieldSearches: [{ name: 'message', type: 'json' }] }, 'fieldSearches[0].token'],
+  ];
+  for (const [type, inputs, at] of cases) {
+    it(`refuses ${type} without ${at}`, () => {
+      // Prepare: the input above
+      // Act
+      const found = checkPolicyRules(type, 'r', inputs);
+      // Assess
+      expect(found).toEqual([expect.objectContaining({ rule: 'policy', path: at })]);
+    });
+  }
 });
