@@ -18,7 +18,7 @@ import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import OSS from 'ali-oss';
-import { FUNCTION_ENV } from '../shared/function-env.ts';
+import { FUNCTION_ENV, FUNCTION_LIFECYCLE } from '../shared/function-env.ts';
 import type { JobSpecInput } from '../shared/job.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { createFcInvoker, type FcInvoker } from '../functions/invoke/invoker.ts';
@@ -248,6 +248,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       functionName: name,
       ...sizing,
       env,
+      // The stack's instanceLifecycleConfig (infra/transfer-service.ts): pre-stop only.
+      lifecycle: { preStop: { timeoutSeconds: FUNCTION_LIFECYCLE.preStopTimeoutSeconds } },
       idleTimeoutMs: 120_000,
       instances: external ? { kind: 'external', urls: external } : processInstances,
     });

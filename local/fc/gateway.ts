@@ -104,6 +104,7 @@ export async function startFcGateway(options: FcGatewayOptions): Promise<Running
             ...(spec.instances.cwd !== undefined ? { cwd: spec.instances.cwd } : {}),
             env: spec.env ?? {},
             startTimeoutMs,
+            ...(spec.lifecycle?.preStop ? { preStopTimeoutMs: spec.lifecycle.preStop.timeoutSeconds * 1000 } : {}),
             functionName: name,
             onOutput,
           })
