@@ -21,7 +21,7 @@ export const NAMESPACE = 'ossferry';
 
 /**
  * Share of worker memory that in-flight part buffers may use: the rest is Node, TLS, gzip state and
- * headroom (../shared/reference/peers.md §3.1(d): "streamsPerWorker × partSize ≤ 0.6 × memory").
+ * headroom ("streamsPerWorker × partSize ≤ 0.6 × memory", the budget docs/deploy.md explains).
  */
 export const PART_BUFFER_MEMORY_FRACTION = 0.6;
 
@@ -621,7 +621,7 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
   }
   if (v.image.tag) {
     // fc-platform.md §2.4: a tag re-pointed to another digest sends the function to Failed.
-    warnings.push(`image.tag "${v.image.tag}" is mutable; prefer image.digest so a re-pushed tag cannot break deployed functions (fc-platform.md §2.4)`);
+    warnings.push(`image.tag "${v.image.tag}" is mutable; prefer image.digest so a re-pushed tag cannot break deployed functions. Fix: pulumi config rm --path image.tag; pulumi config set --path image.digest sha256:<digest>`);
   }
   const registry = v.image.registry ?? `registry-vpc.${raw.region}.aliyuncs.com`;
   const image: ImageConfig = {
@@ -645,7 +645,7 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
     refuse('sftpPrivateKey', 'is required when sftpHostKeys lists SFTP hosts', 'pulumi config set --secret sftpPrivateKey < ~/.ssh/ossferry_ed25519');
   }
   if (Object.keys(v.sftpHostKeys).length > 0 && vpc.mode === 'none') {
-    warnings.push('sftpHostKeys is set but vpc.mode is "none": workers reach SFTP hosts only over the Internet (peers.md §0 item 12)');
+    warnings.push('sftpHostKeys is set but vpc.mode is "none": workers reach SFTP hosts only over the Internet. Fix, for SFTP hosts in a VPC: pulumi config set --path vpc.mode existing (see docs/deploy.md)');
   }
 
   if (v.destinations.length === 0 && archiveRules.length === 0) {

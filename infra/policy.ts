@@ -3,7 +3,7 @@
  * without Pulumi (test/infra/policy.test.ts). The reference deployment grants AliyunOSSFullAccess and
  * AliyunFCFullAccess; this grants only what the functions call, on the configured bucket/prefix ARNs.
  *
- * ARN forms (../shared/reference/fc-platform.md §1.8): OSS objects `acs:oss:*:*:<bucket>/<key>` (bucket names
+ * ARN forms (FC's RAM documentation): OSS objects `acs:oss:*:*:<bucket>/<key>` (bucket names
  * are global, so region/account stay `*` as in the provider's own example; `*` inside the key is a wildcard),
  * buckets `acs:oss:*:*:<bucket>`, FC 2.0 functions `acs:fc:<region>:<account>:services/<svc>.<qualifier>/functions/<fn>`.
  */
