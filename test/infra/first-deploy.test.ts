@@ -180,3 +180,22 @@ describe('on-demand instance quota', () => {
     expect(c.instanceQuota).toBe(300);
   });
 });
+
+describe('bad input on the new keys', () => {
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ alarms: { contactGroups: 'ops' } }, 'ossferry:alarms.contactGroups', /list of CloudMonitor contact group names.*pulumi config set --path 'alarms\.contactGroups\[0\]'/],
+    [{ alarms: { contactGroup: ['ops'] } }, 'ossferry:alarms.contactGroup', /not a known setting.*pulumi config rm --path alarms\.contactGroup/],
+    [{ instanceQuota: 'lots' }, 'ossferry:instanceQuota', /whole number.*pulumi config set instanceQuota/],
+  ];
+  for (const [extra, field, message] of cases) {
+    it(`refuses ${JSON.stringify(extra)} naming ${field}, the reason and the fix`, () => {
+      // Prepare
+      const values = { ...baseValues(), ...extra };
+      // Act
+      const err = refusal(values);
+      // Assess
+      expect(err.field).toBe(field);
+      expect(err.message).toMatch(message);
+    });
+  }
+});
