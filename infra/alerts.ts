@@ -27,7 +27,7 @@ export class AsyncFailureQueue extends pulumi.ComponentResource {
       {
         queueName: config.names.asyncFailureQueue,
         messageRetentionPeriod: FAILURE_RETENTION_SECONDS,
-        // FC writes the whole failed event (up to the 128 KB async payload limit is not needed: OSS events are small).
+        // MNS's largest message (64 KB): the failed event is an OSS trigger body of a few records, far below it.
         maximumMessageSize: 65_536,
         tags: { 'managed-by': 'ossferry', stack: config.stack },
       },

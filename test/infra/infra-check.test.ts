@@ -41,6 +41,14 @@ describe('npm run infra:check', () => {
     expect(status).toBe(0);
   });
 
+  it('checks the only Pulumi.<env>.yaml when none is named', () => {
+    // Act
+    const { status, out } = infraCheck();
+    // Assess
+    expect(out).toMatch(/^infra:check .*Pulumi\.prod\.yaml \(project ossferry, stack prod\)/m);
+    expect(status).toBe(0);
+  });
+
   it('refuses a config above the instance quota, naming the key, the reason and the fix', () => {
     // Prepare
     const prod = readFileSync(path.join(ROOT, 'Pulumi.prod.yaml'), 'utf8');
