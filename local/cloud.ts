@@ -18,7 +18,8 @@ import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import OSS from 'ali-oss';
-import { FUNCTION_ENV } from '../shared/function-env.ts';
+import { FUNCTION_ENV, FUNCTION_LIFECYCLE } from '../shared/function-env.ts';
+import { buildFunctionEnv, type FunctionEnvSpec } from '../shared/function-env-build.ts';
 import type { JobSpecInput } from '../shared/job.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { createFcInvoker, type FcInvoker } from '../functions/invoke/invoker.ts';
@@ -86,6 +87,11 @@ export interface LocalCloudOptions {
    * through the same allow-list as the HTTP source (127.0.0.1).
    */
   sftp?: { privateKey: string; hostKeys?: Record<string, string> };
+  /**
+   * The deployment's job defaults, as stack config `transfer.*` sets them (OSSFERRY_PART_SIZE_BYTES,
+   * OSSFERRY_STREAMS_PER_WORKER, OSSFERRY_GZIP_LEVEL on the coordinator); explicit job options win.
+   */
+  transfer?: FunctionEnvSpec['transfer'];
   /** Extra environment for the coordinator only (e.g. OSSFERRY_ARCHIVE_RULES for trigger events). */
   coordinatorEnv?: Record<string, string>;
   /**
@@ -219,30 +225,26 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const fcPort = await freePort('127.0.0.1');
     const fcEndpoint = `http://127.0.0.1:${fcPort}`;
     const statusLocation = `oss://${LOCAL_DEFAULTS.statusBucket}/${LOCAL_DEFAULTS.statusPrefix}`;
-    const common: Record<string, string> = {
-      [FUNCTION_ENV.OSS_ENDPOINT]: oss.endpoint,
-      [FUNCTION_ENV.REGION]: oss.region,
-      [FUNCTION_ENV.ACCOUNT_ID]: LOCAL_DEFAULTS.accountId,
+    // The same builder as the stack's (infra/env.ts), with the local servers' endpoints.
+    const envSpec: FunctionEnvSpec = {
+      serviceName: LOCAL_DEFAULTS.serviceName,
+      workerFunction: LOCAL_DEFAULTS.workerFunction,
+      accountId: LOCAL_DEFAULTS.accountId,
+      region: oss.region,
+      statusLocation,
+      maxWorkers: workers.maxInstances * workers.instanceConcurrency,
+      workerTimeoutSeconds: workers.timeoutSeconds,
       // Exactly the loopback address the local source listens on: other private/metadata addresses stay refused.
-      [FUNCTION_ENV.ALLOWED_SOURCE_HOSTS]: '127.0.0.1',
-      [FUNCTION_ENV.WORKER_TIMEOUT_SECONDS]: String(workers.timeoutSeconds),
-      ...(process.env[FUNCTION_ENV.LOG_LEVEL] ? { [FUNCTION_ENV.LOG_LEVEL]: process.env[FUNCTION_ENV.LOG_LEVEL]! } : {}),
-      ...(options.sftp ? { [FUNCTION_ENV.SFTP_PRIVATE_KEY]: options.sftp.privateKey } : {}),
-      ...(options.sftp?.hostKeys ? { [FUNCTION_ENV.SFTP_HOST_KEYS]: JSON.stringify(options.sftp.hostKeys) } : {}),
-      ...options.functionEnv,
+      allowedSourceHosts: ['127.0.0.1'],
+      ...(process.env[FUNCTION_ENV.LOG_LEVEL] ? { logLevel: process.env[FUNCTION_ENV.LOG_LEVEL]! } : {}),
+      ...(options.transfer ? { transfer: options.transfer } : {}),
+      ...(options.sftp ? { sftpPrivateKey: options.sftp.privateKey } : {}),
+      ...(options.sftp?.hostKeys ? { sftpHostKeys: options.sftp.hostKeys } : {}),
+      endpoints: { fc: fcEndpoint, oss: oss.endpoint },
     };
     const functionEnv: LocalFunctionEnv = {
-      coordinator: {
-        ...common,
-        [FUNCTION_ENV.ROLE]: 'coordinator',
-        [FUNCTION_ENV.SERVICE_NAME]: LOCAL_DEFAULTS.serviceName,
-        [FUNCTION_ENV.WORKER_FUNCTION]: LOCAL_DEFAULTS.workerFunction,
-        [FUNCTION_ENV.FC_ENDPOINT]: fcEndpoint,
-        [FUNCTION_ENV.STATUS_LOCATION]: statusLocation,
-        [FUNCTION_ENV.MAX_WORKERS]: String(workers.maxInstances * workers.instanceConcurrency),
-        ...options.coordinatorEnv,
-      },
-      worker: { ...common, [FUNCTION_ENV.ROLE]: 'worker' },
+      coordinator: { ...buildFunctionEnv(envSpec, 'coordinator'), ...options.functionEnv, ...options.coordinatorEnv },
+      worker: { ...buildFunctionEnv(envSpec, 'worker'), ...options.functionEnv },
     };
     const inst = options.instances ?? 'process';
     const urls = typeof inst === 'function' ? await inst(functionEnv) : inst === 'process' ? undefined : inst;
@@ -252,6 +254,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       functionName: name,
       ...sizing,
       env,
+      // The stack's instanceLifecycleConfig (infra/transfer-service.ts): pre-stop only.
+      lifecycle: { preStop: { timeoutSeconds: FUNCTION_LIFECYCLE.preStopTimeoutSeconds } },
       idleTimeoutMs: 120_000,
       instances: external ? { kind: 'external', urls: external } : processInstances,
     });

@@ -60,9 +60,8 @@ export const archiveRuleSchema = z.strictObject({
   destinationBucket: bucket('destinationBucket'),
   destinationPrefix: keyPart('destinationPrefix').default(''),
   deleteSourceAfterVerify: z.boolean({ error: 'deleteSourceAfterVerify must be true or false' }).default(false),
-  gzipLevel: z
-    .union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)], { error: 'gzipLevel must be 0, 1, 2 or 3' })
-    .default(DEFAULT_GZIP_LEVEL),
+  // No default here: a rule without a level takes the deployment's transfer.gzipLevel (shared/job-defaults.ts), else ruleGzipLevel's.
+  gzipLevel: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)], { error: 'gzipLevel must be 0, 1, 2 or 3' }).optional(),
 });
 
 const FIXES: Record<string, string> = {

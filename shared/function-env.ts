@@ -45,4 +45,11 @@ export const FUNCTION_ENV = Object.freeze({
   NATIVE_PATH: 'OSSFERRY_NATIVE_PATH',
   LOG_LEVEL: 'OSSFERRY_LOG_LEVEL',
 });
+/**
+ * Lifecycle hooks both functions configure (FC calls a hook only when the function configures it). The
+ * pre-stop timeout leaves room for the runtime's bounded wait on in-flight invocations (10 s,
+ * functions/runtime/server.ts preStopGraceMs).
+ */
+export const FUNCTION_LIFECYCLE = Object.freeze({ preStopTimeoutSeconds: 15 });
+
 export type FunctionEnvName = (typeof FUNCTION_ENV)[keyof typeof FUNCTION_ENV];

@@ -8,6 +8,7 @@
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { parseJob, type Job } from '../../shared/job.ts';
+import { applyJobDefaults, applyRuleDefaults, applyTriggerJobDefaults, jobDefaultsFromEnv } from '../../shared/job-defaults.ts';
 import { createFcInvoker, invokerOptionsFromContext } from '../invoke/invoker.ts';
 import { createOssClient } from '../oss/client.ts';
 import { HandlerError, type FcContext, type Handler } from '../runtime/types.ts';
@@ -120,7 +121,7 @@ function toHandlerError(err: unknown): HandlerError {
 }
 
 async function runOne(spec: unknown, ctx: FcContext, env: Record<string, string | undefined>) {
-  const job = capWorkers(parseJob(spec), env);
+  const job = capWorkers(parseJob(applyJobDefaults(spec, jobDefaultsFromEnv(env))), env);
   if (job.mode === 'archive') {
     const options = job.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: job.sftpHostKeyFingerprint } : {};
     return archiveReportToJson(await runArchiveJob(job, archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env), options));
@@ -136,10 +137,11 @@ export const handler: Handler = async (event, ctx) => {
     // OSS trigger: functions/archive/events.ts runs one archive job per matching record (idempotent per
     // object version, delete-after-verify per rule); ignored records are logged there.
     const env = process.env;
+    const defaults = jobDefaultsFromEnv(env);
     return await handleOssEvent(event, {
-      rules: archiveRulesFromEnv(env),
+      rules: applyRuleDefaults(archiveRulesFromEnv(env), defaults),
       logger: ctx.logger,
-      runJob: (job, options) => runArchiveJob(capWorkers(job, env), archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env), options),
+      runJob: (job, options) => runArchiveJob(capWorkers(applyTriggerJobDefaults(job, defaults), env), archiveJobDeps(coordinatorDeps(job, ctx, env), ctx, env), options),
     });
   } catch (err) {
     throw toHandlerError(err);

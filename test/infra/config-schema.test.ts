@@ -41,6 +41,7 @@ describe('validateConfig: defaults', () => {
       serviceRole: 'ossferry-dev-fc-service',
       triggerRole: 'ossferry-dev-oss-trigger',
       policyPrefix: 'ossferry-dev-fc-service',
+      asyncFailureQueue: 'ossferry-dev-async-failures',
     });
     expect(c.coordinator).toEqual(DEFAULTS.coordinator);
     expect(c.worker).toEqual(DEFAULTS.worker);
@@ -51,7 +52,7 @@ describe('validateConfig: defaults', () => {
     expect(c.statusPrefix).toBe('ossferry/status/');
     expect(c.abortIncompleteUploadsDays).toBe(3);
     expect(c.archiveRules).toEqual([]);
-    expect(c.warnings).toEqual([]);
+    expect(c.warnings).toEqual([expect.stringMatching(/^alarms\.contactGroups is empty: .*pulumi config set --path 'alarms\.contactGroups\[0\]'/)]);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.worker)).toBe(true);
     expect(Object.isFrozen(c.destinations[0])).toBe(true);
