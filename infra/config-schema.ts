@@ -13,6 +13,7 @@ import { parseArchiveRules, DEFAULT_GZIP_LEVEL } from '../shared/archive-rules.t
 import type { ArchiveRule, GzipLevel } from '../shared/archive-rules.ts';
 import { InvalidInputError } from '../shared/errors.ts';
 import { FC, OSS, UNITS } from '../shared/limits.ts';
+import { endpointSyntax } from '../shared/oss-endpoint.ts';
 import { PLAN_DEFAULTS } from '../shared/plan.ts';
 import { MAX_ENV_BYTES, envBytes, functionEnvironment } from './env.ts';
 import { parseAllowList } from '../shared/ssrf.ts';
@@ -127,6 +128,8 @@ export interface OssferryStackConfig {
   readonly image: ImageConfig;
   readonly internetAccess: boolean;
   readonly allowedSourceHosts: readonly string[];
+  /** Endpoints (`host` or `host:port`) besides OSS's own that a job may name as an oss:// source endpoint: they get the functions' credentials. */
+  readonly allowedOssEndpoints: readonly string[];
   readonly sftpHostKeys: Readonly<Record<string, string>>;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Set with `pulumi config set --secret sftpPrivateKey`; required when sftpHostKeys is non-empty. */
@@ -353,6 +356,7 @@ const topSchema = z.strictObject({
   image: json(imageSchema),
   internetAccess: bool().default(DEFAULTS.internetAccess),
   allowedSourceHosts: json(z.array(z.string({ error: 'must be a string' }), { error: 'must be a JSON list of hosts or CIDRs' })).default([]),
+  allowedOssEndpoints: json(z.array(z.string({ error: 'must be a string' }), { error: 'must be a JSON list of host or host:port entries' })).default([]),
   sftpHostKeys: json(
     z.record(
       z.string().regex(HOST_PORT_RE, { error: 'keys must be host or host:port' }),
@@ -384,6 +388,7 @@ const FIXES: Record<string, string> = {
   image: 'pulumi config set --path image.namespace <ns>; pulumi config set --path image.repo <repo>; pulumi config set --path image.digest sha256:…',
   internetAccess: 'pulumi config set internetAccess true',
   allowedSourceHosts: `pulumi config set allowedSourceHosts '["files.corp.example","10.0.0.0/8"]'`,
+  allowedOssEndpoints: `pulumi config set allowedOssEndpoints '["oss.corp.example","10.0.0.5:9000"]'`,
   sftpHostKeys: `pulumi config set sftpHostKeys '{"sftp.example.com:22":"SHA256:…"}'`,
   logLevel: 'pulumi config set logLevel info',
 };
@@ -640,6 +645,12 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
     refuse('allowedSourceHosts', (err as Error).message, FIXES.allowedSourceHosts!);
   }
 
+  for (const e of v.allowedOssEndpoints) {
+    // Bare host[:port] only: an entry grants the functions' credentials to exactly that endpoint.
+    const syntax = endpointSyntax(e);
+    if (!syntax.ok || e.includes('://')) refuse('allowedOssEndpoints', `${JSON.stringify(e)} is not a host or host:port${syntax.ok ? ' (leave the scheme out)' : ` (${syntax.detail})`}`, FIXES.allowedOssEndpoints!);
+  }
+
   const sftpPrivateKey = raw.secrets?.sftpPrivateKey;
   if (Object.keys(v.sftpHostKeys).length > 0 && !sftpPrivateKey) {
     refuse('sftpPrivateKey', 'is required when sftpHostKeys lists SFTP hosts', 'pulumi config set --secret sftpPrivateKey < ~/.ssh/ossferry_ed25519');
@@ -687,6 +698,7 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
     image,
     internetAccess: v.internetAccess,
     allowedSourceHosts: v.allowedSourceHosts,
+    allowedOssEndpoints: v.allowedOssEndpoints,
     sftpHostKeys: v.sftpHostKeys,
     logLevel: v.logLevel,
     secrets: sftpPrivateKey ? { sftpPrivateKey } : {},
@@ -701,6 +713,7 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
       ['archiveRules', JSON.stringify(archiveRules).length],
       ['sftpHostKeys', JSON.stringify(v.sftpHostKeys).length],
       ['allowedSourceHosts', v.allowedSourceHosts.join(',').length],
+      ['allowedOssEndpoints', v.allowedOssEndpoints.join(',').length],
     ];
     const [biggest] = parts.sort((a, b) => b[1] - a[1])[0]!;
     refuse(

@@ -39,6 +39,7 @@ export function functionEnvironment(c: OssferryStackConfig, role: FunctionRole):
       maxWorkers: c.worker.maxInstances,
       workerTimeoutSeconds: c.worker.timeoutSeconds,
       allowedSourceHosts: c.allowedSourceHosts,
+      allowedOssEndpoints: c.allowedOssEndpoints,
       logLevel: c.logLevel,
       transfer: c.transfer,
       archiveRules: c.archiveRules,

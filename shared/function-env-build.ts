@@ -20,6 +20,8 @@ export interface FunctionEnvSpec {
   workerTimeoutSeconds: number;
   /** Hosts/CIDRs a source may resolve to despite being private (SSRF allow-list). */
   allowedSourceHosts: readonly string[];
+  /** Endpoints besides OSS's own that a job may name for an oss:// source (they receive the credentials). */
+  allowedOssEndpoints?: readonly string[];
   logLevel?: string;
   /** The coordinator's job defaults (shared/job-defaults.ts); explicit job options win. Unset: the job's own defaults. */
   transfer?: { partSizeBytes?: number; streamsPerWorker?: number; gzipLevel?: number };
@@ -38,6 +40,7 @@ export function buildFunctionEnv(s: FunctionEnvSpec, role: FunctionRole): Record
     [FUNCTION_ENV.REGION]: s.region,
     [FUNCTION_ENV.ALLOWED_SOURCE_HOSTS]: s.allowedSourceHosts.join(','),
   };
+  if (s.allowedOssEndpoints && s.allowedOssEndpoints.length > 0) env[FUNCTION_ENV.ALLOWED_OSS_ENDPOINTS] = s.allowedOssEndpoints.join(',');
   if (s.logLevel !== undefined) env[FUNCTION_ENV.LOG_LEVEL] = s.logLevel;
   if (s.endpoints?.oss !== undefined) env[FUNCTION_ENV.OSS_ENDPOINT] = s.endpoints.oss;
   if (s.sftpHostKeys && Object.keys(s.sftpHostKeys).length > 0) env[FUNCTION_ENV.SFTP_HOST_KEYS] = JSON.stringify(s.sftpHostKeys);

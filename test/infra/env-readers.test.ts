@@ -56,6 +56,7 @@ const FULL: FunctionEnvSpec = {
   maxWorkers: 4,
   workerTimeoutSeconds: 600,
   allowedSourceHosts: ['127.0.0.1'],
+  allowedOssEndpoints: ['oss.corp.example'],
   logLevel: 'info',
   transfer: { partSizeBytes: 1 << 26, streamsPerWorker: 8, gzipLevel: 1 },
   archiveRules: [{ name: 'r' }],
