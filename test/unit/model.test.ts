@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../shared/errors.ts';
 import { UNITS } from '../../shared/limits.ts';
+import { bestUniformStartup, calibrationRows } from '../../shared/model/calibration.ts';
 import { instanceBandwidthGbps, instanceStartDelay, predict, regionProfile, type ModelInput } from '../../shared/model/index.ts';
 
 const sizeArb = fc.integer({ min: 0, max: 2 * 1024 * UNITS.GB });
@@ -172,5 +173,29 @@ describe('time and cost model', () => {
       expect((e as InvalidInputError).field).toBe(name === 'sourceRegion' ? 'region' : name);
       expect((e as Error).message).toMatch(/Fix: /);
     }
+  });
+});
+
+describe('calibration against the published fan-out', () => {
+  it('reproduces 2 GB, 10.774 GB, 14.68 GB (100 instances) and the one-instance column within 25 %, not 200 MB in 1 s', () => {
+    // Act
+    const rows = calibrationRows();
+    // Assess
+    const byKey = Object.fromEntries(rows.map((r) => [`${r.label}@${r.instances}`, r]));
+    for (const k of ['2 GB@100', '10.774 GB@100', '14.68 GB@100', '200 MB@1', '2 GB@1', '10.774 GB@1', '14.68 GB@1']) expect(byKey[k]!.withinTolerance).toBe(true);
+    expect(byKey['200 MB@100']!.withinTolerance).toBe(false);
+    expect(byKey['10.774 GB@1']!.modelSeconds).toBeGreaterThan(600);
+    // Every reference run is one part per instance, one connection each.
+    for (const r of rows) {
+      expect(r.prediction.time.workers).toBe(r.instances);
+      expect(r.prediction.time.connections).toBe(r.instances);
+    }
+  });
+
+  it('no constant start-up puts the whole 100-instance column within 25 %', () => {
+    // Act
+    const best = bestUniformStartup();
+    // Assess
+    expect(best.worstError).toBeGreaterThan(0.25);
   });
 });
