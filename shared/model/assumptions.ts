@@ -35,7 +35,7 @@ export function assumptionsOf(p: ModelParams, origin: Partial<Record<keyof Model
       value: formatRate(p.connectionBytesPerSecond),
       basis: o('connectionBytesPerSecond', `per source connection; default ${formatRate(MODEL_DEFAULTS.connectionBytesPerSecond)}, one FC instance's rate in the published fan-out (measure with --probe)`),
     },
-    { name: 'requestLatencySeconds', value: `${p.requestLatencySeconds} s`, basis: o('requestLatencySeconds', 'first byte of a ranged read plus an UploadPart round trip, per part and stream') },
+    { name: 'requestLatencySeconds', value: `${Number(p.requestLatencySeconds.toPrecision(3))} s`, basis: o('requestLatencySeconds', 'first byte of a ranged read plus an UploadPart round trip, per part and stream') },
     { name: 'startupSeconds', value: `${p.startupSeconds} s`, basis: o('startupSeconds', 'cold starts and fan-out: the intercept of the published 100-instance runs') },
     { name: 'finishSeconds', value: `${p.finishSeconds} s`, basis: o('finishSeconds', 'Complete and the CRC-64 check') },
     { name: 'workerCpuSecondsPerGiB', value: `${p.workerCpuSecondsPerGiB} CPU-s/GiB`, basis: o('workerCpuSecondsPerGiB', 'worker CPU per GiB copied, from bench:copy') },
