@@ -132,7 +132,7 @@ export interface ProbeResult {
  */
 export async function probeSource(source: RangeSource, identity: SourceIdentity, reads: number, readSize: number): Promise<ProbeResult | undefined> {
   if (identity.size === 0) return undefined;
-  const n = Math.max(1, Math.min(reads, Math.ceil(identity.size / readSize)));
+  const n = Math.max(1, Math.min(reads, identity.size));
   const len = Math.min(readSize, Math.floor(identity.size / n));
   const firstBytes: number[] = [];
   let bytes = 0;

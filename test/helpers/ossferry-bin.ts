@@ -12,9 +12,10 @@ export interface BinResult {
   stderr: string;
 }
 
-export function ossferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<BinResult> {
+/** Runs `ossferry …args`; `cwd` defaults to the repo (relative paths in args resolve against it). */
+export function ossferry(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<BinResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['cli/ossferry.ts', ...args], { cwd: REPO, env: { ...process.env, OSSFERRY_VERBOSE: '0', ...env } });
+    const child = spawn(process.execPath, [`${REPO}cli/ossferry.ts`, ...args], { cwd: cwd ?? REPO, env: { ...process.env, OSSFERRY_VERBOSE: '0', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -80,6 +80,32 @@ describe('ossferry plan', () => {
     expect(r.stdout).toMatch(/nothing was uploaded/);
   });
 
+  it('README: plan ./big.log oss://bucket/big.log --probe serves a local file through a local HTTP source', async () => {
+    // Prepare
+    await writeFile(path.join(dir, 'big.log'), data);
+    // Act
+    const r = await ossferry(['plan', './big.log', 'oss://bucket/big.log', '--probe'], {}, dir);
+    // Assess
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`source\\s+http://127\\.0\\.0\\.1:\\d+/big\\.log \\(http\\), ${data.length} bytes`));
+    expect(r.stdout).toMatch(/probe\s+3 ranged read\(s\)/);
+    expect(r.stdout).toMatch(/connectionBytesPerSecond\s+.* — measured: 3 ranged read\(s\)/);
+  });
+
+  it("README: a deployment's settings (--region cn-shanghai --workers 32 --worker-vcpu 4 --worker-memory-mb 8192 --json)", async () => {
+    // Act
+    const r = await ossferry(['plan', http.url('/in/data.bin'), 'oss://bucket/big.iso', '--region', 'cn-shanghai', '--workers', '32', '--worker-vcpu', '4', '--worker-memory-mb', '8192', '--json']);
+    // Assess
+    expect(r.code).toBe(0);
+    const plan = planOf(r.stdout);
+    const byName = Object.fromEntries((plan.assumptions as Array<{ name: string; value: string; basis: string }>).map((a) => [a.name, a]));
+    expect(byName.region).toMatchObject({ value: 'cn-shanghai', basis: 'set by --region' });
+    expect(byName.workerVcpu!.value).toBe('4 vCPU, 8 GB');
+    expect(byName.instanceGbps!.value).toBe('1.5 Gbit/s');
+    expect(byName.accountGbps!.value).toBe('20 Gbit/s');
+    expect(byName.burstInstances!.value).toBe('300 at once, then 300/min');
+  });
+
   it('plans an OSS source from a local cloud data directory: size and CRC-64 from OSS, no egress in the same region', async () => {
     // Prepare
     const dataDir = path.join(dir, 'oss-src');
@@ -129,7 +155,7 @@ describe('ossferry plan', () => {
       expect(r.code).toBe(0);
       const plan = planOf(r.stdout);
       expect(plan.source).toMatchObject({ kind: 'sftp', size: data.length });
-      expect(plan.probe.reads).toBe(1);
+      expect(plan.probe).toMatchObject({ reads: 3, bytes: 3 * Math.floor(data.length / 3) });
       expect(plan.cost.egressUsd).toBe(0);
       expect(r.stdout + r.stderr).not.toContain('PRIVATE KEY');
     });
