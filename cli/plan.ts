@@ -17,8 +17,7 @@ import path from 'node:path';
 import { InvalidInputError, OssferryError } from '../shared/errors.ts';
 import { FUNCTION_ENV } from '../shared/function-env.ts';
 import { parseOssUrl } from '../shared/job.ts';
-import { predict, resolveParams, type ModelInput, type Prediction, type SourceKind } from '../shared/model/index.ts';
-import { formatRate } from '../shared/model/assumptions.ts';
+import { formatRate, predict, resolveParams, type ModelInput, type Prediction, type SourceKind } from '../shared/model/index.ts';
 import { openSource } from '../functions/sources/index.ts';
 import { allowListFromEnv } from '../functions/sources/screen.ts';
 import type { RangeSource, SourceIdentity } from '../functions/sources/types.ts';
@@ -236,6 +235,11 @@ export async function planCommand(source: string, destination: string, o: PlanOp
   if (typeof dest === 'string') throw new InvalidInputError('destination', `${JSON.stringify(destination)} ${dest}`, 'use oss://bucket/key');
   const { input, origin } = modelInputFromFlags(o);
   const kind = sourceKindOf(source);
+  if (kind === 'oss' && input.sourceRegion === undefined && o.ossRegion !== undefined) {
+    // A deployment's oss:// source is read in --oss-region: egress is billed when that is not the model's region.
+    input.sourceRegion = o.ossRegion;
+    origin.sourceRegion = 'from --oss-region';
+  }
   try {
     resolveParams({ ...input, size: 0, sourceKind: kind });
   } catch (e) {
