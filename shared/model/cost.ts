@@ -2,8 +2,8 @@
  * The cost model: what one copy job is billed, from the time model's per-worker durations.
  *
  * - FC compute, in compute units (CU): 1 CU per vCPU-second, 0.15 CU per GB-second, 75 CU per 10,000
- *   invocations; CU price in USD. Workers are billed from invocation to return (their parts, slowed to the
- *   account bandwidth when that binds); the coordinator is billed for the whole job because it waits.
+ *   invocations; CU price in USD. Workers are billed from invocation to return (their parts, each at most at
+ *   its share of the account bandwidth); the coordinator is billed for the whole job because it waits.
  * - OSS requests (PUT- and GET-type alike per 10,000): InitiateMultipartUpload, one UploadPart per part,
  *   CompleteMultipartUpload, the status object (written at start, per finished task and at the end), a HEAD
  *   of the destination; an oss:// source adds a HEAD and one ranged GET per part.
@@ -13,6 +13,7 @@
  */
 import { UNITS } from '../limits.ts';
 import type { ModelParams } from './params.ts';
+import { gbpsToBytes } from './platform.ts';
 import type { TimePrediction } from './time.ts';
 
 export interface CostPrediction {
@@ -35,10 +36,10 @@ export interface CostPrediction {
 export const CU = Object.freeze({ perVcpuSecond: 1, perGbSecond: 0.15, perInvocation: 75 / 10_000 });
 
 export function predictCost(p: ModelParams, t: TimePrediction): CostPrediction {
-  const ownEnd = Math.max(...t.perWorker.map((w) => w.latencySeconds + w.transferSeconds));
-  // When the account bandwidth binds, every worker is slowed by the same factor.
-  const stretch = ownEnd > 0 ? Math.max(1, t.transferSeconds / ownEnd) : 1;
-  const workerSeconds = t.perWorker.reduce((a, w) => a + (w.latencySeconds + w.transferSeconds) * stretch, 0);
+  // A worker is billed for its own transfer, or for its fair share of the account bandwidth when all workers
+  // together would exceed it (each then moves at most account ÷ workers). Scaling delays are not billed.
+  const fairShare = gbpsToBytes(p.accountGbps) / t.workers;
+  const workerSeconds = t.perWorker.reduce((a, w) => a + w.latencySeconds + Math.max(w.transferSeconds, w.bytes / fairShare), 0);
   const coordinatorSeconds = t.seconds;
   const vcpuSeconds = workerSeconds * p.workerVcpu + coordinatorSeconds * p.coordinatorVcpu;
   const gbSeconds = workerSeconds * p.workerMemoryGb + coordinatorSeconds * p.coordinatorMemoryGb;

@@ -1,11 +1,10 @@
 /**
  * The time model: how long a copy takes on FC, from the planner's own parts and tasks (shared/plan.ts).
  *
- * Each task is one worker instance. A worker moves bytes at the smallest of
- *   - its streams × the source's per-connection throughput (a worker with fewer parts than streams uses fewer),
- *   - its instance bandwidth (by vCPU),
- *   - its CPU: vCPU ÷ worker CPU seconds per GiB,
- * and pays one request latency per part on each stream (its parts ÷ streams, rounded up). Worker k (the
+ * Each task is one worker instance. Its streams take its parts in turn, each at the source's per-connection
+ * throughput (a worker with fewer parts than streams opens fewer connections); all its streams together stay
+ * within its instance bandwidth (by vCPU) and its CPU (vCPU ÷ worker CPU seconds per GiB). It pays one request
+ * latency per part on each stream (its parts ÷ streams, rounded up). Worker k (the
  * coordinator is instance 0) starts at once when k < the region's burst, else (k − burst + 1) × 60 ÷ growth
  * seconds later. All workers together cannot beat the account's OSS upload bandwidth, so the transfer lasts
  * the larger of the slowest worker and size ÷ account bandwidth (the two limits are not added).
@@ -49,16 +48,25 @@ export interface TimePrediction {
   bottleneck: Bottleneck;
 }
 
-function workerRate(p: ModelParams, parts: number): { bytesPerSecond: number; streams: number; limitedBy: WorkerTime['limitedBy'] } {
-  const streams = Math.max(1, Math.min(p.streamsPerWorker, parts));
-  const limits: Array<[number, WorkerTime['limitedBy']]> = [
-    [streams * p.connectionBytesPerSecond, 'source connections'],
-    [gbpsToBytes(p.instanceGbps), 'instance bandwidth'],
-    [(p.workerVcpu / p.workerCpuSecondsPerGiB) * UNITS.GB, 'worker CPU'],
-  ];
-  let best = limits[0]!;
-  for (const l of limits) if (l[0] < best[0]) best = l;
-  return { bytesPerSecond: best[0], streams, limitedBy: best[1] };
+/**
+ * One worker's transfer: its streams take its parts in turn (part k on stream k mod streams), each stream at
+ * the per-connection rate, all streams together within the instance bandwidth and the CPU. The slowest stream
+ * or the shared limit, whichever takes longer.
+ */
+function workerTransfer(p: ModelParams, sizes: readonly number[]): { seconds: number; streams: number; limitedBy: WorkerTime['limitedBy'] } {
+  const streams = Math.max(1, Math.min(p.streamsPerWorker, sizes.length));
+  const perStream = new Array<number>(streams).fill(0);
+  let bytes = 0;
+  for (let k = 0; k < sizes.length; k++) {
+    perStream[k % streams]! += sizes[k]!;
+    bytes += sizes[k]!;
+  }
+  const streamSeconds = Math.max(...perStream) / p.connectionBytesPerSecond;
+  const bandwidth = gbpsToBytes(p.instanceGbps);
+  const cpu = (p.workerVcpu / p.workerCpuSecondsPerGiB) * UNITS.GB;
+  const shared = bytes / Math.min(bandwidth, cpu);
+  if (streamSeconds >= shared) return { seconds: streamSeconds, streams, limitedBy: 'source connections' };
+  return { seconds: shared, streams, limitedBy: bandwidth <= cpu ? 'instance bandwidth' : 'worker CPU' };
 }
 
 /** Seconds after start-up at which FC delivers worker `index` (0-based; the coordinator is instance 0). */
@@ -71,17 +79,18 @@ export function predictTime(p: ModelParams): TimePrediction {
   const fanOutCap = Math.min(p.workers, p.instanceQuota - 1);
   const plan = planJob(p.size, { partSize: p.partSize, maxWorkers: fanOutCap, streamsPerWorker: p.streamsPerWorker });
   const perWorker: WorkerTime[] = plan.tasks.map((t, i) => {
-    const bytes = t.parts.reduce((a, x) => a + (x.end - x.start), 0);
-    const rate = workerRate(p, t.parts.length);
+    const sizes = t.parts.map((x) => x.end - x.start);
+    const bytes = sizes.reduce((a, x) => a + x, 0);
+    const transfer = workerTransfer(p, sizes);
     return {
       bytes,
       parts: t.parts.length,
-      streams: rate.streams,
-      bytesPerSecond: rate.bytesPerSecond,
-      limitedBy: rate.limitedBy,
+      streams: transfer.streams,
+      bytesPerSecond: transfer.seconds > 0 ? bytes / transfer.seconds : 0,
+      limitedBy: transfer.limitedBy,
       startDelaySeconds: instanceStartDelay(i, p.burstInstances, p.growthPerMinute),
       latencySeconds: Math.ceil(t.parts.length / p.streamsPerWorker) * p.requestLatencySeconds,
-      transferSeconds: bytes / rate.bytesPerSecond,
+      transferSeconds: transfer.seconds,
     };
   });
   const account = gbpsToBytes(p.accountGbps);
