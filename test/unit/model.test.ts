@@ -229,3 +229,27 @@ describe('cost model', () => {
     expect(r.cost.workerSeconds).toBeCloseTo(r.time.perWorker.reduce((a, w) => a + w.latencySeconds + w.transferSeconds, 0), 6);
   });
 });
+
+describe('one worker', () => {
+  it('its streams take the parts in turn: 9 equal parts on 8 streams take two part-times, 8 parts one', () => {
+    // Prepare
+    const part = 10 * UNITS.MB;
+    const input = { sourceKind: 'http' as const, partSize: part, workers: 1, streamsPerWorker: 8, connectionBytesPerSecond: 10e6, instanceGbps: 100, requestLatencySeconds: 0 };
+    // Act
+    const eight = predict({ ...input, size: 8 * part });
+    const nine = predict({ ...input, size: 9 * part });
+    // Assess
+    expect(eight.time.transferSeconds).toBeCloseTo(part / 10e6, 9);
+    expect(nine.time.transferSeconds).toBeCloseTo((2 * part) / 10e6, 9);
+    expect(nine.time.connections).toBe(8);
+    expect(nine.time.bottleneck).toBe('source connections');
+  });
+
+  it('all its streams share the instance bandwidth', () => {
+    // Act: 8 streams × 100 MB/s against 1 Gbit/s (125 MB/s).
+    const r = predict({ size: 8 * 64 * UNITS.MB, sourceKind: 'http', partSize: 64 * UNITS.MB, workers: 1, connectionBytesPerSecond: 100e6, requestLatencySeconds: 0 });
+    // Assess
+    expect(r.time.bottleneck).toBe('instance bandwidth');
+    expect(r.time.transferSeconds).toBeCloseTo((8 * 64 * UNITS.MB) / 125e6, 9);
+  });
+});
