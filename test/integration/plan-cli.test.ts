@@ -206,6 +206,14 @@ describe('ossferry plan', () => {
       expect(await bucketContents(dataDir, 'dst')).toEqual({ objects: [], uploads: [] });
     });
 
+    it('an oss:// source on the local cloud needs --data-dir, and says so before reading anything', async () => {
+      // Act
+      const r = await ossferry(['plan', 'oss://src/big/object.bin', 'oss://dst/x.bin']);
+      // Assess
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--data-dir: is required for oss:\/\/ sources on the local cloud\. Fix: /);
+    });
+
     it('a deployment (--oss-region) refuses a loopback source the local cloud would allow', async () => {
       // Act
       const r = await ossferry(['plan', http.url('/in/data.bin'), 'oss://dst/x.bin', '--oss-region', 'cn-hangzhou'], { OSSFERRY_ALLOWED_SOURCE_HOSTS: '' });
@@ -222,6 +230,7 @@ describe('ossferry plan', () => {
       [['--account-gbps', 'fast'], /--account-gbps: "fast" is not a number/],
       [['--region', 'Mars!'], /--region: \(region\) "Mars!" is not a region id/],
       [['--probe-reads', '3'], /--probe-reads: only applies with --probe/],
+      [['--source-region', 'cn-beijing'], /--source-region: only applies to oss:\/\/ sources/],
     ])('model parameter out of range %j is refused naming it, before the source is contacted', async (flags, message) => {
       // Prepare
       const before = http.requests.length;
