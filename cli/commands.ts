@@ -145,7 +145,7 @@ async function runWithProgress(cloud: LocalCloud, spec: JobSpecInput, quiet: boo
 }
 
 /** Reads `--sftp-key-file`; a clear error naming the flag when it is missing or not a private key. */
-async function readSftpKey(file: string): Promise<string> {
+export async function readSftpKey(file: string): Promise<string> {
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new InvalidInputError('--sftp-key-file', `cannot read ${JSON.stringify(file)} (${e.code ?? e.message})`, 'pass the path of the SSH private key whose public key is in the server\'s authorized_keys');
   });

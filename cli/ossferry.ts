@@ -119,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   process.env.OSSFERRY_LOG_LEVEL ??= 'warn';
   const program = buildProgram(await import('./commands.ts'));
   await registerLocal(program);
+  (await import('./plan.ts')).registerPlanCommand(program);
   try {
     await program.parseAsync(argv);
     return Number(process.exitCode ?? 0);
