@@ -31,6 +31,10 @@ import { crc64 } from '../shared/crc64/index.ts';
 import { startLocalCloud } from '../local/cloud.ts';
 import { descendantsOf, startSshd } from '../local/sshd.ts';
 import { generateLogLike } from './lib/loglike.ts';
+import { sftpReadRows, type SftpReadRow } from './lib/sftp-read.ts';
+
+/** Bytes of the SFTP-read comparison (OSSFERRY_BENCH_SFTP_READ_BYTES, default 1 GiB). */
+const SFTP_READ_BYTES = Number(process.env.OSSFERRY_BENCH_SFTP_READ_BYTES ?? 1024 * 1024 * 1024);
 
 const MiB = 1024 * 1024;
 
@@ -281,6 +285,7 @@ async function main(): Promise<void> {
     sftp: { privateKey: sshd.privateKey },
   });
   const rows: Row[] = [];
+  let sftpRows: SftpReadRow[] = [];
   try {
     // The input: log-like data written in 64 MiB chunks; CRC of the whole and of the reference prefix.
     const path = join(sshd.root, 'big.log');
@@ -364,6 +369,8 @@ async function main(): Promise<void> {
         ],
       });
     }
+    // 4. SFTP reads alone: ossferry's reader against OpenSSH's client, same file, same sshd.
+    sftpRows = await sftpReadRows(sshd, path, Math.min(SIZE, SFTP_READ_BYTES));
   } finally {
     await cloud.close();
     await sshd.close();
@@ -381,6 +388,12 @@ async function main(): Promise<void> {
     console.log(`  ${r.name}`);
     for (const [label, mb] of r.rss) console.log(`    ${pad(label, 44)}${mb}`);
   }
+  console.log(`\nSFTP read to nowhere, ${Math.round((sftpRows[0]?.bytes ?? 0) / MiB)} MiB, median of 3 alternating rounds (ossferry: 4 ranges per connection on its SFTP channels):`);
+  for (const r of sftpRows) console.log(`  ${pad(r.name, 44)}${pad(r.seconds.toFixed(2) + ' s', 10)}${r.mbps.toFixed(1)} MB/s`);
+  const openssh = sftpRows[0]!;
+  const perConnection = sftpRows[1]!.mbps / openssh.mbps;
+  const scaling = sftpRows.slice(1).map((r) => +(r.mbps / sftpRows[1]!.mbps).toFixed(2));
+  console.log(`  ossferry / OpenSSH, one connection: ${perConnection.toFixed(2)} (target ≥ 0.8); scaling over 1/2/4 connections: ${scaling.join(' / ')}`);
   const [ours, ref, pigz] = rows;
   const speedup = ours!.mbps / ref!.mbps;
   console.log(`\nossferry vs reference: ${speedup.toFixed(1)}× (target ≥ 4×); vs pigz -1 pipeline: ${(ours!.mbps / pigz!.mbps).toFixed(2)}×`);
@@ -408,6 +421,15 @@ async function main(): Promise<void> {
         targetMet: speedup >= 4,
         verified: rows.every((r) => r.verified),
         dispatch: 'fc2 → local FC gateway → worker processes',
+        sftpRead: {
+          bytes: openssh.bytes,
+          opensshMBps: +openssh.mbps.toFixed(1),
+          ossferryMBps: Object.fromEntries(sftpRows.slice(1).map((r) => [`${r.connections}conn`, +r.mbps.toFixed(1)])),
+          perConnectionRatio: +perConnection.toFixed(2),
+          scaling,
+          targetPerConnection: 0.8,
+          metPerConnection: perConnection >= 0.8,
+        },
       }),
   );
   if (!rows.every((r) => r.verified)) process.exitCode = 1;

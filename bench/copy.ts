@@ -3,6 +3,8 @@
  *   ossferry       the full path: fc2 → local FC → coordinator → workers (child processes) → ranged reads → OSS,
  *                  with everything production does (If-Match/If-Range pinned reads, CRC-64 per part checked
  *                  against x-oss-hash-crc64ecma, receipts, Complete, combined CRC verified)
+ *   ossferry over undici  the same, in a second local cloud whose workers read through undici instead of the
+ *                  hand-written transport (functions/sources/raw-http.ts): that transport stays only if ≥ 1.15×
  *   ali-oss (a)    `multipartUpload(file)` with its defaults, uploading the same file from disk
  *   ali-oss (b)    `multipartUpload(file)` tuned to ossferry's part size and total parallel streams
  *   ceiling (c)    raw signed UploadPart of part-sized in-memory buffers (node:http, keep-alive, no MD5/CRC on the
@@ -175,9 +177,17 @@ async function main(): Promise<void> {
     serverProcesses: { execArgv: profArgs('server') },
     ...(profDir ? { functionEnv: { NODE_OPTIONS: profArgs('function').join(' ') } } : {}),
   });
+  // The same path with ranged reads over undici instead of the hand-written transport (issue: keep it only if it wins).
+  const undiciCloud = await startLocalCloud({
+    sourceRoot: dir,
+    workers: { maxInstances: workers, instanceConcurrency: 1, memoryMb: 2048 },
+    serverProcesses: { execArgv: profArgs('server') },
+    functionEnv: { OSSFERRY_HTTP_TRANSPORT: 'undici', ...(profDir ? { NODE_OPTIONS: profArgs('function').join(' ') } : {}) },
+  });
+  const clouds = { ossferry: cloud, 'ossferry-undici': undiciCloud } as const;
   const results: CaseResult[] = [];
   let coldNote = '';
-  let sameRound: Array<{ vsDefault: number; vsCeiling: number }> = [];
+  let sameRound: Array<{ vsDefault: number; vsCeiling: number; vsUndici: number }> = [];
   try {
     process.stderr.write(`bench:copy: writing a ${(size / MiB).toFixed(0)} MiB source file\n`);
     const file = path.join(dir, 'src.bin');
@@ -191,10 +201,12 @@ async function main(): Promise<void> {
     const tw = performance.now();
     const warm = await cloud.submitJob({ source: cloud.httpSource.url('/warm.bin'), destination: `oss://${cloud.bucket}/bench/warmup.bin`, partSize, workers, streamsPerWorker: streams });
     const coldSeconds = (performance.now() - tw) / 1000;
+    await undiciCloud.submitJob({ source: undiciCloud.httpSource.url('/warm.bin'), destination: `oss://${undiciCloud.bucket}/bench/warmup.bin`, partSize, workers, streamsPerWorker: streams });
     coldNote = `cold job (${(warm.size / MiB).toFixed(0)} MiB incl. ${workers} worker starts): ${coldSeconds.toFixed(2)} s, ${(warm.size / 1e6 / coldSeconds).toFixed(1)} MB/s`;
 
-    const cases: Array<[ChildArgs['kind'] | 'ossferry', string, string]> = [
+    const cases: Array<[ChildArgs['kind'] | keyof typeof clouds, string, string]> = [
       ['ossferry', 'ossferry', `${workers} workers × ${streams} streams, CRC-64 verified, warm instances; RSS = max worker`],
+      ['ossferry-undici', 'ossferry over undici', 'the same, ranged reads through undici (Pool.request) instead of the hand-written transport'],
       ['default', 'ali-oss (a) default', 'multipartUpload(file), defaults'],
       ['tuned', 'ali-oss (b) tuned', `multipartUpload(file), partSize ${(partSize / MiB).toFixed(0)} MiB, parallel ${workers * streams}`],
       ['ceiling', 'ceiling (c) raw parts', `signed UploadPart from memory, no MD5/CRC, ${workers * streams} streams`],
@@ -205,16 +217,17 @@ async function main(): Promise<void> {
         await warmPageCache(file);
         process.stderr.write(`bench:copy: round ${round}/${rounds}: ${name}\n`);
         const cpu0 = cpuSnapshot();
-        if (kind === 'ossferry') {
+        if (kind === 'ossferry' || kind === 'ossferry-undici') {
+          const c = clouds[kind];
           const rss = sampleFunctionRss('worker', 200);
           const t0 = performance.now();
-          const dest = `bench/ossferry-${round}.bin`;
-          const report = await cloud.submitJob({ source: cloud.httpSource.url('/src.bin'), destination: `oss://${cloud.bucket}/${dest}`, partSize, workers, streamsPerWorker: streams });
+          const dest = `bench/${kind}-${round}.bin`;
+          const report = await c.submitJob({ source: c.httpSource.url('/src.bin'), destination: `oss://${c.bucket}/${dest}`, partSize, workers, streamsPerWorker: streams });
           const seconds = (performance.now() - t0) / 1000;
           const peaks = [...rss.stop().values()];
           if (report.crc64 !== expected) throw new Error(`ossferry CRC-64 ${report.crc64} != source ${expected}`);
           runs[i]!.push({ seconds, rss: Math.max(0, ...peaks), cpu: cpuDelta(cpu0, cpuSnapshot()) });
-          await cloud.ossClient().delete(dest);
+          await c.ossClient().delete(dest);
         } else {
           const r = await runChild({ kind, client: clientOptions, file, size, partSize, parallel: workers * streams });
           runs[i]!.push({ seconds: r.seconds, rss: r.maxRssBytes, cpu: cpuDelta(cpu0, cpuSnapshot()) });
@@ -235,13 +248,14 @@ async function main(): Promise<void> {
         note,
       });
     }
-    sameRound = runs[0]!.map((r, k) => ({ vsDefault: runs[1]![k]!.seconds / r.seconds, vsCeiling: runs[3]![k]!.seconds / r.seconds }));
+    sameRound = runs[0]!.map((r, k) => ({ vsDefault: runs[2]![k]!.seconds / r.seconds, vsCeiling: runs[4]![k]!.seconds / r.seconds, vsUndici: runs[1]![k]!.seconds / r.seconds }));
   } finally {
     await cloud.close();
+    await undiciCloud.close();
     await rm(dir, { recursive: true, force: true });
   }
 
-  const [ours, a, b, c] = results as [CaseResult, CaseResult, CaseResult, CaseResult];
+  const [ours, undici, a, b, c] = results as [CaseResult, CaseResult, CaseResult, CaseResult, CaseResult];
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log('');
   console.log(`${pad('case', 24)} ${pad('MB/s', 8)} ${pad('seconds', 8)} ${pad('rounds MB/s', 20)} ${pad('peak RSS', 9)} ${pad('CPU s (median round)', 62)} notes`);
@@ -254,8 +268,13 @@ async function main(): Promise<void> {
   const vsCeiling = ours.mbps / c.mbps;
   const rangeVsDefault = ratioRange(sameRound.map((r) => r.vsDefault));
   const rangeVsCeiling = ratioRange(sameRound.map((r) => r.vsCeiling));
+  // The hand-written transport stays only while it is ≥ 15 % faster end to end than undici.
+  const rawVsUndici = ours.mbps / undici.mbps;
+  const rangeVsUndici = ratioRange(sameRound.map((r) => r.vsUndici));
+  const transportDecision = rawVsUndici >= 1.15 ? 'keep the hand-written transport' : 'use undici';
   console.log('');
   console.log(`ossferry / ali-oss default = ${vsDefault.toFixed(2)} (same-round ${rangeVsDefault}; target ≥ 1.5)   ossferry / ceiling = ${vsCeiling.toFixed(2)} (same-round ${rangeVsCeiling}; target ≥ 0.8)   ossferry / ali-oss tuned = ${vsTuned.toFixed(2)}`);
+  console.log(`hand-written transport / undici = ${rawVsUndici.toFixed(2)} (same-round ${rangeVsUndici}; keep it only at ≥ 1.15): ${transportDecision}`);
   console.log(`loopback on ${os.cpus().length} CPU(s); local OSS and HTTP source each in their own process, shared by every case; source file in the page cache`);
   console.log(`ossferry ${coldNote}`);
   console.log(
@@ -266,6 +285,10 @@ async function main(): Promise<void> {
       aliOssDefaultMBps: +a.mbps.toFixed(1),
       aliOssTunedMBps: +b.mbps.toFixed(1),
       ceilingMBps: +c.mbps.toFixed(1),
+      undiciMBps: +undici.mbps.toFixed(1),
+      rawVsUndici: +rawVsUndici.toFixed(2),
+      sameRoundRawVsUndici: rangeVsUndici,
+      transportDecision,
       ratioVsDefault: +vsDefault.toFixed(2),
       ratioVsTuned: +vsTuned.toFixed(2),
       ratioVsCeiling: +vsCeiling.toFixed(2),

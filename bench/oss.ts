@@ -281,7 +281,8 @@ async function main(): Promise<void> {
     const rssRaw = await hwm(raw.child.pid!);
     const pad = (s: string, n: number) => s.padEnd(n);
     // The local OSS's body hash: kernel and batch occupancy (items per batch ~ upload streams hashed side by side).
-    const health = (await (await fetch(`http://127.0.0.1:${t.port}/_ossferry/health`)).json()) as { hash?: Record<string, unknown> };
+    const adminAuth = { authorization: `Bearer ${String(oss.ready.adminToken)}` };
+    const health = (await (await fetch(`${String(oss.ready.adminEndpoint)}/_ossferry/health`, { headers: adminAuth })).json()) as { hash?: Record<string, unknown> };
     const kernel = String(health.hash?.kernel ?? 'unknown');
     console.log(`\nlocal OSS vs raw node:http loopback, ${SIZE / MiB} MiB per case, buffer ${BUF / 1024} KiB, ${os.cpus().length} CPUs, MD5 kernel ${kernel}`);
     console.log(`a warm-up round, then ${ROUNDS} alternating rounds; each row is the round with the median OSS/raw ratio, with the range over all rounds\n`);

@@ -4,6 +4,8 @@
  */
 import { InvalidInputError } from '../shared/errors.ts';
 import { SFTP_FINGERPRINT_RE, type JobSpecInput } from '../shared/job.ts';
+import { OBJECT_ACLS, SSE_ALGORITHMS, STORAGE_CLASSES, type ObjectOptionsInput } from '../shared/attributes.ts';
+import { UNPINNED_POLICIES, type UnpinnedPolicy } from '../shared/pinning.ts';
 
 const UNITS: Record<string, number> = {
   '': 1,
@@ -56,6 +58,36 @@ export interface TransferFlags {
   gzipLevel?: string;
   /** SFTP host key pin → job sftpHostKeyFingerprint. */
   sftpHostKey?: string;
+  /** Unpinned-source policy → job unpinned. */
+  unpinned?: string;
+  /** Destination object attributes → job object. `preserve` is false with --no-preserve. */
+  preserve?: boolean;
+  storageClass?: string;
+  sse?: string;
+  sseKmsKeyId?: string;
+  tag?: string[];
+  acl?: string;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new InvalidInputError(flag, `${JSON.stringify(value)} is not one of ${allowed.join(', ')}`, `pass e.g. ${flag} ${allowed[0]}`);
+  return value as T;
+}
+
+/** The job's `object` field from the attribute flags; undefined when none was given. */
+function objectFromFlags(f: TransferFlags): ObjectOptionsInput | undefined {
+  const o: ObjectOptionsInput = {};
+  if (f.preserve === false) o.preserve = false;
+  if (f.storageClass !== undefined) o.storageClass = oneOf('--storage-class', f.storageClass, STORAGE_CLASSES);
+  if (f.sse !== undefined) o.serverSideEncryption = oneOf('--sse', f.sse, SSE_ALGORITHMS);
+  if (f.sseKmsKeyId !== undefined) o.kmsKeyId = f.sseKmsKeyId;
+  if (f.acl !== undefined) o.acl = oneOf('--acl', f.acl, OBJECT_ACLS);
+  for (const t of f.tag ?? []) {
+    const eq = t.indexOf('=');
+    if (eq <= 0) throw new InvalidInputError('--tag', `${JSON.stringify(t)} is not key=value`, 'pass e.g. --tag project=alpha (repeat for more tags)');
+    (o.tags ??= {})[t.slice(0, eq)] = t.slice(eq + 1);
+  }
+  return Object.keys(o).length > 0 ? o : undefined;
 }
 
 /** The job spec for `ossferry copy`; the coordinator validates it again (shared/job.ts). */
@@ -74,6 +106,14 @@ export function jobSpecFromFlags(source: string, destination: string, f: Transfe
   }
   if (f.sourceEndpoint !== undefined) spec.sourceEndpoint = f.sourceEndpoint;
   if (f.sourceRegion !== undefined) spec.sourceRegion = f.sourceRegion;
+  const object = objectFromFlags(f);
+  if (object !== undefined) spec.object = object;
+  if (f.unpinned !== undefined) {
+    if (!(UNPINNED_POLICIES as readonly string[]).includes(f.unpinned)) {
+      throw new InvalidInputError('--unpinned', `${JSON.stringify(f.unpinned)} is not a policy`, `pass ${UNPINNED_POLICIES.join(' or ')}`);
+    }
+    spec.unpinned = f.unpinned as UnpinnedPolicy;
+  }
   if (f.gzipLevel !== undefined && !f.gzip) {
     throw new InvalidInputError('--gzip-level', 'only applies with --gzip', 'add --gzip (archive mode), or remove --gzip-level');
   }

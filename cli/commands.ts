@@ -22,6 +22,7 @@ import { createFcInvoker } from '../functions/invoke/invoker.ts';
 import { jobProgress, type JobProgress } from '../functions/status/progress.ts';
 import { ossStatusStore, parseStatusLocation } from '../functions/status/store.ts';
 import { LOCAL_DEFAULTS, startLocalCloud, type JobReport, type LocalCloud, type LocalCloudOptions } from '../local/cloud.ts';
+import { runningCloudState } from '../local/cloud-state.ts';
 import { sshdAvailable, startSshd, SSHD_PATH, type Sshd } from '../local/sshd.ts';
 import { formatBytes, jobSpecFromFlags, parseSize, parseWhole, type TransferFlags } from './args.ts';
 import { envCredentials, ossAccess } from './oss-access.ts';
@@ -30,8 +31,9 @@ import { verifyObject } from './verify.ts';
 
 export { verifyCommand } from './verify.ts';
 
-const out = (s: string) => process.stdout.write(s + '\n');
-const err = (s: string) => process.stderr.write(s + '\n');
+/** One line to stdout / stderr (the commands' only output paths). */
+export const out = (s: string) => process.stdout.write(s + '\n');
+export const err = (s: string) => process.stderr.write(s + '\n');
 
 /** Prints a copy or archive report (a table, or one JSON line carrying `kind`). */
 export function printJobReport(r: JobReport, json = false): void {
@@ -143,7 +145,7 @@ async function runWithProgress(cloud: LocalCloud, spec: JobSpecInput, quiet: boo
 }
 
 /** Reads `--sftp-key-file`; a clear error naming the flag when it is missing or not a private key. */
-async function readSftpKey(file: string): Promise<string> {
+export async function readSftpKey(file: string): Promise<string> {
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new InvalidInputError('--sftp-key-file', `cannot read ${JSON.stringify(file)} (${e.code ?? e.message})`, 'pass the path of the SSH private key whose public key is in the server\'s authorized_keys');
   });
@@ -339,6 +341,11 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
     if (!st?.isFile()) throw new InvalidInputError('source', `${JSON.stringify(source)} is neither a URL nor a readable file`, 'pass an http(s):// URL, oss://bucket/key or a path to a local file');
     sourceRoot = path.dirname(full);
     url = '';
+  }
+  const running = o.dataDir ? await runningCloudState(path.resolve(o.dataDir)) : undefined;
+  if (running) {
+    // Two servers on one data dir would corrupt it (each clears temp files at start).
+    throw new InvalidInputError('--data-dir', `a local cloud (pid ${running.pid}) is running on ${o.dataDir}`, 'stop it first, or pass another --data-dir');
   }
   const cloud = await startLocalCloud({
     ...(sourceRoot ? { sourceRoot } : {}),

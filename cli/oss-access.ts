@@ -4,14 +4,20 @@
  * shell history and process listings).
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import OSS from 'ali-oss';
 import { InvalidInputError } from '../shared/errors.ts';
+import { runningCloudState } from '../local/cloud-state.ts';
+import { localOssClientOptions } from '../local/oss/client-options.ts';
 import { startOssServer } from '../local/oss/index.ts';
 
 export interface OssAccessFlags {
   ossEndpoint?: string;
   ossRegion?: string;
-  /** Read a local cloud's data directory (a local OSS is started on it for the command's lifetime). */
+  /**
+   * Read a local cloud's data directory: through the running `ossferry local cloud` on it, if any, else a local
+   * OSS started on it for the command's lifetime.
+   */
   dataDir?: string;
 }
 
@@ -38,6 +44,14 @@ export function envCredentials(): { accessKeyId: string; accessKeySecret: string
 export async function ossAccess(o: OssAccessFlags, dataDirHint: string): Promise<OssAccess> {
   if (o.dataDir) {
     if (!existsSync(o.dataDir)) throw new InvalidInputError('--data-dir', `${o.dataDir} does not exist`, `pass the --data-dir used with ${dataDirHint}`);
+    // A running `ossferry local cloud` owns its data dir: ask its OSS rather than open a second server on the
+    // same files (a second server would also clear the first one's in-flight temp files at start).
+    const running = await runningCloudState(path.resolve(o.dataDir));
+    if (running) {
+      const at = { ...running.oss, port: Number(new URL(running.oss.endpoint).port) };
+      const client = (b: string) => new OSS({ ...localOssClientOptions(at, b), retryMax: 0 } as OSS.Options);
+      return { client, local: true, async close() {} };
+    }
     const oss = await startOssServer({ dataDir: o.dataDir });
     return { client: (b) => new OSS({ ...oss.clientOptions(b), retryMax: 0 } as OSS.Options), local: true, close: () => oss.close() };
   }

@@ -4,7 +4,6 @@
  * in ./commands.ts. Bad flags and bad values end with one line naming the flag and the fix, exit code 2;
  * a failed job exits 1.
  */
-import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { InvalidInputError } from '../shared/errors.ts';
 
@@ -64,6 +63,13 @@ export function buildProgram(cmds: Commands): Command {
       .option('--expected-crc64 <decimal>', 'fail unless the object CRC-64 equals this')
       .option('--source-endpoint <endpoint>', 'endpoint of an oss:// source in another region')
       .option('--source-region <region>', 'region of an oss:// source')
+      .option('--no-preserve', 'do not carry the source\'s Content-Type, Cache-Control, … and x-oss-meta-* over')
+      .option('--storage-class <class>', 'destination storage class: Standard, IA, Archive, ColdArchive, DeepColdArchive')
+      .option('--sse <algorithm>', 'server-side encryption of the destination: AES256, KMS or SM4')
+      .option('--sse-kms-key-id <id>', 'KMS key id (with --sse KMS)')
+      .option('--tag <key=value>', 'object tag (repeatable)', (v: string, all: string[] = []) => [...all, v])
+      .option('--acl <acl>', 'destination object ACL: default, private, public-read, public-read-write')
+      .option('--unpinned <policy>', 'http(s) source without a strong ETag or CRC-64: refuse (default) or trust (copied, marked unpinned)')
       .option('--data-dir <dir>', 'local cloud: keep the local OSS data here')
       .option('--fc-account-id <id>', 'deployment: Alibaba Cloud account id (Pulumi output)')
       .option('--fc-region <region>', 'deployment: FC region, e.g. cn-hangzhou')
@@ -98,13 +104,14 @@ export function buildProgram(cmds: Commands): Command {
   return program;
 }
 
-/** `ossferry local oss` lives in ./local-oss.ts (the local OSS's own command), registered when present. */
+/** `ossferry local …`: `local oss` (./local-oss.ts), `local cloud` (./local-cloud.ts), `local event put` (./local-event.ts). */
 async function registerLocal(program: Command): Promise<void> {
-  const file = new URL('./local-oss.ts', import.meta.url);
-  if (existsSync(file)) {
-    const mod = (await import(file.href)) as { registerLocalOssCommand?: (p: Command) => void };
-    mod.registerLocalOssCommand?.(program);
-  }
+  const { registerLocalOssCommand } = await import('./local-oss.ts');
+  const { registerLocalCloudCommand } = await import('./local-cloud.ts');
+  const { registerLocalEventCommands } = await import('./local-event.ts');
+  registerLocalOssCommand(program);
+  registerLocalCloudCommand(program);
+  registerLocalEventCommands(program);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -112,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   process.env.OSSFERRY_LOG_LEVEL ??= 'warn';
   const program = buildProgram(await import('./commands.ts'));
   await registerLocal(program);
+  (await import('./plan.ts')).registerPlanCommand(program);
   try {
     await program.parseAsync(argv);
     return Number(process.exitCode ?? 0);

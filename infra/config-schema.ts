@@ -13,6 +13,7 @@ import { parseArchiveRules, DEFAULT_GZIP_LEVEL } from '../shared/archive-rules.t
 import type { ArchiveRule, GzipLevel } from '../shared/archive-rules.ts';
 import { InvalidInputError } from '../shared/errors.ts';
 import { FC, OSS, UNITS } from '../shared/limits.ts';
+import { endpointSyntax } from '../shared/oss-endpoint.ts';
 import { PLAN_DEFAULTS } from '../shared/plan.ts';
 import { MAX_ENV_BYTES, envBytes, functionEnvironment } from './env.ts';
 import { parseAllowList } from '../shared/ssrf.ts';
@@ -21,7 +22,7 @@ export const NAMESPACE = 'ossferry';
 
 /**
  * Share of worker memory that in-flight part buffers may use: the rest is Node, TLS, gzip state and
- * headroom (../shared/reference/peers.md §3.1(d): "streamsPerWorker × partSize ≤ 0.6 × memory").
+ * headroom ("streamsPerWorker × partSize ≤ 0.6 × memory", the budget docs/deploy.md explains).
  */
 export const PART_BUFFER_MEMORY_FRACTION = 0.6;
 
@@ -92,6 +93,13 @@ export interface StackNames {
   readonly serviceRole: string;
   readonly triggerRole: string;
   readonly policyPrefix: string;
+  /** MNS queue receiving coordinator async events whose retries ran out (the onFailure destination). */
+  readonly asyncFailureQueue: string;
+}
+
+export interface AlarmsConfig {
+  /** CloudMonitor contact groups notified on function errors and throttles; none → no alarms (a warning). */
+  readonly contactGroups: readonly string[];
 }
 
 /** The validated, defaulted stack config every ComponentResource takes. */
@@ -113,10 +121,15 @@ export interface OssferryStackConfig {
   readonly worker: WorkerConfig;
   readonly transfer: TransferConfig;
   readonly logging: LoggingConfig;
+  readonly alarms: AlarmsConfig;
+  /** The account's on-demand instance quota in this region (FC default 100); worker.maxInstances must fit. */
+  readonly instanceQuota: number;
   readonly vpc: VpcConfig;
   readonly image: ImageConfig;
   readonly internetAccess: boolean;
   readonly allowedSourceHosts: readonly string[];
+  /** Endpoints (`host` or `host:port`) besides OSS's own that a job may name as an oss:// source endpoint: they get the functions' credentials. */
+  readonly allowedOssEndpoints: readonly string[];
   readonly sftpHostKeys: Readonly<Record<string, string>>;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Set with `pulumi config set --secret sftpPrivateKey`; required when sftpHostKeys is non-empty. */
@@ -165,6 +178,8 @@ export const DEFAULTS = Object.freeze({
   }),
   transfer: Object.freeze({ partSizeMb: 64, streamsPerWorker: PLAN_DEFAULTS.streamsPerWorker, gzipLevel: DEFAULT_GZIP_LEVEL }),
   logging: Object.freeze({ logstore: 'ossferry', retentionDays: 30, shardCount: 2, dashboard: true }),
+  /** FC's default cap on on-demand instances per region and account (raised by a quota request). */
+  instanceQuota: 100,
   vpc: Object.freeze({ mode: 'none', cidrBlock: '172.16.0.0/16', vswitchCidrBlock: '172.16.0.0/24' }),
   image: Object.freeze({ createRepository: false }),
   internetAccess: true,
@@ -236,7 +251,7 @@ const workerSchema = z.strictObject({
   timeoutSeconds: sizing.timeoutSeconds.default(DEFAULTS.worker.timeoutSeconds),
   instanceConcurrency: sizing.instanceConcurrency.default(DEFAULTS.worker.instanceConcurrency),
   maxInstances: int()
-    .refine((n) => n >= 1 && n <= 300, { error: 'must be between 1 and 300 (FC default regional instance quota is 100-300)' })
+    .refine((n) => n >= 1 && n <= 300, { error: 'must be between 1 and 300 (the most a job fans out to)' })
     .default(DEFAULTS.worker.maxInstances),
 });
 
@@ -297,7 +312,8 @@ const imageSchema = z.strictObject({
     .regex(/^[a-z0-9.-]+(:\d+)?$/, { error: 'must be a registry host such as registry-vpc.cn-hangzhou.aliyuncs.com' })
     .optional(),
   namespace: z.string({ error: 'is required' }).regex(/^[a-z0-9][a-z0-9_-]{1,29}$/, { error: 'must be an ACR namespace: 2-30 lowercase letters, digits, "_" or "-"' }),
-  repo: z.string({ error: 'is required' }).regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, { error: 'must be an ACR repository name: 2-64 lowercase letters, digits, ".", "_" or "-"' }),
+  // alicloud_cr_repo.name: StringLenBetween(2, 30) in the provider.
+  repo: z.string({ error: 'is required' }).regex(/^[a-z0-9][a-z0-9._-]{1,29}$/, { error: 'must be an ACR repository name: 2-30 lowercase letters, digits, ".", "_" or "-"' }),
   tag: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { error: 'must be a Docker tag' }).optional(),
   digest: z.string({ error: 'must be a string' }).regex(/^sha256:[a-f0-9]{64}$/, { error: 'must be sha256:<64 hex digits>' }).optional(),
   createRepository: bool().default(DEFAULTS.image.createRepository),
@@ -328,10 +344,19 @@ const topSchema = z.strictObject({
   worker: json(workerSchema).prefault({}),
   transfer: json(transferSchema).prefault({}),
   logging: json(loggingSchema).prefault({}),
+  alarms: json(
+    z.strictObject({
+      contactGroups: z.array(z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }), { error: 'must be a list of CloudMonitor contact group names' }).default([]),
+    }),
+  ).prefault({}),
+  instanceQuota: int()
+    .refine((n) => n >= 1 && n <= 100_000, { error: 'must be a whole number of instances ≥ 1' })
+    .default(DEFAULTS.instanceQuota),
   vpc: json(vpcSchema).prefault({}),
   image: json(imageSchema),
   internetAccess: bool().default(DEFAULTS.internetAccess),
   allowedSourceHosts: json(z.array(z.string({ error: 'must be a string' }), { error: 'must be a JSON list of hosts or CIDRs' })).default([]),
+  allowedOssEndpoints: json(z.array(z.string({ error: 'must be a string' }), { error: 'must be a JSON list of host or host:port entries' })).default([]),
   sftpHostKeys: json(
     z.record(
       z.string().regex(HOST_PORT_RE, { error: 'keys must be host or host:port' }),
@@ -357,10 +382,13 @@ const FIXES: Record<string, string> = {
   worker: 'pulumi config set --path worker.<field> <value>',
   transfer: 'pulumi config set --path transfer.<field> <value>',
   logging: 'pulumi config set --path logging.<field> <value>',
+  alarms: "pulumi config set --path 'alarms.contactGroups[0]' <CloudMonitor contact group>",
+  instanceQuota: 'pulumi config set instanceQuota <your regional on-demand instance quota, default 100>',
   vpc: 'pulumi config set --path vpc.mode none|create|existing (see docs/deploy.md)',
   image: 'pulumi config set --path image.namespace <ns>; pulumi config set --path image.repo <repo>; pulumi config set --path image.digest sha256:…',
   internetAccess: 'pulumi config set internetAccess true',
   allowedSourceHosts: `pulumi config set allowedSourceHosts '["files.corp.example","10.0.0.0/8"]'`,
+  allowedOssEndpoints: `pulumi config set allowedOssEndpoints '["oss.corp.example","10.0.0.5:9000"]'`,
   sftpHostKeys: `pulumi config set sftpHostKeys '{"sftp.example.com:22":"SHA256:…"}'`,
   logLevel: 'pulumi config set logLevel info',
 };
@@ -490,6 +518,7 @@ export function stackNames(namePrefix: string): StackNames {
     serviceRole: `${namePrefix}-fc-service`,
     triggerRole: `${namePrefix}-oss-trigger`,
     policyPrefix: `${namePrefix}-fc-service`,
+    asyncFailureQueue: `${namePrefix}-async-failures`,
   });
 }
 
@@ -566,6 +595,19 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
   const budget = memoryBudgetProblem(transfer, v.worker);
   if (budget) refuse('transfer.streamsPerWorker', budget, fixFor('worker.memoryMb', '<MB>'));
 
+  // FC caps on-demand instances per region and account (default 100). A fan-out above the cap only turns into
+  // 429 throttles, so refuse it at preview time unless the operator says the quota was raised.
+  if (v.worker.maxInstances > v.instanceQuota) {
+    refuse(
+      'worker.maxInstances',
+      `(${v.worker.maxInstances}) is above the account's on-demand instance quota in ${raw.region} (instanceQuota ${v.instanceQuota}; FC's default is ${DEFAULTS.instanceQuota})`,
+      `pulumi config set --path worker.maxInstances ${v.instanceQuota}, or after raising the quota in the FC console: pulumi config set instanceQuota ${v.worker.maxInstances}`,
+    );
+  }
+  if (v.alarms.contactGroups.length === 0) {
+    warnings.push(`alarms.contactGroups is empty: no CloudMonitor alarms on function errors and throttles. Fix: ${FIXES.alarms}`);
+  }
+
   let vpc: VpcConfig;
   if (v.vpc.mode === 'create') {
     if (!v.vpc.zoneId) refuse('vpc.zoneId', 'is required when vpc.mode is "create"', fixFor('vpc.zoneId', `${raw.region}-h`));
@@ -584,7 +626,7 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
   }
   if (v.image.tag) {
     // fc-platform.md §2.4: a tag re-pointed to another digest sends the function to Failed.
-    warnings.push(`image.tag "${v.image.tag}" is mutable; prefer image.digest so a re-pushed tag cannot break deployed functions (fc-platform.md §2.4)`);
+    warnings.push(`image.tag "${v.image.tag}" is mutable; prefer image.digest so a re-pushed tag cannot break deployed functions. Fix: pulumi config rm --path image.tag; pulumi config set --path image.digest sha256:<digest>`);
   }
   const registry = v.image.registry ?? `registry-vpc.${raw.region}.aliyuncs.com`;
   const image: ImageConfig = {
@@ -603,12 +645,18 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
     refuse('allowedSourceHosts', (err as Error).message, FIXES.allowedSourceHosts!);
   }
 
+  for (const e of v.allowedOssEndpoints) {
+    // Bare host[:port] only: an entry grants the functions' credentials to exactly that endpoint.
+    const syntax = endpointSyntax(e);
+    if (!syntax.ok || e.includes('://')) refuse('allowedOssEndpoints', `${JSON.stringify(e)} is not a host or host:port${syntax.ok ? ' (leave the scheme out)' : ` (${syntax.detail})`}`, FIXES.allowedOssEndpoints!);
+  }
+
   const sftpPrivateKey = raw.secrets?.sftpPrivateKey;
   if (Object.keys(v.sftpHostKeys).length > 0 && !sftpPrivateKey) {
     refuse('sftpPrivateKey', 'is required when sftpHostKeys lists SFTP hosts', 'pulumi config set --secret sftpPrivateKey < ~/.ssh/ossferry_ed25519');
   }
   if (Object.keys(v.sftpHostKeys).length > 0 && vpc.mode === 'none') {
-    warnings.push('sftpHostKeys is set but vpc.mode is "none": workers reach SFTP hosts only over the Internet (peers.md §0 item 12)');
+    warnings.push('sftpHostKeys is set but vpc.mode is "none": workers reach SFTP hosts only over the Internet. Fix, for SFTP hosts in a VPC: pulumi config set --path vpc.mode existing (see docs/deploy.md)');
   }
 
   if (v.destinations.length === 0 && archiveRules.length === 0) {
@@ -644,10 +692,13 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
     worker: v.worker as WorkerConfig,
     transfer,
     logging: { ...v.logging, project: logProject },
+    alarms: { contactGroups: v.alarms.contactGroups },
+    instanceQuota: v.instanceQuota,
     vpc,
     image,
     internetAccess: v.internetAccess,
     allowedSourceHosts: v.allowedSourceHosts,
+    allowedOssEndpoints: v.allowedOssEndpoints,
     sftpHostKeys: v.sftpHostKeys,
     logLevel: v.logLevel,
     secrets: sftpPrivateKey ? { sftpPrivateKey } : {},
@@ -662,6 +713,7 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
       ['archiveRules', JSON.stringify(archiveRules).length],
       ['sftpHostKeys', JSON.stringify(v.sftpHostKeys).length],
       ['allowedSourceHosts', v.allowedSourceHosts.join(',').length],
+      ['allowedOssEndpoints', v.allowedOssEndpoints.join(',').length],
     ];
     const [biggest] = parts.sort((a, b) => b[1] - a[1])[0]!;
     refuse(

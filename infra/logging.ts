@@ -22,6 +22,9 @@ export const LOG_JSON_KEYS = Object.freeze([
   { name: 'durationMs', type: 'long' },
 ] as const);
 
+/** Delimiters for full-text and text/JSON field indexes (SLS's default set). */
+export const LOG_TOKEN = ' ,\'";=()[]{}?@&<>/:\n\t\r';
+
 /** Fields FC itself adds to every function log entry. */
 export const FC_LOG_FIELDS = Object.freeze(['serviceName', 'functionName', 'qualifier', 'instanceID']);
 
@@ -72,11 +75,14 @@ export class Logging extends pulumi.ComponentResource {
       {
         project: project.projectName,
         logstore: store.logstoreName,
-        fullText: { caseSensitive: false, token: ' ,\'";=()[]{}?@&<>/:\n\t\r' },
+        fullText: { caseSensitive: false, token: LOG_TOKEN },
         fieldSearches: [
           {
             name: 'message',
             type: 'json',
+            // SLS tokenizes the text keys inside a JSON field with the field's token: a JSON entry needs one
+            // (the provider sends "" otherwise, and its own tests always set it).
+            token: LOG_TOKEN,
             enableAnalytics: true,
             jsonKeys: LOG_JSON_KEYS.map((k) => ({ name: k.name, type: k.type, docValue: true })),
           },

@@ -3,7 +3,7 @@
  * without Pulumi (test/infra/policy.test.ts). The reference deployment grants AliyunOSSFullAccess and
  * AliyunFCFullAccess; this grants only what the functions call, on the configured bucket/prefix ARNs.
  *
- * ARN forms (../shared/reference/fc-platform.md §1.8): OSS objects `acs:oss:*:*:<bucket>/<key>` (bucket names
+ * ARN forms (FC's RAM documentation): OSS objects `acs:oss:*:*:<bucket>/<key>` (bucket names
  * are global, so region/account stay `*` as in the provider's own example; `*` inside the key is a wildcard),
  * buckets `acs:oss:*:*:<bucket>`, FC 2.0 functions `acs:fc:<region>:<account>:services/<svc>.<qualifier>/functions/<fn>`.
  */
@@ -41,9 +41,31 @@ export const UNSCOPABLE_ACTIONS: Readonly<Record<string, string>> = Object.freez
   'ecs:DeleteNetworkInterfacePermission': 'permissions FC created at run time have ids unknown when the policy is written',
 });
 
-/** OSS actions, named once. PutObject also authorises Initiate/UploadPart/CompleteMultipartUpload. */
+/**
+ * OSS actions, named once. PutObject also authorises Initiate/UploadPart/CompleteMultipartUpload.
+ * DeleteObject on destinations: a destination whose CRC-64 check fails after CompleteMultipartUpload is deleted
+ * by the coordinator, so no unverified object is left behind looking like a finished copy (docs/deploy.md).
+ */
 const OSS_READ = ['oss:GetObject'];
-const OSS_WRITE = ['oss:PutObject', 'oss:ListParts', 'oss:AbortMultipartUpload', 'oss:GetObject'];
+const OSS_WRITE = ['oss:PutObject', 'oss:ListParts', 'oss:AbortMultipartUpload', 'oss:GetObject', 'oss:DeleteObject'];
+
+/**
+ * Image pull for custom containers, scoped to the one repository. FC's docs attach AliyunContainerRegistryReadOnlyAccess
+ * (cr:Get*, cr:List*, cr:PullRepository); the default FC role reads tags and manifests with cr:GetRepositoryTag,
+ * cr:GetRepoTagManifest and cr:GetArtifactTag. Those, the repository read and the tag listing are granted by
+ * name (no wildcard actions: each grant is reviewable).
+ */
+export const CR_PULL_ACTIONS = Object.freeze([
+  'cr:PullRepository',
+  'cr:GetRepository',
+  'cr:GetRepositoryTag',
+  'cr:GetRepoTagManifest',
+  'cr:GetArtifactTag',
+  'cr:ListRepositoryTag',
+]);
+
+/** The async failure queue's send ARN, which is also the onFailure destination FC writes to. */
+export const mnsQueueArn = (c: Pick<OssferryStackConfig, 'region' | 'accountId'>, queue: string) => `acs:mns:${c.region}:${c.accountId}:/queues/${queue}/messages`;
 
 export const ossObjectArn = (bucket: string, pattern: string) => `acs:oss:*:*:${bucket}/${pattern}`;
 export const ossBucketArn = (bucket: string) => `acs:oss:*:*:${bucket}`;
@@ -96,8 +118,11 @@ export function serviceRoleStatements(c: OssferryStackConfig): PolicyStatement[]
   // FC ships stdout to the service's logstore with the service role.
   add(['log:PostLogStoreLogs'], [`acs:log:${c.region}:${c.accountId}:project/${c.logging.project}/logstore/${c.logging.logstore}`]);
   // Image pull (fc-platform.md §1.8: FC pulls with the service role; §2.4 acceleration re-pulls on update).
-  add(['cr:PullRepository', 'cr:GetRepository'], [`acs:cr:${c.region}:${c.accountId}:repository/${c.image.namespace}/${c.image.repo}`]);
+  const repo = `acs:cr:${c.region}:${c.accountId}:repository/${c.image.namespace}/${c.image.repo}`;
+  add([...CR_PULL_ACTIONS], [repo, `${repo}/*`]);
   add(['cr:GetAuthorizationToken'], ['*']);
+  // FC delivers coordinator async events whose retries ran out to this queue with the service role.
+  add(['mns:SendMessage'], [mnsQueueArn(c, c.names.asyncFailureQueue)]);
   return statements;
 }
 

@@ -4,6 +4,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { ArchiveTriggers } from './archive-triggers.ts';
+import { AsyncFailureQueue, FunctionAlarms } from './alerts.ts';
 import { Buckets } from './buckets.ts';
 import type { OssferryStackConfig } from './config-schema.ts';
 import { Image } from './image.ts';
@@ -31,6 +32,9 @@ export interface StackOutputs {
   archiveTriggerNames: pulumi.Output<string[]>;
   ownedBuckets: string[];
   vpcId: pulumi.Output<string> | undefined;
+  /** MNS queue holding coordinator async events whose retries ran out. */
+  asyncFailureQueue: pulumi.Output<string>;
+  alarmNames: pulumi.Output<string[]>;
   /** `--fc-account-id … --fc-region … --fc-service … --fc-function …` for `ossferry copy`. */
   copyFlags: pulumi.Output<string>;
   /** A complete example command line; credentials come from the environment, never from outputs. */
@@ -44,6 +48,7 @@ export function createStack(config: OssferryStackConfig): StackOutputs {
   const logging = new Logging('logging', config);
   const image = new Image('image', config);
   const buckets = new Buckets('buckets', config);
+  const failures = new AsyncFailureQueue('async-failures', config);
   const transfer = new TransferService('transfer', config, {
     serviceRoleArn: roles.serviceRoleArn,
     logProject: logging.projectName,
@@ -51,6 +56,12 @@ export function createStack(config: OssferryStackConfig): StackOutputs {
     imageReference: image.reference,
     ...(network.vpc ? { network: network.vpc } : {}),
     dependsOn: [...roles.attachments, logging],
+    asyncFailureDestination: failures.destination,
+    asyncDependsOn: [failures.queue],
+  });
+  const alarms = new FunctionAlarms('alarms', config, {
+    serviceName: transfer.serviceName,
+    functionNames: { coordinator: transfer.coordinatorName, worker: transfer.workerName },
   });
   let triggerNames: pulumi.Output<string[]> = pulumi.output([]);
   if (roles.triggerRoleArn) {
@@ -84,6 +95,8 @@ export function createStack(config: OssferryStackConfig): StackOutputs {
     archiveTriggerNames: triggerNames,
     ownedBuckets: [...config.createBuckets],
     vpcId: network.vpc?.vpcId,
+    asyncFailureQueue: failures.queue.queueName,
+    alarmNames: alarms.alarmNames,
     copyFlags,
     copyCommand,
     copyCredentialEnv: [...CLI_CREDENTIAL_ENV],

@@ -10,6 +10,13 @@ import type { OssferryStackConfig } from './config-schema.ts';
 import type { NetworkOutputs } from './network.ts';
 import { packPolicyDocuments, serviceRoleStatements, triggerRoleStatements, trustPolicy, vpcStatements } from './policy.ts';
 
+/**
+ * A RAM custom policy keeps at most 5 versions; without a rotate strategy the 6th change of a document fails
+ * (alicloud/resource_alicloud_ram_policy.go, rotate_strategy). Dropping the oldest non-default version keeps
+ * every later `pulumi up` working.
+ */
+export const POLICY_ROTATE_STRATEGY = 'DeleteOldestNonDefaultVersionWhenLimitExceeded';
+
 export class Roles extends pulumi.ComponentResource {
   readonly serviceRoleArn: pulumi.Output<string>;
   readonly serviceRoleName: pulumi.Output<string>;
@@ -34,7 +41,7 @@ export class Roles extends pulumi.ComponentResource {
     const attach = (suffix: string, roleName: pulumi.Input<string>, document: pulumi.Input<string>, description: string) => {
       const policy = new alicloud.ram.Policy(
         `${name}-${suffix}`,
-        { policyName: `${n.policyPrefix}-${suffix}`.slice(0, 128), policyDocument: document, description },
+        { policyName: `${n.policyPrefix}-${suffix}`.slice(0, 128), policyDocument: document, description, rotateStrategy: POLICY_ROTATE_STRATEGY },
         { parent: this },
       );
       this.attachments.push(
@@ -72,6 +79,7 @@ export class Roles extends pulumi.ComponentResource {
           policyName: `${n.triggerRole}-invoke`,
           policyDocument: JSON.stringify({ Version: '1', Statement: triggerRoleStatements(config) }),
           description: `ossferry ${config.stack}: OSS trigger may invoke the coordinator`,
+          rotateStrategy: POLICY_ROTATE_STRATEGY,
         },
         { parent: this },
       );

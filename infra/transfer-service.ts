@@ -6,7 +6,7 @@
  */
 import * as alicloud from '@pulumi/alicloud';
 import * as pulumi from '@pulumi/pulumi';
-import { FUNCTION_ENV } from '../shared/function-env.ts';
+import { FUNCTION_ENV, FUNCTION_LIFECYCLE } from '../shared/function-env.ts';
 import type { FunctionSizing, OssferryStackConfig } from './config-schema.ts';
 import { CA_PORT, functionEnvironment, withinEnvLimit } from './env.ts';
 import type { FunctionRole } from './env.ts';
@@ -18,12 +18,18 @@ export interface TransferServiceArgs {
   logstore: pulumi.Input<string>;
   imageReference: pulumi.Input<string>;
   network?: NetworkOutputs;
+  /** onFailure destination of the coordinator's async config (AsyncFailureQueue). */
+  asyncFailureDestination: string;
+  /** Resources the async config must wait for (the queue). */
+  asyncDependsOn: pulumi.Resource[];
   /** The service must not exist before its role can write logs and pull the image. */
   dependsOn: pulumi.Resource[];
 }
 
 /** Required by the API even for custom containers, which ignore it (fc-platform.md §1.2). */
 const UNUSED_HANDLER = 'not-used';
+/** Any non-empty handler enables the hook; custom containers get GET /pre-stop whatever it says. */
+const PRE_STOP_HANDLER = 'pre-stop';
 
 export class TransferService extends pulumi.ComponentResource {
   readonly serviceName: pulumi.Output<string>;
@@ -44,8 +50,9 @@ export class TransferService extends pulumi.ComponentResource {
         logConfig: { project: args.logProject, logstore: args.logstore, enableRequestMetrics: true, enableInstanceMetrics: true },
         ...(args.network
           ? {
+              // No vpcId: the provider derives it from the first vSwitch (vpc_config.vpc_id is Computed-only in
+              // alicloud/resource_alicloud_fc_service.go); setting it fails validation.
               vpcConfig: {
-                vpcId: args.network.vpcId,
                 vswitchIds: args.network.vswitchIds,
                 securityGroupId: args.network.securityGroupId,
               },
@@ -78,6 +85,9 @@ export class TransferService extends pulumi.ComponentResource {
           timeout: sizing.timeoutSeconds,
           instanceConcurrency: sizing.instanceConcurrency,
           customContainerConfig: { image: args.imageReference, accelerationType: 'Default', webServerMode: true },
+          // FC calls GET /pre-stop only when configured: the runtime aborts in-flight work there so parts end
+          // cleanly (functions/runtime/server.ts). No pre-freeze: the runtime has nothing to flush.
+          instanceLifecycleConfig: { preStop: { handler: PRE_STOP_HANDLER, timeout: FUNCTION_LIFECYCLE.preStopTimeoutSeconds } },
           environmentVariables: env,
         },
         { parent: this, ...(secretKey ? { additionalSecretOutputs: ['environmentVariables'] } : {}) },
@@ -94,8 +104,10 @@ export class TransferService extends pulumi.ComponentResource {
         functionName: coordinator.functionName,
         maximumRetryAttempts: config.coordinator.asyncRetryAttempts,
         maximumEventAgeInSeconds: config.coordinator.asyncMaxEventAgeSeconds,
+        // An event whose retries ran out lands in the stack's queue instead of vanishing.
+        destinationConfig: { onFailure: { destination: args.asyncFailureDestination } },
       },
-      { parent: this },
+      { parent: this, dependsOn: args.asyncDependsOn },
     );
 
     this.serviceName = service.name;

@@ -18,7 +18,8 @@ import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import OSS from 'ali-oss';
-import { FUNCTION_ENV } from '../shared/function-env.ts';
+import { FUNCTION_ENV, FUNCTION_LIFECYCLE } from '../shared/function-env.ts';
+import { buildFunctionEnv, type FunctionEnvSpec } from '../shared/function-env-build.ts';
 import type { JobSpecInput } from '../shared/job.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { createFcInvoker, type FcInvoker } from '../functions/invoke/invoker.ts';
@@ -69,6 +70,8 @@ export interface LocalCloudOptions {
   buckets?: string[];
   /** Faults for the local OSS from the start (also `cloud.oss.setFaults`). */
   ossFaults?: FaultConfig;
+  /** The STS credentials the functions get (default: generated), e.g. for a second OSS a test runs beside the local one. */
+  functionCredentials?: { accessKeyId: string; accessKeySecret: string; securityToken: string };
   /** Extra environment for every function instance. */
   functionEnv?: Record<string, string>;
   /** Lines written by function instances. Default: dropped unless OSSFERRY_VERBOSE=1 (then stderr). */
@@ -82,6 +85,11 @@ export interface LocalCloudOptions {
    * through the same allow-list as the HTTP source (127.0.0.1).
    */
   sftp?: { privateKey: string; hostKeys?: Record<string, string> };
+  /**
+   * The deployment's job defaults, as stack config `transfer.*` sets them (OSSFERRY_PART_SIZE_BYTES,
+   * OSSFERRY_STREAMS_PER_WORKER, OSSFERRY_GZIP_LEVEL on the coordinator); explicit job options win.
+   */
+  transfer?: FunctionEnvSpec['transfer'];
   /** Extra environment for the coordinator only (e.g. OSSFERRY_ARCHIVE_RULES for trigger events). */
   coordinatorEnv?: Record<string, string>;
   /**
@@ -124,6 +132,8 @@ export interface LocalCloud {
   workerFunction: string;
   /** The env given to each role's instances. */
   functionEnv: LocalFunctionEnv;
+  /** The key pair (and STS token) the FC gateway accepts: what an fc2 client outside needs to invoke. */
+  fcCredentials: { accessKeyId: string; accessKeySecret: string; securityToken: string };
   /** An ali-oss client for a bucket of the local OSS (the main credentials). */
   ossClient(bucket?: string): OSS;
   /**
@@ -164,7 +174,7 @@ export const LOCAL_DEFAULTS = Object.freeze({
 });
 
 /** Invoker for the local coordinator: fc2's timeout must exceed the coordinator's (fc-platform.md §3.6). */
-function coordinatorInvoker(fc: RunningFcGateway, keys: { accessKeyId: string; accessKeySecret: string; securityToken?: string }, region: string, timeoutSeconds: number, logger: Logger): FcInvoker {
+export function coordinatorInvoker(fc: Pick<RunningFcGateway, 'endpoint' | 'accountId'>, keys: { accessKeyId: string; accessKeySecret: string; securityToken?: string }, region: string, timeoutSeconds: number, logger: Logger): FcInvoker {
   return createFcInvoker({
     accountId: fc.accountId,
     region,
@@ -184,7 +194,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const workers: FunctionSizing = { ...LOCAL_DEFAULTS.workers, ...options.workers };
   const coordinator: FunctionSizing = { ...LOCAL_DEFAULTS.coordinator, ...options.coordinator };
   const bucket = options.buckets?.[0] ?? LOCAL_DEFAULTS.bucket;
-  const sts = { accessKeyId: `STS.${randomBytes(8).toString('hex')}`, accessKeySecret: randomBytes(15).toString('base64url'), securityToken: randomBytes(24).toString('base64url') };
+  const sts = options.functionCredentials ?? { accessKeyId: `STS.${randomBytes(8).toString('hex')}`, accessKeySecret: randomBytes(15).toString('base64url'), securityToken: randomBytes(24).toString('base64url') };
   // One key pair for the gateway and the functions' role: the coordinator signs its worker invocations with the
   // STS credentials FC hands it, as in the cloud, and the local gateway knows a single key pair.
   const fcKeys = { accessKeyId: sts.accessKeyId, accessKeySecret: sts.accessKeySecret };
@@ -213,32 +223,32 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const fcPort = await freePort('127.0.0.1');
     const fcEndpoint = `http://127.0.0.1:${fcPort}`;
     const statusLocation = `oss://${LOCAL_DEFAULTS.statusBucket}/${LOCAL_DEFAULTS.statusPrefix}`;
-    const common: Record<string, string> = {
-      [FUNCTION_ENV.OSS_ENDPOINT]: oss.endpoint,
-      [FUNCTION_ENV.REGION]: oss.region,
-      [FUNCTION_ENV.ACCOUNT_ID]: LOCAL_DEFAULTS.accountId,
+    // The same builder as the stack's (infra/env.ts), with the local servers' endpoints.
+    const envSpec: FunctionEnvSpec = {
+      serviceName: LOCAL_DEFAULTS.serviceName,
+      workerFunction: LOCAL_DEFAULTS.workerFunction,
+      accountId: LOCAL_DEFAULTS.accountId,
+      region: oss.region,
+      statusLocation,
+      maxWorkers: workers.maxInstances * workers.instanceConcurrency,
+      workerTimeoutSeconds: workers.timeoutSeconds,
       // Exactly the loopback address the local source listens on: other private/metadata addresses stay refused.
-      [FUNCTION_ENV.ALLOWED_SOURCE_HOSTS]: '127.0.0.1',
-      [FUNCTION_ENV.WORKER_TIMEOUT_SECONDS]: String(workers.timeoutSeconds),
-      ...(process.env[FUNCTION_ENV.LOG_LEVEL] ? { [FUNCTION_ENV.LOG_LEVEL]: process.env[FUNCTION_ENV.LOG_LEVEL]! } : {}),
-      ...(options.sftp ? { [FUNCTION_ENV.SFTP_PRIVATE_KEY]: options.sftp.privateKey } : {}),
-      ...(options.sftp?.hostKeys ? { [FUNCTION_ENV.SFTP_HOST_KEYS]: JSON.stringify(options.sftp.hostKeys) } : {}),
-      ...options.functionEnv,
+      allowedSourceHosts: ['127.0.0.1'],
+      ...(process.env[FUNCTION_ENV.LOG_LEVEL] ? { logLevel: process.env[FUNCTION_ENV.LOG_LEVEL]! } : {}),
+      ...(options.transfer ? { transfer: options.transfer } : {}),
+      ...(options.sftp ? { sftpPrivateKey: options.sftp.privateKey } : {}),
+      ...(options.sftp?.hostKeys ? { sftpHostKeys: options.sftp.hostKeys } : {}),
+      endpoints: { fc: fcEndpoint, oss: oss.endpoint },
     };
     const functionEnv: LocalFunctionEnv = {
       coordinator: {
-        ...common,
-        [FUNCTION_ENV.ROLE]: 'coordinator',
-        [FUNCTION_ENV.SERVICE_NAME]: LOCAL_DEFAULTS.serviceName,
-        [FUNCTION_ENV.WORKER_FUNCTION]: LOCAL_DEFAULTS.workerFunction,
-        [FUNCTION_ENV.FC_ENDPOINT]: fcEndpoint,
-        [FUNCTION_ENV.STATUS_LOCATION]: statusLocation,
-        [FUNCTION_ENV.MAX_WORKERS]: String(workers.maxInstances * workers.instanceConcurrency),
+        ...buildFunctionEnv(envSpec, 'coordinator'),
         // A killed local coordinator's job is taken over within seconds (the stack keeps the 30 s default).
         [FUNCTION_ENV.LEASE_TTL_SECONDS]: '5',
+        ...options.functionEnv,
         ...options.coordinatorEnv,
       },
-      worker: { ...common, [FUNCTION_ENV.ROLE]: 'worker' },
+      worker: { ...buildFunctionEnv(envSpec, 'worker'), ...options.functionEnv },
     };
     const inst = options.instances ?? 'process';
     const urls = typeof inst === 'function' ? await inst(functionEnv) : inst === 'process' ? undefined : inst;
@@ -248,6 +258,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       functionName: name,
       ...sizing,
       env,
+      // The stack's instanceLifecycleConfig (infra/transfer-service.ts): pre-stop only.
+      lifecycle: { preStop: { timeoutSeconds: FUNCTION_LIFECYCLE.preStopTimeoutSeconds } },
       idleTimeoutMs: 120_000,
       instances: external ? { kind: 'external', urls: external } : processInstances,
     });
@@ -313,6 +325,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       coordinatorFunction: LOCAL_DEFAULTS.coordinatorFunction,
       workerFunction: LOCAL_DEFAULTS.workerFunction,
       functionEnv,
+      fcCredentials: { ...sts },
       ossClient,
       submitJob: (async (jobSpec: JobSpecInput, opts: SubmitOptions = {}) => {
         const r = await submit(jobSpec, opts);

@@ -66,7 +66,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 export async function startOssServerProcess(options: OssServerOptions, po: ServerProcessOptions = {}): Promise<LocalOss> {
   if (options.logger) throw new ServerProcessError('a logger cannot be passed to a server process');
   const { child, ready } = await startChild('oss', options, po);
-  const r = ready as unknown as { endpoint: string; port: number; host: string; region: string; accessKeyId: string; accessKeySecret: string; dataDir: string };
+  const r = ready as unknown as { endpoint: string; port: number; host: string; region: string; accessKeyId: string; accessKeySecret: string; dataDir: string; adminEndpoint: string; adminToken: string };
   return {
     endpoint: r.endpoint,
     port: r.port,
@@ -75,6 +75,7 @@ export async function startOssServerProcess(options: OssServerOptions, po: Serve
     accessKeyId: r.accessKeyId,
     accessKeySecret: r.accessKeySecret,
     dataDir: r.dataDir,
+    admin: { endpoint: r.adminEndpoint, token: r.adminToken },
     clientOptions: (bucket, opts) => localOssClientOptions(r, bucket, opts),
     setFaults(f: FaultConfig) {
       child.stdin?.write(JSON.stringify({ op: 'setFaults', faults: f }) + '\n');
@@ -118,7 +119,7 @@ async function childMain(kind: string, json: string): Promise<void> {
     const oss = await startOssServer(o);
     close = () => oss.close();
     setFaults = (f) => oss.setFaults(f);
-    process.stdout.write(JSON.stringify({ event: 'ready', endpoint: oss.endpoint, port: oss.port, host: oss.host, region: oss.region, accessKeyId: oss.accessKeyId, accessKeySecret: oss.accessKeySecret, dataDir: oss.dataDir }) + '\n');
+    process.stdout.write(JSON.stringify({ event: 'ready', endpoint: oss.endpoint, port: oss.port, host: oss.host, region: oss.region, accessKeyId: oss.accessKeyId, accessKeySecret: oss.accessKeySecret, dataDir: oss.dataDir, adminEndpoint: oss.admin.endpoint, adminToken: oss.admin.token }) + '\n');
   } else if (kind === 'http-source') {
     const { startHttpSourceServer } = await import('./http-source/index.ts');
     const src = await startHttpSourceServer(JSON.parse(json) as { root: string });

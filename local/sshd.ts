@@ -52,6 +52,8 @@ export interface Sshd {
   privateKey: string;
   /** Host key fingerprint as `ssh-keygen -lf` prints it: `SHA256:<base64, no padding>`. */
   hostKeyFingerprint: string;
+  /** The host public key line (`ssh-ed25519 AAAA…`), for an OpenSSH client's known_hosts. */
+  hostPublicKey: string;
   /** Absolute directory holding `files`. */
   root: string;
   /** `sftp://user@127.0.0.1:port<root>/<rel>` for a file under root. */
@@ -206,6 +208,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     user,
     privateKey: await readFile(join(dir, 'user_key'), 'utf8'),
     hostKeyFingerprint,
+    hostPublicKey: (await readFile(join(dir, 'host_key.pub'), 'utf8')).trim(),
     hostKeys: { [`127.0.0.1:${port}`]: hostKeyFingerprint },
     root,
     urlFor: (rel) => `sftp://${user}@127.0.0.1:${port}${join(root, rel)}`,

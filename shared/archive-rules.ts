@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from './errors.ts';
 import { issueField, valueAt } from './issue-path.ts';
+import { OSS } from './limits.ts';
 
 export type GzipLevel = 0 | 1 | 2 | 3;
 
@@ -40,7 +41,7 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const keyPart = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .max(1023, { error: `${what} must be at most 1023 bytes (OSS key limit)` })
+    .refine((s) => Buffer.byteLength(s) <= OSS.MAX_KEY_BYTES, { error: `${what} must be at most ${OSS.MAX_KEY_BYTES} bytes (OSS key limit)` })
     .refine((s) => !s.startsWith('/'), { error: `${what} must not start with "/" (OSS keys have no leading slash)` })
     .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), { error: `${what} must not contain control characters` });
 
@@ -59,9 +60,8 @@ export const archiveRuleSchema = z.strictObject({
   destinationBucket: bucket('destinationBucket'),
   destinationPrefix: keyPart('destinationPrefix').default(''),
   deleteSourceAfterVerify: z.boolean({ error: 'deleteSourceAfterVerify must be true or false' }).default(false),
-  gzipLevel: z
-    .union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)], { error: 'gzipLevel must be 0, 1, 2 or 3' })
-    .default(DEFAULT_GZIP_LEVEL),
+  // No default here: a rule without a level takes the deployment's transfer.gzipLevel (shared/job-defaults.ts), else ruleGzipLevel's.
+  gzipLevel: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)], { error: 'gzipLevel must be 0, 1, 2 or 3' }).optional(),
 });
 
 const FIXES: Record<string, string> = {

@@ -174,3 +174,47 @@ export function parseOssEvent(body: unknown, rules: readonly ArchiveRule[], opts
     };
   });
 }
+
+/** What an OSS trigger reports about one object write (the fields a trigger record carries). */
+export interface ObjectEventFacts {
+  eventName: string;
+  bucket: string;
+  /** As stored (plain, not percent-encoded). */
+  key: string;
+  size: number;
+  eTag: string;
+  region: string;
+  accountId: string;
+  eventTime: Date;
+}
+
+/** The creation event OSS raises for an object of this `x-oss-object-type` (Normal: a PutObject). */
+export function creationEventName(objectType: string | undefined): string {
+  if (objectType === 'Multipart') return 'ObjectCreated:CompleteMultipartUpload';
+  if (objectType === 'Appendable') return 'ObjectCreated:AppendObject';
+  return 'ObjectCreated:PutObject';
+}
+
+/**
+ * The body the OSS trigger POSTs to the function for one object write: one record, the documented shape
+ * (eventName without "oss:", ETag as uppercase hex without quotes, deltaSize = size for a new object).
+ */
+export function ossEventBody(f: ObjectEventFacts): { events: Array<Record<string, unknown>> } {
+  return {
+    events: [
+      {
+        eventName: f.eventName.replace(/^oss:/, ''),
+        eventSource: 'acs:oss',
+        eventTime: f.eventTime.toISOString(),
+        eventVersion: '1.0',
+        oss: {
+          bucket: { arn: `acs:oss:${f.region}:${f.accountId}:${f.bucket}`, name: f.bucket, ownerIdentity: f.accountId, virtualBucket: '' },
+          object: { deltaSize: f.size, eTag: normalizeEtag(f.eTag), key: f.key, size: f.size },
+          ossSchemaVersion: '1.0',
+        },
+        region: f.region,
+        userIdentity: { principalId: f.accountId },
+      },
+    ],
+  };
+}

@@ -30,6 +30,11 @@ export const FUNCTION_ENV = Object.freeze({
   ARCHIVE_RULES: 'OSSFERRY_ARCHIVE_RULES',
   /** Comma-separated hosts/CIDRs a source may resolve to despite being private/loopback (SSRF allow-list). */
   ALLOWED_SOURCE_HOSTS: 'OSSFERRY_ALLOWED_SOURCE_HOSTS',
+  /**
+   * Comma-separated endpoints (`host` or `host:port`) that a job may name as an oss:// source endpoint besides
+   * OSS's own (oss-<region>[-internal].aliyuncs.com) and OSSFERRY_OSS_ENDPOINT: they receive the function's credentials.
+   */
+  ALLOWED_OSS_ENDPOINTS: 'OSSFERRY_ALLOWED_OSS_ENDPOINTS',
   /** JSON object host[:port] → SHA256 host-key fingerprint for SFTP sources. */
   SFTP_HOST_KEYS: 'OSSFERRY_SFTP_HOST_KEYS',
   /** SFTP private key (PEM/OpenSSH); in the cloud injected from a Pulumi secret, never in code. */
@@ -42,4 +47,11 @@ export const FUNCTION_ENV = Object.freeze({
   /** Seconds a job's lease lives without a heartbeat (functions/status/lease.ts); default 30. */
   LEASE_TTL_SECONDS: 'OSSFERRY_LEASE_TTL_SECONDS',
 });
+/**
+ * Lifecycle hooks both functions configure (FC calls a hook only when the function configures it). The
+ * pre-stop timeout leaves room for the runtime's bounded wait on in-flight invocations (10 s,
+ * functions/runtime/server.ts preStopGraceMs).
+ */
+export const FUNCTION_LIFECYCLE = Object.freeze({ preStopTimeoutSeconds: 15 });
+
 export type FunctionEnvName = (typeof FUNCTION_ENV)[keyof typeof FUNCTION_ENV];

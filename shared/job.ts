@@ -7,10 +7,13 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_GZIP_LEVEL, type GzipLevel } from './archive-rules.ts';
+import { objectOptionsProblem, objectOptionsSchema, sourceBaseName, type ObjectOptions } from './attributes.ts';
 import { crc64FromWire } from './crc64/wire.ts';
 import { InvalidInputError } from './errors.ts';
 import { valueAt } from './issue-path.ts';
 import { OSS } from './limits.ts';
+import { endpointSyntax } from './oss-endpoint.ts';
+import { DEFAULT_UNPINNED_POLICY, UNPINNED_POLICIES, type UnpinnedPolicy } from './pinning.ts';
 
 /** An OSS object location. */
 export interface OssLocation {
@@ -44,6 +47,10 @@ interface JobBase {
    * never part of a job: it comes from the functions' env OSSFERRY_SFTP_PRIVATE_KEY (a secret in the cloud).
    */
   sftpHostKeyFingerprint?: string;
+  /** What to do with a source that has no strong validator (shared/pinning.ts). Default refuse. */
+  unpinned: UnpinnedPolicy;
+  /** Attributes of the destination object: kept from the source, storage class, encryption, tags, ACL. */
+  object: ObjectOptions;
   /**
    * A stable name for a source whose URL is not stable across runs (a local file the CLI serves on a random
    * port: `file:///abs/path`). It replaces the URL in the job id, so such jobs resume like any other.
@@ -70,7 +77,7 @@ export function parseOssUrl(url: string): OssLocation | string {
   if (!BUCKET_RE.test(bucket)) return `bucket ${JSON.stringify(bucket)} is not an OSS bucket name (3-63 lowercase letters, digits, "-")`;
   if (key.length === 0) return 'has an empty object key';
   if (key.startsWith('/')) return 'object key starts with "/" (OSS keys have no leading slash)';
-  if (Buffer.byteLength(key) > 1023) return 'object key is longer than 1023 bytes';
+  if (Buffer.byteLength(key) > OSS.MAX_KEY_BYTES) return `object key is longer than ${OSS.MAX_KEY_BYTES} bytes`;
   if (/[\u0000-\u001f\u007f]/.test(key)) return 'object key contains control characters';
   return { bucket, key };
 }
@@ -105,13 +112,10 @@ const sourceString = z.string().superRefine((s, ctx) => {
   }
 });
 
+// Shape only here; whether the endpoint may receive credentials is decided where they live (functions/sources/oss-endpoint.ts).
 const endpointString = z.string().superRefine((s, ctx) => {
-  try {
-    const u = new URL(s.includes('://') ? s : `https://${s}`);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must be http(s)' });
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not a host or URL' });
-  }
+  const r = endpointSyntax(s);
+  if (!r.ok) ctx.addIssue({ code: 'custom', message: r.detail });
 });
 
 /** `SHA256:` + unpadded base64 of a 32-byte digest, as `ssh-keygen -lf -E sha256` prints it. */
@@ -133,6 +137,8 @@ export const jobSpecSchema = z.strictObject({
   overwrite: z.boolean().default(false),
   expectedSize: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   expectedCrc64: z.string().optional(),
+  unpinned: z.enum(UNPINNED_POLICIES).default(DEFAULT_UNPINNED_POLICY),
+  object: objectOptionsSchema.optional(),
   sftpHostKeyFingerprint: z
     .string()
     .regex(SFTP_FINGERPRINT_RE, { message: 'is not a SHA256:<43 base64 characters> host key fingerprint' })
@@ -157,6 +163,9 @@ export const JOB_FIXES: Readonly<Record<string, string>> = Object.freeze({
   overwrite: 'write true or false (default false: an existing destination is never replaced)',
   expectedSize: 'use the source size in bytes, or omit it',
   expectedCrc64: 'use the unsigned decimal CRC-64 (as in x-oss-hash-crc64ecma), or omit it',
+  object:
+    'use {"preserve": true|false, "storageClass": "Standard|IA|Archive|ColdArchive|DeepColdArchive", "serverSideEncryption": "AES256|KMS|SM4", "kmsKeyId": "…", "tags": {"k": "v"}, "acl": "default|private|public-read|public-read-write"} (CLI: --no-preserve, --storage-class, --sse, --sse-kms-key-id, --tag k=v, --acl)',
+  unpinned: 'use "refuse" (default: a source without a strong ETag or CRC-64 is refused) or "trust" (copied and marked unpinned)',
   sftpHostKeyFingerprint:
     'use the server host key fingerprint as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it (SHA256:<43 base64 characters>), only with an sftp:// source',
   sourceName: 'use a stable name for the source such as file:///absolute/path (1..2048 characters), or omit it',
@@ -222,6 +231,16 @@ export function parseJob(input: unknown): Job {
     throw new InvalidInputError('gzipLevel', 'only applies to mode "archive"', 'remove gzipLevel, or set mode to "archive"');
   }
   const destination = parseOssUrl(spec.destination) as OssLocation;
+  if (destination.key.endsWith('/')) {
+    // A "directory" destination takes the source's base name (and .gz for an archive).
+    const base = sourceBaseName(spec.source);
+    if (base === undefined) throw new InvalidInputError('destination', `ends in "/" but the source ${JSON.stringify(spec.source.slice(0, 80))} has no file name`, 'name the destination object in full');
+    destination.key += spec.mode === 'archive' && !base.endsWith('.gz') ? `${base}.gz` : base;
+    if (Buffer.byteLength(destination.key) > OSS.MAX_KEY_BYTES) throw new InvalidInputError('destination', `with the source name added is longer than ${OSS.MAX_KEY_BYTES} bytes`, 'use a shorter prefix or name the object in full');
+  }
+  const object = objectOptionsSchema.parse(spec.object ?? {});
+  const objectProblem = objectOptionsProblem(object);
+  if (objectProblem) throw new InvalidInputError(objectProblem.field, objectProblem.problem, objectProblem.fix);
   if (source.kind === 'oss' && source.bucket === destination.bucket && source.key === destination.key && source.endpoint === undefined) {
     throw new InvalidInputError('destination', 'is the same object as the source', 'choose a different destination key');
   }
@@ -232,6 +251,8 @@ export function parseJob(input: unknown): Job {
     workers: spec.workers,
     streamsPerWorker: spec.streamsPerWorker,
     overwrite: spec.overwrite,
+    unpinned: spec.unpinned,
+    object,
   };
   if (spec.expectedSize !== undefined) base.expectedSize = spec.expectedSize;
   if (spec.expectedCrc64 !== undefined) base.expectedCrc64 = crc64FromWire(spec.expectedCrc64, 'expectedCrc64');

@@ -11,6 +11,8 @@ export const OSS = Object.freeze({
   MIN_PART_NUMBER: 1,
   MAX_PART_NUMBER: 10_000,
   /** oss-protocol.md §3.1/§3.2: non-last parts ≥ 100 KB (checked at Complete → 400 EntityTooSmall). */
+  /** Longest object key, in UTF-8 bytes. */
+  MAX_KEY_BYTES: 1023,
   MIN_PART_SIZE: 100 * KB,
   /** oss-protocol.md §3.1: parts ≤ 5 GB. */
   MAX_PART_SIZE: 5 * GB,

@@ -3,8 +3,8 @@
  * (test/unit/plan.test.ts). OSS limits come from shared/limits.ts (oss-protocol.md §3.1):
  * part numbers 1..10000, parts 100 KB..5 GB except the last, object ≤ 48.8 TB.
  *
- * Tasks are runs of consecutive parts, several parts in flight per worker ("streams"): FC delivers new
- * instances at only ~5/s (peers.md §0 item 3), so fewer, fatter workers beat one instance per part.
+ * Tasks are runs of consecutive parts, several parts in flight per worker ("streams"): every FC instance
+ * starts cold and counts against the region's instance quota, so fewer, fatter workers beat one instance per part.
  */
 import { InvalidInputError } from './errors.ts';
 import { OSS, UNITS } from './limits.ts';

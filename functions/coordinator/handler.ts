@@ -9,6 +9,7 @@
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { parseJob, type Job } from '../../shared/job.ts';
+import { applyJobDefaults, applyRuleDefaults, applyTriggerJobDefaults, jobDefaultsFromEnv } from '../../shared/job-defaults.ts';
 import { jobReportToJson } from '../../shared/report.ts';
 import { crashHookFromEnv } from '../engine/crash.ts';
 import { fcDispatcher } from '../engine/dispatch.ts';
@@ -18,7 +19,8 @@ import type { EngineDeps } from '../engine/types.ts';
 import { createFcInvoker, invokerOptionsFromContext } from '../invoke/invoker.ts';
 import { createOssClient } from '../oss/client.ts';
 import { HandlerError, type FcContext, type Handler } from '../runtime/types.ts';
-import { openSource } from '../sources/index.ts';
+import { openSource, type OssSourceHints } from '../sources/index.ts';
+import { withPinPolicy } from '../sources/pin-policy.ts';
 import { ossStatusStore, parseStatusLocation, type StatusStore } from '../status/store.ts';
 import { archiveRulesFromEnv, parseCoordinatorEvent } from './event.ts';
 import { handleOssEvent } from './trigger.ts';
@@ -62,12 +64,13 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
   const service = required(env, FUNCTION_ENV.SERVICE_NAME, 'set it to the FC service holding the worker function');
   const workerFunction = required(env, FUNCTION_ENV.WORKER_FUNCTION, 'set it to the worker function name');
   const workerTimeoutSeconds = envNumber(env, FUNCTION_ENV.WORKER_TIMEOUT_SECONDS, DEFAULT_WORKER_TIMEOUT_SECONDS);
-  const clientFor = (bucket: string, hints: { endpoint?: string; region?: string } = {}) =>
+  const clientFor = (bucket: string, hints: OssSourceHints = {}) =>
     createOssClient({
       bucket,
       credentials,
       env,
       ...(hints.endpoint ? { endpoint: hints.endpoint } : {}),
+      ...(hints.lookup ? { lookup: hints.lookup } : {}),
       ...((hints.region ?? region) ? { region: hints.region ?? region } : {}),
       // Another region's internal endpoint is unreachable from FC: cross-region goes over the public one.
       internal: hints.region === undefined || hints.region === region,
@@ -87,8 +90,8 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
   const crashAt = crashHookFromEnv(env);
   return {
     logger: ctx.logger,
-    openSource: (j) =>
-      openSource(j.source.url, {
+    openSource: (j) => {
+      const source = openSource(j.source.url, {
         logger: ctx.logger,
         env,
         ossClientFor: clientFor,
@@ -96,7 +99,9 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
           ? { oss: { ...(j.source.endpoint ? { endpoint: j.source.endpoint } : {}), ...(j.source.region ? { region: j.source.region } : {}) } }
           : {}),
         ...(j.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: j.sftpHostKeyFingerprint } : {}),
-      }),
+      });
+      return j.source.kind === 'http' ? withPinPolicy(source, j.unpinned, ctx.logger) : source;
+    },
     destinationClient: clientFor(job.destination.bucket),
     ...(status ? { status } : {}),
     dispatch: fcDispatcher({ invoker, service, workerFunction, logger: ctx.logger }),
@@ -123,7 +128,7 @@ function toHandlerError(err: unknown): HandlerError {
 }
 
 async function runOne(spec: unknown, ctx: FcContext, env: Record<string, string | undefined>) {
-  const job = capWorkers(parseJob(spec), env);
+  const job = capWorkers(parseJob(applyJobDefaults(spec, jobDefaultsFromEnv(env))), env);
   return jobReportToJson(await runJob(job, coordinatorDeps(job, ctx, env)));
 }
 
@@ -134,10 +139,11 @@ export const handler: Handler = async (event, ctx) => {
     // OSS trigger: ./trigger.ts runs one archive job per matching record (idempotent per object version,
     // delete-after-verify per rule); ignored records are logged there.
     const env = process.env;
+    const defaults = jobDefaultsFromEnv(env);
     return await handleOssEvent(event, {
-      rules: archiveRulesFromEnv(env),
+      rules: applyRuleDefaults(archiveRulesFromEnv(env), defaults),
       logger: ctx.logger,
-      runJob: (job, options) => runJob(capWorkers(job, env), coordinatorDeps(job, ctx, env), options),
+      runJob: (job, options) => runJob(capWorkers(applyTriggerJobDefaults(job, defaults), env), coordinatorDeps(job, ctx, env), options),
     });
   } catch (err) {
     throw toHandlerError(err);

@@ -5,6 +5,9 @@
  * retries by re-reading the range) and a long default timeout (it covers the whole request, §2.9).
  */
 import OSS from 'ali-oss';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { InvalidInputError } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 
@@ -30,6 +33,11 @@ export interface OssClientConfig extends OssEndpointOptions {
   credentials: OssCredentials;
   /** Default request timeout in ms (each call may pass its own). Default 600 s. */
   timeoutMs?: number;
+  /**
+   * Resolves (and screens) every connection's host: set for endpoints a job named (functions/sources/oss-endpoint.ts).
+   * The client then gets keep-alive agents of its own instead of ali-oss's shared ones.
+   */
+  lookup?: LookupFunction;
 }
 
 /** Region id without the "oss-" prefix. */
@@ -64,6 +72,10 @@ export function ossClientOptions(config: OssClientConfig): OSS.Options {
   if (region) opts.region = `oss-${normaliseRegion(region)}`;
   if (config.credentials.securityToken) opts.stsToken = config.credentials.securityToken;
   if (opts.endpoint!.startsWith('https://')) opts.secure = true;
+  if (config.lookup) {
+    const agentOptions = { keepAlive: true, lookup: config.lookup };
+    Object.assign(opts, { agent: new HttpAgent(agentOptions), httpsAgent: new HttpsAgent(agentOptions) });
+  }
   return opts;
 }
 

@@ -11,10 +11,15 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import tls from 'node:tls';
+import { Pool } from 'undici';
+import { Readable } from 'node:stream';
+import { attributesFromHeaders, type ObjectAttributes } from '../../shared/attributes.ts';
+import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { safeUrl, silentLogger, type Logger } from '../../shared/log.ts';
 import type { AllowList } from '../../shared/ssrf.ts';
+import { chunkBody, DEFAULT_CHUNK_SIZE } from './chunker.ts';
 import { RawHttpPool, type RawResponse } from './raw-http.ts';
 import { allowListFromEnv, pinnedLookup, screenUrl, type Resolver, type ScreenedTarget } from './screen.ts';
 import { SourceChangedError, SourceUnavailableError, type RangeSource, type SourceIdentity } from './types.ts';
@@ -42,47 +47,19 @@ export interface HttpSourceOptions {
   idleTimeoutMs?: number;
   /** Default 5. */
   maxRedirects?: number;
+  /** Extra trusted CA certificates (PEM) for https sources, e.g. a private CA; the system's stay trusted. */
+  ca?: string | Buffer;
+  /**
+   * How ranged reads travel: 'raw' (./raw-http.ts for plain http, node:http for https) or 'undici' (Node's own
+   * HTTP client, every request). Default: env OSSFERRY_HTTP_TRANSPORT, else 'raw'. bench:copy measures both.
+   */
+  transport?: HttpTransport;
 }
 
-const DEFAULT_CHUNK = 1024 * 1024;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/** Re-chunks a body into `chunkSize` buffers and checks it has exactly `expected` bytes. */
-class SizedChunker extends Transform {
-  readonly #chunk: number;
-  readonly #expected: number;
-  readonly #what: string;
-  #parts: Buffer[] = [];
-  #pending = 0;
-  #seen = 0;
-  constructor(expected: number, chunkSize: number, what: string) {
-    super({ readableHighWaterMark: 4 * chunkSize, writableHighWaterMark: chunkSize });
-    this.#chunk = chunkSize;
-    this.#expected = expected;
-    this.#what = what;
-  }
-  override _transform(data: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.#seen += data.length;
-    if (this.#seen > this.#expected) return cb(new SourceChangedError(`${this.#what}: more bytes than the ${this.#expected} requested`));
-    this.#parts.push(data);
-    this.#pending += data.length;
-    if (this.#pending >= this.#chunk) this.#flushParts();
-    cb();
-  }
-  override _flush(cb: TransformCallback): void {
-    if (this.#seen !== this.#expected) {
-      return cb(new SourceUnavailableError(`${this.#what}: body ended after ${this.#seen} of ${this.#expected} bytes`));
-    }
-    this.#flushParts();
-    cb();
-  }
-  #flushParts(): void {
-    if (this.#pending === 0) return;
-    this.push(this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts, this.#pending));
-    this.#parts = [];
-    this.#pending = 0;
-  }
-}
+export type HttpTransport = 'raw' | 'undici';
+const TRANSPORT_ENV = 'OSSFERRY_HTTP_TRANSPORT';
 
 const isStrongEtag = (e: string | undefined): e is string => typeof e === 'string' && e.startsWith('"');
 
@@ -108,6 +85,17 @@ const one = (h: ResponseHeaders, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
+/** The whole-object CRC-64 an OSS origin states (x-oss-hash-crc64ecma); undefined when absent or malformed. */
+function publishedCrc64(h: ResponseHeaders): bigint | undefined {
+  const v = one(h, 'x-oss-hash-crc64ecma');
+  if (v === undefined) return undefined;
+  try {
+    return crc64FromWire(v, 'x-oss-hash-crc64ecma');
+  } catch {
+    return undefined;
+  }
+}
+
 /** An http(s):// source. Create with `new HttpSource(url, options)`; `close()` frees its sockets. */
 export class HttpSource implements RangeSource {
   readonly displayUrl: string;
@@ -121,6 +109,12 @@ export class HttpSource implements RangeSource {
   readonly #maxRedirects: number;
   readonly #httpAgent: http.Agent;
   readonly #httpsAgent: https.Agent;
+  #attributes: ObjectAttributes | undefined;
+  readonly #transport: HttpTransport;
+  readonly #ca: string | undefined;
+  readonly #maxSockets: number;
+  /** undici pools per origin and screened address (transport 'undici'). */
+  readonly #pools = new Map<string, Pool>();
   /** Plain-http ranged reads; undefined once a response needed node:http (not framed by Content-Length). */
   #raw: RawHttpPool | undefined;
   /** Screened target per host:port: resolved once per source, every later socket goes to the same address. */
@@ -144,12 +138,17 @@ export class HttpSource implements RangeSource {
     this.#allow = options.allow ?? allowListFromEnv();
     this.#resolver = options.resolver;
     this.#log = options.logger ?? silentLogger;
-    this.#chunk = options.chunkSize ?? DEFAULT_CHUNK;
+    this.#chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.#idle = options.idleTimeoutMs ?? 60_000;
     this.#maxRedirects = options.maxRedirects ?? 5;
     const agentOpts = { keepAlive: true, maxSockets: options.maxSockets ?? 64, scheduling: 'lifo' as const };
     this.#httpAgent = new http.Agent(agentOpts);
-    this.#httpsAgent = new https.Agent(agentOpts);
+    this.#httpsAgent = new https.Agent(options.ca ? { ...agentOpts, ca: [...tls.rootCertificates, options.ca.toString()] } : agentOpts);
+    const transport = options.transport ?? process.env[TRANSPORT_ENV] ?? 'raw';
+    if (transport !== 'raw' && transport !== 'undici') throw new InvalidInputError(TRANSPORT_ENV, `is "${transport}"`, 'use raw or undici');
+    this.#transport = transport;
+    this.#ca = options.ca?.toString();
+    this.#maxSockets = options.maxSockets ?? 64;
     this.#raw = new RawHttpPool({ bufferSize: this.#chunk, maxIdle: options.maxSockets ?? 64, timeoutMs: this.#idle, what: this.displayUrl });
   }
 
@@ -179,7 +178,9 @@ export class HttpSource implements RangeSource {
       // Credentials from the URL go to its own origin only, never to a redirect target elsewhere.
       if (this.#auth && sameOrigin) h.authorization = this.#auth;
       let res: SourceResponse | undefined;
-      if (raw && this.#raw && url.protocol === 'http:') {
+      if (this.#transport === 'undici') {
+        res = await this.#undiciRequest(url, target, method, h, signal);
+      } else if (raw && this.#raw && url.protocol === 'http:') {
         const r: RawResponse = await this.#raw.request({ address: target.address, port: target.port, method, path: url.pathname + url.search, host: url.host, headers: h, signal });
         if (r.body) res = { status: r.status, headers: r.headers, body: r.body, chunked: true };
         else if (r.status === 200 || r.status === 206) {
@@ -231,6 +232,23 @@ export class HttpSource implements RangeSource {
     }
   }
 
+  async #undiciRequest(url: URL, target: ScreenedTarget, method: 'GET' | 'HEAD', h: Record<string, string>, signal: AbortSignal | undefined): Promise<SourceResponse> {
+    const key = `${url.origin}|${target.address}`;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      const connect = { lookup: pinnedLookup(target), ...(this.#ca ? { ca: [...tls.rootCertificates, this.#ca] } : {}) };
+      pool = new Pool(url.origin, { connections: this.#maxSockets, connect, headersTimeout: this.#idle, bodyTimeout: this.#idle });
+      this.#pools.set(key, pool);
+    }
+    try {
+      const r = await pool.request({ method, path: url.pathname + url.search, headers: h, ...(signal ? { signal } : {}) });
+      return { status: r.statusCode, headers: r.headers as ResponseHeaders, body: r.body, chunked: false };
+    } catch (err) {
+      if (err instanceof OssferryError || (err as { name?: string }).name === 'AbortError') throw err;
+      throw new SourceUnavailableError(`${this.displayUrl}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   #statusError(status: number, what: string, res: SourceResponse): Error {
     discard(res);
     if (status === 429 || status === 408 || status >= 500) {
@@ -268,6 +286,10 @@ export class HttpSource implements RangeSource {
     if (isStrongEtag(etag)) id.etag = etag;
     const lm = one(res.headers, 'last-modified');
     if (lm && !Number.isNaN(Date.parse(lm))) id.mtimeMs = Date.parse(lm);
+    this.#attributes = attributesFromHeaders(res.headers);
+    // An OSS signed URL publishes the object's CRC-64: the job then proves the copy against it end to end.
+    const crc = publishedCrc64(res.headers);
+    if (crc !== undefined) id.crc64 = crc;
     if (id.etag === undefined) {
       this.#log.warn('source has no strong ETag: reads are pinned by Last-Modified only', { source: this.displayUrl });
     }
@@ -311,6 +333,9 @@ export class HttpSource implements RangeSource {
     if (status === 416 || status === 404 || status === 410) throw changed(`${status}`);
     const etag = one(res.headers, 'etag');
     if (pin.etag && etag !== undefined && etag !== pin.etag) throw changed(`ETag ${etag} ≠ ${pin.etag}`);
+    // OSS sends the whole object's CRC-64 with every ranged answer: a second change detector.
+    const crc = publishedCrc64(res.headers);
+    if (pin.crc64 !== undefined && crc !== undefined && crc !== pin.crc64) throw changed(`CRC-64 ${crc} ≠ ${pin.crc64}`);
     if (status === 206) {
       const expect = `bytes ${start}-${end - 1}/${pin.size}`;
       const got = one(res.headers, 'content-range');
@@ -341,14 +366,16 @@ export class HttpSource implements RangeSource {
       }
       return res.body;
     }
-    const chunker = new SizedChunker(end - start, this.#chunk, what);
-    pipeline(res.body, chunker, (err) => {
-      if (err && !chunker.destroyed) chunker.destroy(err);
-    });
-    return chunker;
+    return chunkBody(res.body, end - start, this.#chunk, what);
+  }
+
+  attributes(): ObjectAttributes | undefined {
+    return this.#attributes;
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((p) => p.destroy()));
+    this.#pools.clear();
     this.#raw?.destroy();
     this.#httpAgent.destroy();
     this.#httpsAgent.destroy();

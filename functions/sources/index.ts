@@ -1,17 +1,28 @@
 /**
  * `openSource(url, deps)`: the one place that maps a source URL to a RangeSource by scheme.
- * http(s) → ./http.ts (SSRF-screened), oss:// → ./oss.ts (any region/endpoint), sftp:// → ./sftp.ts.
+ * http(s) → ./http.ts (SSRF-screened), oss:// → ./oss.ts (any region; a job-named endpoint only through
+ * ./oss-endpoint.ts), sftp:// → ./sftp.ts.
  */
 import type OSS from 'ali-oss';
+import type { LookupFunction } from 'node:net';
 import { InvalidInputError } from '../../shared/errors.ts';
 import { parseOssUrl } from '../../shared/job.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { AllowList } from '../../shared/ssrf.ts';
 import { HttpSource } from './http.ts';
 import { OssSource } from './oss.ts';
+import { guardOssEndpoint } from './oss-endpoint.ts';
 import { allowListFromEnv, screenHostWith, type Resolver } from './screen.ts';
 import { SftpSource, type SftpSourceOptions } from './sftp.ts';
 import type { RangeSource } from './types.ts';
+
+/** Where an oss:// source client connects: the job's hints, plus the screening lookup of a job-named endpoint. */
+export interface OssSourceHints {
+  endpoint?: string;
+  region?: string;
+  /** Set whenever `endpoint` came from the job: the client must resolve every connection through it. */
+  lookup?: LookupFunction;
+}
 
 export interface SourceDeps {
   /** SSRF allow-list. Default: env OSSFERRY_ALLOWED_SOURCE_HOSTS. */
@@ -19,7 +30,7 @@ export interface SourceDeps {
   resolver?: Resolver;
   logger?: Logger;
   /** Client for an OSS source bucket, given the endpoint/region hints of the job or task. */
-  ossClientFor?: (bucket: string, hints: { endpoint?: string; region?: string }) => OSS;
+  ossClientFor?: (bucket: string, hints: OssSourceHints) => OSS;
   /** Hints for oss:// sources (job sourceEndpoint / sourceRegion). */
   oss?: { endpoint?: string; region?: string };
   /** Chunk size of HTTP reads (default 1 MiB). */
@@ -38,7 +49,15 @@ export function openSource(url: string, deps: SourceDeps = {}): RangeSource {
     const loc = parseOssUrl(url);
     if (typeof loc === 'string') throw new InvalidInputError('source', loc, 'use oss://bucket/key');
     if (!deps.ossClientFor) throw new InvalidInputError('source', 'oss:// sources need OSS credentials here', 'pass ossClientFor in the source deps');
-    return new OssSource({ client: deps.ossClientFor(loc.bucket, deps.oss ?? {}), ...loc });
+    const { endpoint, region } = deps.oss ?? {};
+    const hints: OssSourceHints = region !== undefined ? { region } : {};
+    if (endpoint !== undefined) {
+      // A job-named endpoint receives the function's credentials: checked before any connection, every connection screened.
+      const guarded = guardOssEndpoint(endpoint, { ...(deps.env ? { env: deps.env } : {}), ...(deps.resolver ? { resolver: deps.resolver } : {}) });
+      hints.endpoint = guarded.endpoint;
+      if (guarded.lookup) hints.lookup = guarded.lookup;
+    }
+    return new OssSource({ client: deps.ossClientFor(loc.bucket, hints), ...loc });
   }
   let scheme: string;
   try {

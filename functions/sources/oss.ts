@@ -7,8 +7,10 @@
  */
 import type OSS from 'ali-oss';
 import { Readable } from 'node:stream';
+import { attributesFromHeaders, type ObjectAttributes } from '../../shared/attributes.ts';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
+import { chunkBody, DEFAULT_CHUNK_SIZE } from './chunker.ts';
 import { SourceChangedError, SourceUnavailableError, type RangeSource, type SourceIdentity } from './types.ts';
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -24,6 +26,8 @@ export interface OssSourceOptions {
   key: string;
   /** Per-request timeout in ms (ali-oss: until the response headers for streams). Default 120 s. */
   timeoutMs?: number;
+  /** Size of the chunks `read()` streams deliver. Default 1 MiB. */
+  chunkSize?: number;
 }
 
 const isNetwork = (e: { status?: number }) => e.status === -1 || e.status === -2;
@@ -34,11 +38,14 @@ export class OssSource implements RangeSource {
   readonly #client: OSS;
   readonly #key: string;
   readonly #timeout: number;
+  readonly #chunk: number;
+  #attributes: ObjectAttributes | undefined;
 
   constructor(options: OssSourceOptions) {
     this.#client = options.client;
     this.#key = options.key;
     this.#timeout = options.timeoutMs ?? 120_000;
+    this.#chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.displayUrl = `oss://${options.bucket}/${options.key}`;
   }
 
@@ -67,6 +74,7 @@ export class OssSource implements RangeSource {
     } catch (err) {
       throw this.#wrap(err, 'HEAD', true);
     }
+    this.#attributes = attributesFromHeaders(h);
     const id: SourceIdentity = { size: Number(header(h, 'content-length')) };
     const etag = header(h, 'etag');
     if (etag) id.etag = etag;
@@ -104,12 +112,18 @@ export class OssSource implements RangeSource {
     if (pin.crc64 !== undefined && crc !== undefined && crc64FromWire(crc, 'x-oss-hash-crc64ecma') !== pin.crc64) {
       throw fail(new SourceChangedError(`${this.displayUrl}: whole-object CRC-64 ${crc} ≠ pinned ${pin.crc64}`));
     }
+    // ali-oss hands on socket-sized chunks: coalesced into large ones, and the byte count proven.
+    const body = chunkBody(r.stream, end - start, this.#chunk, `${this.displayUrl} bytes [${start}, ${end})`);
     if (signal) {
-      const onAbort = () => r.stream.destroy(signal.reason as Error);
+      const onAbort = () => body.destroy(signal.reason as Error);
       signal.addEventListener('abort', onAbort, { once: true });
-      r.stream.once('close', () => signal.removeEventListener('abort', onAbort));
+      body.once('close', () => signal.removeEventListener('abort', onAbort));
     }
-    return r.stream;
+    return body;
+  }
+
+  attributes(): ObjectAttributes | undefined {
+    return this.#attributes;
   }
 
   async close(): Promise<void> {

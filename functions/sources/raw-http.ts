@@ -10,7 +10,8 @@
  * response framed otherwise (chunked, close-delimited) comes back with `body: undefined` and its connection
  * closed, so the caller re-issues the request through node:http. Connections are kept alive per
  * screened address and reused LIFO; a reused connection that fails before the first response byte (the
- * server closed it while idle) is replaced by a fresh one once, as GET is idempotent.
+ * server closed it while idle) is replaced by a fresh one once, as GET is idempotent. An idle connection
+ * keeps reading, so bytes the server sends outside a response discard it (never taken as the next answer).
  */
 import net from 'node:net';
 import { Readable } from 'node:stream';
@@ -334,9 +335,14 @@ class RawConnection {
       this.#detachSignal();
       body.push(null);
       this.socket.setTimeout(0);
-      if (this.#keepAlive) this.#pool.release(this);
-      else this.#retire();
-      return false;
+      if (!this.#keepAlive) {
+        this.#retire();
+        return false;
+      }
+      // Idle connections keep reading: a byte that arrives outside a response (#onData, phase idle) discards the
+      // connection at once, instead of waiting in the socket to be taken for the next response's head.
+      this.#pool.release(this);
+      return !this.#dead;
     }
     // Push whole buffers; until this one is full, read on unless the consumer is a few chunks behind.
     if (this.#filled === this.#buf.length) return this.#pushPending();

@@ -9,7 +9,7 @@ import type { LookupFunction } from 'node:net';
 import { InvalidInputError } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { safeUrl } from '../../shared/log.ts';
-import { parseAllowList, parseIp, screenAddress, type AllowList } from '../../shared/ssrf.ts';
+import { parseAllowList, parseIp, screenAddress, type AllowList, type BlockReason } from '../../shared/ssrf.ts';
 import { SourceUnavailableError } from './types.ts';
 
 /** Resolves a host name to all its addresses (the shape of dns.promises.lookup with {all: true}). */
@@ -46,18 +46,14 @@ export function allowListFromEnv(env: Record<string, string | undefined> = proce
 }
 
 /**
- * Checks the scheme (http/https only), resolves the host (IP literals are not resolved), refuses if ANY
- * address is refused (a name that resolves to one public and one private address is an attack, not a
- * fallback), and returns the first address to connect to.
+ * The one screen every endpoint a job names goes through (source URL, redirect target, SFTP host, OSS
+ * endpoint): resolves the host (IP literals are not resolved), refuses if ANY address is refused (a name
+ * that resolves to one public and one private address is an attack, not a fallback), and returns the
+ * addresses in resolver order. `permit` lets through address classes a caller knows to be legitimate for
+ * this host (OSS internal endpoints live in 100.64.0.0/10); the metadata service is never permitted.
  */
-export async function screenUrl(input: string | URL, options: ScreenOptions): Promise<ScreenedTarget> {
+export async function screenHost(hostname: string, options: ScreenOptions & { permit?: readonly BlockReason[] }): Promise<Array<{ address: string; family: 4 | 6 }>> {
   const field = options.field ?? 'source';
-  const url = typeof input === 'string' ? new URL(input) : input;
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new SourceRefusedError(field, `scheme ${url.protocol} is not allowed for HTTP sources`, 'use an http:// or https:// URL');
-  }
-  const hostname = url.hostname.replace(/^\[|\]$/g, '');
-  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   const literal = parseIp(hostname);
   let addresses: Array<{ address: string; family: number }>;
   if (literal) {
@@ -66,24 +62,41 @@ export async function screenUrl(input: string | URL, options: ScreenOptions): Pr
     try {
       addresses = await (options.resolver ?? systemResolver)(hostname);
     } catch (err) {
-      throw new SourceUnavailableError(`cannot resolve ${hostname} (${safeUrl(url.toString())})`, { cause: err });
+      throw new SourceUnavailableError(`cannot resolve ${hostname}`, { cause: err });
     }
     if (addresses.length === 0) throw new SourceUnavailableError(`${hostname} resolved to no address`);
   }
   for (const a of addresses) {
     const verdict = screenAddress(hostname, a.address, options.allow);
-    if (!verdict.ok) {
-      throw new SourceRefusedError(
-        field,
-        `host ${hostname} resolves to ${a.address} (${verdict.reason}), which sources may not reach`,
-        verdict.reason === 'metadata'
-          ? 'the instance metadata service is never a valid source'
-          : `use a public source, or if this host is intended add it (or its CIDR) to ${FUNCTION_ENV.ALLOWED_SOURCE_HOSTS}`,
-      );
-    }
+    if (verdict.ok || (verdict.reason !== 'metadata' && verdict.reason !== 'unparseable' && options.permit?.includes(verdict.reason))) continue;
+    throw new SourceRefusedError(
+      field,
+      `host ${hostname} resolves to ${a.address} (${verdict.reason}), which sources may not reach`,
+      verdict.reason === 'metadata'
+        ? 'the instance metadata service is never a valid source'
+        : `use a public source, or if this host is intended add it (or its CIDR) to ${FUNCTION_ENV.ALLOWED_SOURCE_HOSTS}`,
+    );
   }
-  const first = addresses[0]!;
-  return { url, hostname, address: first.address, family: first.family === 6 ? 6 : 4, port };
+  return addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+}
+
+/** Checks the scheme (http/https only), screens the host (screenHost) and returns the first address to connect to. */
+export async function screenUrl(input: string | URL, options: ScreenOptions): Promise<ScreenedTarget> {
+  const field = options.field ?? 'source';
+  const url = typeof input === 'string' ? new URL(input) : input;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SourceRefusedError(field, `scheme ${url.protocol} is not allowed for HTTP sources`, 'use an http:// or https:// URL');
+  }
+  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  let first: { address: string; family: 4 | 6 };
+  try {
+    first = (await screenHost(hostname, options))[0]!;
+  } catch (err) {
+    if (err instanceof SourceUnavailableError) throw new SourceUnavailableError(`${err.message} (${safeUrl(url.toString())})`, { cause: err.cause });
+    throw err;
+  }
+  return { url, hostname, address: first.address, family: first.family, port };
 }
 
 /**
@@ -105,4 +118,28 @@ export function screenHostWith(options: ScreenOptions): (host: string) => Promis
     const t = await screenUrl(`http://${host.includes(':') ? `[${host}]` : host}/`, options);
     return t.address;
   };
+}
+
+/**
+ * A `lookup` for connections whose host is not known up front (ali-oss connects to `<bucket>.<endpoint>`):
+ * every connection's host is screened (screenHost) when the socket is opened, and the socket goes to the
+ * address screening returned, so no later DNS answer can redirect it. `acceptHost` refuses a host outright.
+ */
+export function screeningLookup(options: ScreenOptions & { permit?: readonly BlockReason[]; acceptHost?: (host: string) => boolean }): LookupFunction {
+  return ((host: string, opts: unknown, cb?: (...args: unknown[]) => void) => {
+    const callback = (typeof opts === 'function' ? opts : cb) as (...args: unknown[]) => void;
+    const all = typeof opts === 'object' && opts !== null && (opts as { all?: boolean }).all === true;
+    const bare = host.replace(/^\[|\]$/g, '');
+    const refused = options.acceptHost && !options.acceptHost(bare);
+    const screened = refused
+      ? Promise.reject(new SourceRefusedError(options.field ?? 'source', `connection to ${bare} refused`, 'name an OSS endpoint of the form oss-<region>[-internal].aliyuncs.com'))
+      : screenHost(bare, options);
+    screened.then(
+      (addresses) => {
+        if (all) callback(null, addresses);
+        else callback(null, addresses[0]!.address, addresses[0]!.family);
+      },
+      (err: unknown) => callback(err),
+    );
+  }) as LookupFunction;
 }

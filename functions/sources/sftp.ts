@@ -478,12 +478,27 @@ export class SftpSource implements RangeSource {
   }
 }
 
+/**
+ * A delivery buffer: consecutive READs land in one slab (ssh2 copies each reply straight into its place) and
+ * the slab is handed on whole, so chunks are ~1 MiB although OpenSSH answers at most 255 KiB per READ.
+ */
+interface Slab {
+  buf: Buffer;
+  /** Bytes of `buf` assigned to READs so far; the slab is closed when that reaches its length. */
+  used: number;
+}
+
 interface Req {
   pos: number;
   len: number;
-  data?: Buffer;
   done: boolean;
+  slab: Slab;
+  /** Where in the slab this READ's bytes go. */
+  off: number;
 }
+
+/** Target slab size (the chunks a read delivers, but for a range's last). */
+const SLAB_BYTES = 1024 * 1024;
 
 /** One ranged read: an ordered window of outstanding READs, delivered in order, refilled on demand. */
 class PipelinedRead {
@@ -497,6 +512,8 @@ class PipelinedRead {
   #handle: Buffer | undefined;
   #epoch = 0;
   #queue: Req[] = [];
+  /** The slab new READs go into while it has room. */
+  #slab: Slab | undefined;
   #nextPos: number;
   #delivered: number;
   #want = true;
@@ -571,20 +588,24 @@ class PipelinedRead {
 
   #pump(): void {
     if (this.#failed || !this.#handle || !this.#conn) return;
-    // Deliver completed replies in order.
+    // Deliver completed slabs in order: a slab goes out once it is full and every READ into it has answered.
     while (this.#queue.length && this.#queue[0]!.done) {
-      const r = this.#queue[0]!;
-      const isLast = this.#queue.length === 1 && this.#nextPos >= this.#end && r.pos + r.len >= this.#end;
-      if (isLast) {
+      const slab = this.#queue[0]!.slab;
+      if (slab.used < slab.buf.length) break;
+      let n = 0;
+      while (n < this.#queue.length && this.#queue[n]!.slab === slab) n++;
+      if (!this.#queue.slice(0, n).every((r) => r.done)) break;
+      const endPos = this.#queue[n - 1]!.pos + this.#queue[n - 1]!.len;
+      if (endPos >= this.#end) {
         if (!this.#finishing) {
           this.#finishing = true;
-          void this.#finish(r);
+          void this.#finish({ slab, reqs: n, endPos });
         }
         return;
       }
-      this.#queue.shift();
-      this.#delivered = r.pos + r.len;
-      if (!this.stream.push(r.data)) this.#want = false;
+      this.#queue.splice(0, n);
+      this.#delivered = endPos;
+      if (!this.stream.push(slab.buf)) this.#want = false;
     }
     if (this.#nextPos >= this.#end && this.#queue.length === 0) {
       if (!this.#finishing) {
@@ -597,8 +618,15 @@ class PipelinedRead {
     const sftp = this.#conn.channels[this.#ch]!;
     const size = this.#conn.maxReadLen;
     while (this.#want && this.#queue.length < this.#src._inFlight && this.#nextPos < this.#end) {
-      const len = Math.min(size, this.#end - this.#nextPos);
-      const req: Req = { pos: this.#nextPos, len, done: false };
+      let slab = this.#slab;
+      if (!slab || slab.used === slab.buf.length) {
+        // A slab holds whole READs and never more READs than may be in flight (or it could never fill).
+        const perSlab = Math.max(1, Math.min(Math.floor(SLAB_BYTES / size), this.#src._inFlight));
+        slab = this.#slab = { buf: Buffer.allocUnsafe(Math.min(perSlab * size, this.#end - this.#nextPos)), used: 0 };
+      }
+      const len = Math.min(size, slab.buf.length - slab.used);
+      const req: Req = { pos: this.#nextPos, len, done: false, slab, off: slab.used };
+      slab.used += len;
       this.#nextPos += len;
       this.#queue.push(req);
       this.#issue(sftp, req);
@@ -612,19 +640,18 @@ class PipelinedRead {
     stats.requests++;
     const outstanding = this.#queue.filter((q) => !q.done).length;
     if (outstanding > stats.maxInFlight) stats.maxInFlight = outstanding;
-    sftp.read(handle, Buffer.allocUnsafe(req.len), 0, req.len, req.pos, (err, nb, buf) => {
+    sftp.read(handle, req.slab.buf, req.off, req.len, req.pos, (err, nb) => {
       if (epoch !== this.#epoch || this.#failed) return; // a reply from before a reconnect
       if (err) return this.#onError(err);
       if (nb === 0) return this.#fail(new SourceChangedError(`${this.#src.displayUrl} ended at ${req.pos}, before the pinned size ${this.#pin.size}`));
       if (nb < req.len) {
-        // Short read (server limit): keep what came, ask for the rest right after it, in order.
+        // Short read (server limit): keep what came, ask for the rest right after it, into the same slab, in order.
         stats.shortReads++;
-        const rest: Req = { pos: req.pos + nb, len: req.len - nb, done: false };
+        const rest: Req = { pos: req.pos + nb, len: req.len - nb, done: false, slab: req.slab, off: req.off + nb };
         req.len = nb;
         this.#queue.splice(this.#queue.indexOf(req) + 1, 0, rest);
         this.#issue(sftp, rest);
       }
-      req.data = buf.subarray(0, nb);
       req.done = true;
       this.#pump();
     });
@@ -650,6 +677,7 @@ class PipelinedRead {
     this.#conn = undefined;
     this.#handle = undefined;
     this.#queue = [];
+    this.#slab = undefined;
     this.#nextPos = this.#delivered;
     this.#finishing = false;
     if (this.#reconnects >= this.#src._maxReconnects) {
@@ -671,7 +699,7 @@ class PipelinedRead {
   }
 
   /** Before the last bytes go out, the path must still be the pinned object. */
-  async #finish(last: Req | undefined): Promise<void> {
+  async #finish(last: { slab: Slab; reqs: number; endPos: number } | undefined): Promise<void> {
     const epoch = this.#epoch;
     const conn = this.#conn!;
     try {
@@ -685,9 +713,9 @@ class PipelinedRead {
       return void this.#reconnect(err);
     }
     if (last) {
-      this.#queue.shift();
-      this.#delivered = last.pos + last.len;
-      this.stream.push(last.data);
+      this.#queue.splice(0, last.reqs);
+      this.#delivered = last.endPos;
+      this.stream.push(last.slab.buf);
     }
     this.#release();
     this.stream.push(null);

@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { OssferryError } from '../../shared/errors.ts';
+import type { ObjectAttributes } from '../../shared/attributes.ts';
 import type { SourceFingerprint } from '../../shared/job.ts';
 
 /** What stat() returns and every read() is pinned to: one version of the source (size, ETag, CRC-64, mtime). */
@@ -21,6 +22,11 @@ export interface RangeSource {
   read(start: number, end: number, pin: SourceIdentity, signal?: AbortSignal): Promise<Readable>;
   /** Releases pooled connections (SFTP sessions, keep-alive agents). */
   close(): Promise<void>;
+  /**
+   * What the last stat() learnt about the object besides its bytes (Content-Type, Cache-Control, …,
+   * x-oss-meta-*), for kinds that have such attributes (HTTP, OSS); undefined before stat().
+   */
+  attributes?(): ObjectAttributes | undefined;
 }
 
 /** The source is not the object the job was planned against (size/ETag/mtime changed). Never retried. */

@@ -4,6 +4,7 @@
  * OSSFERRY_OSS_ENDPOINT or derived from the region), and how a failed task is answered.
  */
 import type OSS from 'ali-oss';
+import type { LookupFunction } from 'node:net';
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import type { OssLocation } from '../../shared/job.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -11,6 +12,8 @@ import { isRetryableError } from '../../shared/retry.ts';
 import { createOssClient, normaliseRegion } from '../oss/client.ts';
 import { OssPartSink } from '../oss/part-sink.ts';
 import { HandlerError, type FcContext } from '../runtime/types.ts';
+import type { OssSourceHints } from '../sources/index.ts';
+import { guardOssEndpoint } from '../sources/oss-endpoint.ts';
 
 /** Endpoint and region hints of a task or a job (both optional). */
 export interface OssHints {
@@ -32,9 +35,14 @@ export interface TaskContextDeps {
   signal: AbortSignal;
   deadlineMs: number;
   /** Client for an oss:// source bucket, given the job's hints (SourceDeps.ossClientFor). */
-  ossClientFor(bucket: string, hints: OssHints): OSS;
+  ossClientFor(bucket: string, hints: OssSourceHints): OSS;
   /** The sink for the parts of the task's multipart upload. */
   partSinkFor(t: PartTarget): OssPartSink;
+}
+
+function guardedEndpoint(endpoint: string, env: Record<string, string | undefined>): { endpoint: string; lookup?: LookupFunction } {
+  const g = guardOssEndpoint(endpoint, { env, field: 'task.oss.endpoint' });
+  return g.lookup ? { endpoint: g.endpoint, lookup: g.lookup } : { endpoint: g.endpoint };
 }
 
 /** The common worker dependencies of one task; its own region is `task.oss.region`, else the function's. */
@@ -56,6 +64,7 @@ export function taskDepsFromContext(task: { jobId: string; oss?: OssHints }, con
         // Internal endpoints only work within their own region.
         internal: region === normaliseRegion(context.region),
         ...(h.endpoint ? { endpoint: h.endpoint } : {}),
+        ...(h.lookup ? { lookup: h.lookup } : {}),
       });
     },
     partSinkFor: (t) =>
@@ -65,7 +74,8 @@ export function taskDepsFromContext(task: { jobId: string; oss?: OssHints }, con
           credentials,
           region: ownRegion,
           env,
-          ...(t.oss?.endpoint ? { endpoint: t.oss.endpoint } : {}),
+          // A task's endpoint hint is input like any other: it gets the credentials only if the guard says so.
+          ...(t.oss?.endpoint ? guardedEndpoint(t.oss.endpoint, env) : {}),
         }),
         bucket: t.destination.bucket,
         key: t.destination.key,

@@ -1,6 +1,6 @@
 /**
  * Local stand-in for the FC 2.0 API (2016-08-15) as far as InvokeFunction goes, faithful to what the unmodified
- * @alicloud/fc2 client sends and expects (../../../shared/reference/fc-platform.md §3.3–§3.7):
+ * @alicloud/fc2 client sends and expects (FC API reference (fc-platform notes) §3.3–§3.7):
  *   POST /2016-08-15/services/{svc[.qualifier]}/functions/{fn}/invocations
  *   - `Authorization: FC akid:sig` verified per §3.4 → 403 SignatureNotMatch JSON on mismatch
  *   - `x-fc-invocation-type: Async` → 202, empty body, run in the background with FC's retry rules (§4.3)
@@ -104,6 +104,7 @@ export async function startFcGateway(options: FcGatewayOptions): Promise<Running
             ...(spec.instances.cwd !== undefined ? { cwd: spec.instances.cwd } : {}),
             env: spec.env ?? {},
             startTimeoutMs,
+            ...(spec.lifecycle?.preStop ? { preStopTimeoutMs: spec.lifecycle.preStop.timeoutSeconds * 1000 } : {}),
             functionName: name,
             onOutput,
           })

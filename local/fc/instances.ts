@@ -83,6 +83,8 @@ export interface ProcessProviderOptions {
   startTimeoutMs: number;
   functionName: string;
   onOutput: (line: string, meta: InstanceOutputMeta) => void;
+  /** The function's pre-stop timeout; undefined: no pre-stop hook configured, none is called. */
+  preStopTimeoutMs?: number;
 }
 
 const live = new Set<ChildProcess>();
@@ -94,6 +96,13 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const c of live) c.kill('SIGKILL');
   });
+}
+
+/** GET /pre-stop or /pre-freeze, bounded by the hook's timeout; a failing hook does not stop the lifecycle. */
+export async function callLifecycleHook(baseUrl: string, hook: 'pre-stop' | 'pre-freeze', timeoutMs: number): Promise<void> {
+  await fetch(`${baseUrl}/${hook}`, { signal: AbortSignal.timeout(timeoutMs) })
+    .then((r) => r.arrayBuffer())
+    .catch(() => undefined);
 }
 
 export function processProvider(o: ProcessProviderOptions): InstanceProvider {
@@ -157,10 +166,8 @@ export function processProvider(o: ProcessProviderOptions): InstanceProvider {
         exited,
         async stop() {
           if (gone.done) return;
-          // FC calls GET /pre-stop before reclaiming an instance (fc-platform.md §2.1 lifecycle).
-          await fetch(`${baseUrl}/pre-stop`, { signal: AbortSignal.timeout(3000) })
-            .then((r) => r.arrayBuffer())
-            .catch(() => undefined);
+          // FC calls GET /pre-stop before reclaiming an instance, only when the function configures the hook.
+          if (o.preStopTimeoutMs !== undefined) await callLifecycleHook(baseUrl, 'pre-stop', o.preStopTimeoutMs);
           if (!gone.done) child.kill('SIGTERM');
           const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
           await exited;

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../../shared/log.ts';
 import { errorToJson } from '../../shared/errors.ts';
-import type { Instance, InstanceProvider } from './instances.ts';
+import { callLifecycleHook, type Instance, type InstanceProvider } from './instances.ts';
 import type { FunctionStats, LocalFunctionSpec } from './types.ts';
 
 export interface Slot {
@@ -158,6 +158,11 @@ export function createPool(spec: LocalFunctionSpec, provider: InstanceProvider, 
       slot.active--;
       stats.active--;
       slot.lastUsedMs = Date.now();
+      // FC freezes an idle instance and calls GET /pre-freeze first, only when the function configures the hook.
+      const preFreeze = spec.lifecycle?.preFreeze;
+      if (preFreeze && slot.active === 0 && slot.instance && !slot.retired) {
+        void callLifecycleHook(slot.instance.baseUrl, 'pre-freeze', preFreeze.timeoutSeconds * 1000);
+      }
       if (slot.retired && slot.active === 0) stop(slot, 'retired');
     },
     retire(slot) {

@@ -1,6 +1,6 @@
 /**
  * FC 2016-08-15 request signing, exactly as @alicloud/fc2@2.6.6 computes it
- * (../../../shared/reference/fc-platform.md §3.4; node_modules/@alicloud/fc2/lib/helper.js composeStringToSign).
+ * (FC API reference (fc-platform notes) §3.4; node_modules/@alicloud/fc2/lib/helper.js composeStringToSign).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';

@@ -25,9 +25,19 @@ export interface LocalFunctionSpec {
   handler?: string;
   /** FC `initializer`: when set, each new instance gets POST /initialize before its first invocation. */
   initializer?: string;
+  /**
+   * The function's instanceLifecycleConfig. As in FC, GET /pre-stop is called before an instance is stopped and
+   * GET /pre-freeze after an invocation leaves it idle ONLY when configured here; unset, no hook is called.
+   */
+  lifecycle?: FunctionLifecycle;
   /** Async retries after a function error (FC default: 2, fc-platform.md §1.5/§4.3). */
   asyncRetryAttempts?: number;
   instances: InstanceSpec;
+}
+
+export interface FunctionLifecycle {
+  preStop?: { timeoutSeconds: number };
+  preFreeze?: { timeoutSeconds: number };
 }
 
 export interface InstanceOutputMeta {

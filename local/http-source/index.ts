@@ -9,6 +9,7 @@
 import { type Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { resolve, sep } from 'node:path';
 
@@ -19,6 +20,8 @@ export interface HttpSourceServerOptions {
   files?: Record<string, Uint8Array>;
   /** Default 127.0.0.1. */
   host?: string;
+  /** Serve HTTPS with this key and certificate (PEM), e.g. from a test CA. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   /** Default 0 (ephemeral). */
   port?: number;
 }
@@ -176,7 +179,7 @@ export async function startHttpSourceServer(options: HttpSourceServerOptions = {
     }
   }
 
-  const server = http.createServer({ highWaterMark: READ_CHUNK }, (req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const record: HttpSourceRequest = { method: req.method ?? '', path, status: 0 };
     if (typeof req.headers.range === 'string') record.range = req.headers.range;
@@ -243,10 +246,13 @@ export async function startHttpSourceServer(options: HttpSourceServerOptions = {
     }, (err: unknown) => {
       res.destroy(err as Error);
     });
-  });
+  };
+  const server = options.tls
+    ? https.createServer({ highWaterMark: READ_CHUNK, key: options.tls.key, cert: options.tls.cert }, handle)
+    : http.createServer({ highWaterMark: READ_CHUNK }, handle);
   server.keepAliveTimeout = 30_000;
   server.requestTimeout = 0;
-  server.on('connection', (s: Socket) => {
+  server.on(options.tls ? 'secureConnection' : 'connection', (s: Socket) => {
     connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -257,7 +263,7 @@ export async function startHttpSourceServer(options: HttpSourceServerOptions = {
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const origin = `http://${host}:${addr.port}`;
+  const origin = `${options.tls ? 'https' : 'http'}://${host}:${addr.port}`;
 
   return {
     origin,

@@ -6,6 +6,7 @@
  * with encodeURIComponent (then `%2F`→`/`, `+`→`%2B`), so we decode with decodeURIComponent semantics:
  * `%2B`→`+` and a literal `+` stays `+` (never a space).
  */
+import { OSS } from '../../shared/limits.ts';
 import { OssError } from './errors.ts';
 
 /** One query parameter in wire order; `hasEquals` tells `k=` from bare `k` (matters for V4, §2.3/§2.6). */
@@ -91,4 +92,14 @@ export function hasParam(query: QueryParam[], name: string): boolean {
 /** Bucket naming rule ali-oss enforces on create (oss-protocol.md §3.1). */
 export function isValidBucketName(name: string): boolean {
   return /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(name);
+}
+
+/** Longest object key OSS accepts, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = OSS.MAX_KEY_BYTES;
+
+/** OSS refuses longer keys with 400 InvalidObjectName (error page 0016-00000003) before touching anything. */
+export function checkObjectKey(key: string): void {
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+    throw new OssError(400, 'InvalidObjectName', `The length of the object name is more than ${MAX_KEY_BYTES} bytes.`, { ObjectName: key });
+  }
 }

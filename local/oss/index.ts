@@ -12,8 +12,10 @@ import { silentLogger, type Logger } from '../../shared/log.ts';
 import type { Credential } from './auth.ts';
 import { localOssClientOptions, type LocalClientOptionsRequest } from './client-options.ts';
 import { Faults, type FaultConfig } from './faults.ts';
+import { startAdminServer } from './admin.ts';
 import { createOssHttpServer } from './server.ts';
 import { Store } from './store.ts';
+import { DEFAULT_TIMEOUTS } from './timeouts.ts';
 
 export type { FaultConfig, OperationFault } from './faults.ts';
 export type { Credential } from './auth.ts';
@@ -51,6 +53,12 @@ export interface OssServerOptions {
   fsync?: boolean;
   /** Default: silent. Pass createLogger() for JSON request logs at debug level. */
   logger?: Logger;
+  /** Port of the admin API (0, the default, picks a free one); it listens on loopback only. */
+  adminPort?: number;
+  /** A request body idle this long, or a client not reading a response this long, is cut (400 RequestTimeout). Default 60 s; 0 = off. */
+  idleTimeoutMs?: number;
+  /** A request body not complete this long after the request started → 400 RequestTimeout. Default 1 h; 0 = off. */
+  bodyTimeoutMs?: number;
 }
 
 export interface OssClientOptions {
@@ -81,6 +89,8 @@ export interface LocalOss {
    * header, oss-protocol.md §2.2). `{ pathStyle: true }`: `http://localhost:PORT` + `sldEnable`.
    */
   clientOptions(bucket: string, opts?: LocalClientOptionsRequest): OssClientOptions;
+  /** The admin API (health, run-time faults): its own loopback port, `Authorization: Bearer <token>`. */
+  admin: { endpoint: string; token: string };
   setFaults(f: FaultConfig): void;
   close(): Promise<void>;
 }
@@ -109,6 +119,7 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
     allowAnonymous: options.allowAnonymous ?? false,
     logger: options.logger ?? silentLogger,
     endpoint: () => endpoint,
+    timeouts: { idleMs: options.idleTimeoutMs ?? DEFAULT_TIMEOUTS.idleMs, bodyMs: options.bodyTimeoutMs ?? DEFAULT_TIMEOUTS.bodyMs },
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -118,6 +129,15 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
     });
   });
   const port = (server.address() as AddressInfo).port;
+  // The OSS host when it is a loopback address, else 127.0.0.1: the admin API never listens beyond loopback.
+  const adminHost = host === '::1' || host.startsWith('127.') ? host : '127.0.0.1';
+  let admin;
+  try {
+    admin = await startAdminServer({ store, faults, host: adminHost, port: options.adminPort ?? 0 });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   const urlHost = host.includes(':') ? `[${host}]` : host;
   endpoint = `http://${urlHost}:${port}`;
   let closed = false;
@@ -129,6 +149,7 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
     accessKeyId,
     accessKeySecret,
     dataDir,
+    admin: { endpoint: admin.endpoint, token: admin.token },
     clientOptions: (bucket, opts) => localOssClientOptions({ endpoint, port, region, accessKeyId, accessKeySecret }, bucket, opts),
     setFaults(f) {
       faults.set(f, options.seed);
@@ -136,6 +157,7 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
     async close() {
       if (closed) return;
       closed = true;
+      await admin.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

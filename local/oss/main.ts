@@ -1,6 +1,7 @@
 /**
  * Runs the local OSS on its own: `node local/oss/main.ts --port 9000 --data-dir ./oss-data`.
- * Prints one JSON line {"event":"ready",endpoint,port,region,accessKeyId,accessKeySecret,dataDir} on stdout
+ * Prints one JSON line {"event":"ready",endpoint,port,region,accessKeyId,accessKeySecret,dataDir,adminEndpoint,adminToken}
+ * on stdout
  * (tests and scripts read it), then runs until SIGINT/SIGTERM. The same options back `ossferry local oss`.
  */
 import { parseArgs } from 'node:util';
@@ -23,6 +24,7 @@ export interface LocalOssCliFlags {
   seed?: string;
   fsync?: boolean;
   verbose?: boolean;
+  adminPort?: string;
 }
 
 export function optionsFromFlags(f: LocalOssCliFlags): OssServerOptions {
@@ -46,6 +48,13 @@ export function optionsFromFlags(f: LocalOssCliFlags): OssServerOptions {
     o.faults = parseFaultConfig(parsed);
   }
   if (f.seed !== undefined) o.seed = Number(f.seed);
+  if (f.adminPort !== undefined) {
+    const adminPort = Number(f.adminPort);
+    if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) {
+      throw new InvalidInputError('--admin-port', `${JSON.stringify(f.adminPort)} is not a port`, 'pass 0..65535');
+    }
+    o.adminPort = adminPort;
+  }
   if (f.verbose) o.logger = createLogger({ component: 'local-oss' }, { level: 'debug' });
   return o;
 }
@@ -62,6 +71,8 @@ export async function runLocalOss(f: LocalOssCliFlags): Promise<LocalOss> {
       accessKeyId: oss.accessKeyId,
       accessKeySecret: oss.accessKeySecret,
       dataDir: oss.dataDir,
+      adminEndpoint: oss.admin.endpoint,
+      adminToken: oss.admin.token,
     }) + '\n',
   );
   const stop = () => {
@@ -90,10 +101,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
           seed: { type: 'string' },
           'no-fsync': { type: 'boolean' },
           verbose: { type: 'boolean' },
+          'admin-port': { type: 'string' },
         },
       }).values;
     } catch (err) {
-      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\nusage: node local/oss/main.ts [--port N] [--data-dir DIR] [--bucket NAME...] [--access-key-id ID] [--access-key-secret S] [--region R] [--anonymous] [--faults JSON] [--seed N] [--no-fsync] [--verbose]\n`);
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\nusage: node local/oss/main.ts [--port N] [--data-dir DIR] [--bucket NAME...] [--access-key-id ID] [--access-key-secret S] [--region R] [--anonymous] [--faults JSON] [--seed N] [--no-fsync] [--verbose] [--admin-port N]\n`);
       process.exit(2);
     }
   })();
@@ -110,6 +122,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     seed: parsed.seed,
     fsync: parsed['no-fsync'] ? false : undefined,
     verbose: parsed.verbose,
+    adminPort: parsed['admin-port'],
   };
   runLocalOss(flags).catch((err: unknown) => {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

@@ -6,6 +6,10 @@
  *   (oss-protocol.md §3.8);
  * - metadata is one JSON file per object / upload / part, written to a temp name then renamed, and reloaded
  *   on start, so a restart keeps every bucket, object and in-progress upload.
+ * - crash consistency (kill -9 at any step): every change becomes visible by one rename (object or part metadata,
+ *   a bucket built in tmp/) or disappears by one (an upload or bucket directory moved into tmp/ before it is
+ *   removed); what a crash can leave behind is repaired by open(): tmp/ emptied, an upload whose parts an object
+ *   already uses (Complete crashed before dropping it) dropped, data files nothing references unlinked.
  * Files still being read when their object is replaced or deleted are unlinked only after the last reader ends.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -16,6 +20,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc64Combine, crc64FromWire, crc64ToWire } from '../../shared/crc64/index.ts';
 import { OssferryError } from '../../shared/errors.ts';
+import { crashHook, type CrashPoint } from './crash-points.ts';
 import { OssError } from './errors.ts';
 import { HashPool, type BodyHash } from './hash-pool.ts';
 
@@ -110,6 +115,8 @@ export class Store {
   private pendingUnlink = new Set<string>();
   private locks = new Map<string, Promise<void>>();
   private hashes: HashPool | undefined;
+  /** Test hook (crash-points.ts): no-op unless OSSFERRY_OSS_CRASH_AT is set. */
+  private readonly crashAt: (point: CrashPoint) => void = crashHook();
 
   constructor(dir: string, options: StoreOptions = {}) {
     this.dir = dir;
@@ -125,12 +132,17 @@ export class Store {
     return this.p('data', file);
   }
 
-  /** Creates the layout and loads all metadata (restart-safe). Leftover temp files are removed. */
+  /**
+   * Creates the layout, loads all metadata and repairs what a crash may have left (see the module doc):
+   * leftover temp files, a bucket directory without bucket.json, an upload without upload.json or one already
+   * completed, data files nothing references.
+   */
   async open(): Promise<void> {
     for (const d of ['buckets', 'data', 'tmp', 'uploads']) await fsp.mkdir(this.p(d), { recursive: true });
     for (const f of await fsp.readdir(this.p('tmp'))) await fsp.rm(this.p('tmp', f), { force: true, recursive: true });
     for (const name of await fsp.readdir(this.p('buckets'))) {
-      const info = JSON.parse(await fsp.readFile(this.p('buckets', name, 'bucket.json'), 'utf8')) as { name: string; created: number };
+      const info = await this.loadBucketInfo(name);
+      if (!info) continue;
       const b: BucketState = { name: info.name, created: info.created, objects: new Map(), uploads: new Map() };
       const metaDir = this.p('buckets', name, 'objects');
       for (const f of await fsp.readdir(metaDir)) {
@@ -140,22 +152,68 @@ export class Store {
       }
       this.buckets.set(name, b);
     }
+    const inUse = new Set<string>();
+    for (const b of this.buckets.values()) for (const m of b.objects.values()) for (const s of m.segments) inUse.add(s.file);
     for (const id of await fsp.readdir(this.p('uploads'))) {
       const dir = this.p('uploads', id);
-      let meta: UploadMeta;
+      let meta: UploadMeta | undefined;
       try {
         meta = JSON.parse(await fsp.readFile(path.join(dir, 'upload.json'), 'utf8')) as UploadMeta;
       } catch {
-        continue;
+        meta = undefined; // Initiate crashed before its metadata was in place: nobody got this id.
       }
       const parts = new Map<number, PartMeta>();
-      for (const f of await fsp.readdir(dir)) {
+      for (const f of meta ? await fsp.readdir(dir) : []) {
         if (!/^\d+\.json$/.test(f)) continue;
         const pm = JSON.parse(await fsp.readFile(path.join(dir, f), 'utf8')) as PartMeta;
         parts.set(pm.partNumber, pm);
       }
-      this.buckets.get(meta.bucket)?.uploads.set(id, { meta, parts });
+      const bucket = meta && this.buckets.get(meta.bucket);
+      // An object already made of this upload's parts: Complete committed it and crashed before dropping the upload.
+      const completed = [...parts.values()].some((p) => inUse.has(p.file));
+      if (!meta || !bucket || completed) {
+        await fsp.rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      for (const p of parts.values()) inUse.add(p.file);
+      bucket.uploads.set(id, { meta, parts });
     }
+    // Bodies adopted but never referenced, segments replaced or deleted but not yet unlinked, parts of dropped uploads.
+    for (const f of await fsp.readdir(this.p('data'))) if (!inUse.has(f)) await fsp.rm(this.dataPath(f), { force: true });
+  }
+
+  /**
+   * A bucket's bucket.json. Missing (CreateBucket or DeleteBucket crashed in an older layout that did not stage
+   * them): an empty directory is removed, one with objects gets its bucket.json back.
+   */
+  private async loadBucketInfo(name: string): Promise<{ name: string; created: number } | undefined> {
+    const file = this.p('buckets', name, 'bucket.json');
+    try {
+      return JSON.parse(await fsp.readFile(file, 'utf8')) as { name: string; created: number };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const objects = await fsp.readdir(this.p('buckets', name, 'objects')).catch(() => [] as string[]);
+    if (!objects.some((f) => f.endsWith('.json'))) {
+      await fsp.rm(this.p('buckets', name), { recursive: true, force: true });
+      return undefined;
+    }
+    const info = { name, created: (await fsp.stat(this.p('buckets', name))).mtimeMs };
+    await this.writeJson(file, info);
+    return info;
+  }
+
+  /** Moves a directory into tmp/ (one atomic rename) so that it is gone even if removing it is cut short. */
+  private async detach(dir: string, point: CrashPoint): Promise<void> {
+    const away = this.p('tmp', `${randomHex(8)}.gone`);
+    try {
+      await fsp.rename(dir, away);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    this.crashAt(point);
+    await fsp.rm(away, { recursive: true, force: true });
   }
 
   // ---------------------------------------------------------------- helpers
@@ -169,6 +227,7 @@ export class Store {
     } finally {
       await fh.close();
     }
+    this.crashAt('meta:staged');
     await fsp.rename(tmp, file);
   }
 
@@ -238,6 +297,7 @@ export class Store {
       if (this.fsync) await fh.sync();
       await fh.close();
       fh = undefined;
+      this.crashAt('receive:written');
       const digest = await hash.digest();
       return { tmpPath, size: sink.size, md5: digest.md5, crc64: digest.crc64 };
     } catch (err) {
@@ -258,6 +318,7 @@ export class Store {
   async adopt(tmpPath: string): Promise<string> {
     const file = `${randomHex(16)}.bin`;
     await fsp.rename(tmpPath, this.dataPath(file));
+    this.crashAt('adopt:renamed');
     return file;
   }
 
@@ -285,23 +346,31 @@ export class Store {
     return b;
   }
 
+  /** Built in tmp/ and renamed into buckets/ whole: a crash leaves the bucket either complete or absent. */
   async createBucket(name: string): Promise<void> {
-    if (this.buckets.has(name)) {
-      throw new OssError(409, 'BucketAlreadyExists', 'The requested bucket name is not available.', { BucketName: name });
-    }
-    await fsp.mkdir(this.p('buckets', name, 'objects'), { recursive: true });
-    const created = Date.now();
-    await this.writeJson(this.p('buckets', name, 'bucket.json'), { name, created });
-    this.buckets.set(name, { name, created, objects: new Map(), uploads: new Map() });
+    await this.withLock(`bucket:${name}`, async () => {
+      if (this.buckets.has(name)) {
+        throw new OssError(409, 'BucketAlreadyExists', 'The requested bucket name is not available.', { BucketName: name });
+      }
+      const staged = this.p('tmp', `${randomHex(8)}.bucket`);
+      await fsp.mkdir(path.join(staged, 'objects'), { recursive: true });
+      const created = Date.now();
+      await this.writeJson(path.join(staged, 'bucket.json'), { name, created });
+      this.crashAt('bucket:staged');
+      await fsp.rename(staged, this.p('buckets', name));
+      this.buckets.set(name, { name, created, objects: new Map(), uploads: new Map() });
+    });
   }
 
   async deleteBucket(name: string): Promise<void> {
-    const b = this.bucket(name);
-    if (b.objects.size > 0 || b.uploads.size > 0) {
-      throw new OssError(409, 'BucketNotEmpty', 'The bucket you tried to delete is not empty.', { BucketName: name });
-    }
-    this.buckets.delete(name);
-    await fsp.rm(this.p('buckets', name), { recursive: true, force: true });
+    await this.withLock(`bucket:${name}`, async () => {
+      const b = this.bucket(name);
+      if (b.objects.size > 0 || b.uploads.size > 0) {
+        throw new OssError(409, 'BucketNotEmpty', 'The bucket you tried to delete is not empty.', { BucketName: name });
+      }
+      this.buckets.delete(name);
+      await this.detach(this.p('buckets', name), 'bucket:detached');
+    });
   }
 
   // ---------------------------------------------------------------- objects
@@ -322,6 +391,7 @@ export class Store {
   async commitObject(bucket: string, meta: ObjectMeta): Promise<void> {
     const b = this.bucket(bucket);
     await this.writeJson(this.p('buckets', bucket, 'objects', `${hashName(meta.key)}.json`), meta);
+    this.crashAt('object:meta-written');
     const old = b.objects.get(meta.key);
     b.objects.set(meta.key, meta);
     if (old) {
@@ -335,6 +405,7 @@ export class Store {
     const old = b.objects.get(key);
     if (!old) return false;
     await fsp.rm(this.p('buckets', bucket, 'objects', `${hashName(key)}.json`), { force: true });
+    this.crashAt('object:meta-removed');
     b.objects.delete(key);
     await this.unlinkData(old.segments.map((s) => s.file));
     return true;
@@ -413,6 +484,7 @@ export class Store {
       throw new OssError(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: uploadId });
     }
     await this.writeJson(this.p('uploads', uploadId, `${part.partNumber}.json`), part);
+    this.crashAt('part:meta-written');
     const old = u.parts.get(part.partNumber);
     u.parts.set(part.partNumber, part);
     if (old && old.file !== part.file) await this.unlinkData([old.file]);
@@ -424,7 +496,7 @@ export class Store {
     const u = b.uploads.get(uploadId);
     if (!u) return;
     b.uploads.delete(uploadId);
-    await fsp.rm(this.p('uploads', uploadId), { recursive: true, force: true });
+    await this.detach(this.p('uploads', uploadId), 'upload:detached');
     await this.unlinkData([...u.parts.values()].map((p) => p.file).filter((f) => !keepFiles.has(f)));
   }
 

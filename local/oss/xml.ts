@@ -1,10 +1,10 @@
 /**
  * XML in and out. Responses are built by hand so element order and shape match OSS exactly
- * (oss-protocol.md §2.3, §3.2, §3.6); requests are validated then parsed with fast-xml-parser,
- * and anything malformed becomes 400 MalformedXML.
+ * (oss-protocol.md §2.3, §3.2, §3.6); request bodies are read per XML 1.0 by xml-parse.ts (no DTDs, no external
+ * entities), and anything not well-formed or of the wrong shape becomes 400 MalformedXML.
  */
-import type { XMLParser as XMLParserType } from 'fast-xml-parser';
 import { malformedXml } from './errors.ts';
+import { childNamed, childrenNamed, parseXml, XmlSyntaxError, type XmlElement } from './xml-parse.ts';
 
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) =>
@@ -39,38 +39,26 @@ export function toXml(root: string, body: XmlObject): string {
   return out.join('');
 }
 
-// Loaded on first use: keeps the idle server's resident memory down (the 5 GiB test caps RSS at 200 MB).
-let parserPromise: Promise<{ parser: XMLParserType; validate: (xml: string) => true | object }> | undefined;
-function loadParser() {
-  parserPromise ??= import('fast-xml-parser').then(({ XMLParser, XMLValidator }) => ({
-    validate: (xml: string) => XMLValidator.validate(xml),
-    parser: new XMLParser(PARSER_OPTIONS),
-  }));
-  return parserPromise;
+/** Parses a request body with `root` as its root element; anything not well-formed → 400 MalformedXML. */
+export function parseXmlBody(text: string, root: string): XmlElement {
+  let doc: XmlElement;
+  try {
+    doc = parseXml(text);
+  } catch (err) {
+    if (err instanceof XmlSyntaxError) throw malformedXml();
+    throw err;
+  }
+  if (doc.name !== root) throw malformedXml();
+  return doc;
 }
 
-const PARSER_OPTIONS = {
-  ignoreAttributes: true,
-  parseTagValue: false,
-  // Keys may begin or end with spaces; whitespace-only text between elements is dropped by the parser anyway.
-  trimValues: false,
-  processEntities: true,
-  isArray: (name: string) => name === 'Part' || name === 'Object',
-};
-
-/** Parses a request body; throws 400 MalformedXML if it is not well-formed or lacks `root`. */
-export async function parseXmlBody(text: string, root: string): Promise<Record<string, unknown>> {
-  const { parser, validate } = await loadParser();
-  if (text.trim() === '' || validate(text) !== true) throw malformedXml();
-  let doc: unknown;
+/** One child's text, or undefined; a duplicated child is malformed. */
+function childText(el: XmlElement, name: string): string | undefined {
   try {
-    doc = parser.parse(text);
+    return childNamed(el, name)?.text;
   } catch {
     throw malformedXml();
   }
-  const top = (doc as Record<string, unknown>)[root];
-  if (top === undefined) throw malformedXml();
-  return (typeof top === 'object' && top !== null ? top : {}) as Record<string, unknown>;
 }
 
 export interface CompletePart {
@@ -78,31 +66,38 @@ export interface CompletePart {
   etag: string;
 }
 
-/** `<CompleteMultipartUpload><Part><PartNumber/><ETag/></Part>…` (§2.3). Order preserved for the order check. */
-export async function parseCompleteBody(text: string): Promise<CompletePart[]> {
-  const top = await parseXmlBody(text, 'CompleteMultipartUpload');
-  const parts = (top.Part ?? []) as unknown[];
-  if (!Array.isArray(parts) || parts.length === 0) throw malformedXml();
+/**
+ * `<CompleteMultipartUpload><Part><PartNumber/><ETag/></Part>…` (§2.3). Order preserved for the order check.
+ * ETags arrive quoted (`"…"`, which Go's encoding/xml writes as `&#34;…&#34;`); the quotes are not part of it.
+ */
+export function parseCompleteBody(text: string): CompletePart[] {
+  const top = parseXmlBody(text, 'CompleteMultipartUpload');
+  const parts = childrenNamed(top, 'Part');
+  if (parts.length === 0) throw malformedXml();
   return parts.map((p) => {
-    const o = p as Record<string, unknown>;
-    const n = String(o.PartNumber ?? '').trim();
-    const etag = o.ETag;
-    if (!/^\d+$/.test(n) || typeof etag !== 'string') throw malformedXml();
-    return { partNumber: Number(n), etag: etag.trim().replace(/^"|"$/g, '').replace(/^&quot;|&quot;$/g, '') };
+    const n = childText(p, 'PartNumber')?.trim() ?? '';
+    const etag = childText(p, 'ETag');
+    if (!/^\d+$/.test(n) || etag === undefined) throw malformedXml();
+    return { partNumber: Number(n), etag: etag.trim().replace(/^"|"$/g, '') };
   });
 }
 
-/** `<Delete><Quiet>true</Quiet><Object><Key>…</Key></Object>…</Delete>` (§2.3 deleteMulti). */
-export async function parseDeleteBody(text: string): Promise<{ quiet: boolean; keys: string[] }> {
-  const top = await parseXmlBody(text, 'Delete');
-  const objects = (top.Object ?? []) as unknown[];
-  if (!Array.isArray(objects) || objects.length === 0) throw malformedXml();
+/** `<Delete><Quiet>true</Quiet><Object><Key>…</Key></Object>…</Delete>` (§2.3 deleteMulti); keys exact. */
+export function parseDeleteBody(text: string): { quiet: boolean; keys: string[] } {
+  const top = parseXmlBody(text, 'Delete');
+  const objects = childrenNamed(top, 'Object');
+  if (objects.length === 0) throw malformedXml();
   const keys = objects.map((o) => {
-    const k = (o as Record<string, unknown>).Key;
-    if (typeof k !== 'string') throw malformedXml();
+    const k = childText(o, 'Key');
+    if (k === undefined) throw malformedXml();
     return k;
   });
-  return { quiet: String(top.Quiet ?? 'false').trim().toLowerCase() === 'true', keys };
+  return { quiet: (childText(top, 'Quiet') ?? 'false').trim().toLowerCase() === 'true', keys };
+}
+
+/** Optional `<CreateBucketConfiguration>` of PutBucket: only checked to be well-formed. */
+export function parseCreateBucketBody(text: string): void {
+  parseXmlBody(text, 'CreateBucketConfiguration');
 }
 
 /** ISO 8601 with milliseconds, as in OSS XML (`2015-12-12T00:36:26.000Z`). */

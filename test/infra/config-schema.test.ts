@@ -41,6 +41,7 @@ describe('validateConfig: defaults', () => {
       serviceRole: 'ossferry-dev-fc-service',
       triggerRole: 'ossferry-dev-oss-trigger',
       policyPrefix: 'ossferry-dev-fc-service',
+      asyncFailureQueue: 'ossferry-dev-async-failures',
     });
     expect(c.coordinator).toEqual(DEFAULTS.coordinator);
     expect(c.worker).toEqual(DEFAULTS.worker);
@@ -51,7 +52,7 @@ describe('validateConfig: defaults', () => {
     expect(c.statusPrefix).toBe('ossferry/status/');
     expect(c.abortIncompleteUploadsDays).toBe(3);
     expect(c.archiveRules).toEqual([]);
-    expect(c.warnings).toEqual([]);
+    expect(c.warnings).toEqual([expect.stringMatching(/^alarms\.contactGroups is empty: .*pulumi config set --path 'alarms\.contactGroups\[0\]'/)]);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.worker)).toBe(true);
     expect(Object.isFrozen(c.destinations[0])).toBe(true);
@@ -123,6 +124,8 @@ const REFUSALS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ['destination bucket name invalid', { destinations: [{ bucket: 'Acme_Dst' }] }, 'ossferry:destinations[0].bucket', /OSS bucket name/],
   ['nowhere to write', { destinations: [] }, 'ossferry:destinations', /could write nowhere/],
   ['allowed source host malformed', { allowedSourceHosts: ['not a host!'] }, 'ossferry:allowedSourceHosts', /not a host name/],
+  ['allowed OSS endpoint with a scheme', { allowedOssEndpoints: ['https://oss.corp.example'] }, 'ossferry:allowedOssEndpoints', /not a host or host:port \(leave the scheme out\)/],
+  ['allowed OSS endpoint with a path', { allowedOssEndpoints: ['oss.corp.example/x'] }, 'ossferry:allowedOssEndpoints', /path/],
   ['SFTP fingerprint malformed', { sftpHostKeys: { 'sftp.acme.example': 'md5:aa:bb' } }, 'ossferry:sftpHostKeys.sftp.acme.example', /SHA256 fingerprint/],
   ['SFTP hosts without the private key secret', { sftpHostKeys: { 'sftp.acme.example': `SHA256:${'B'.repeat(43)}` } }, 'ossferry:sftpPrivateKey', /required when sftpHostKeys/],
   ['secret set as plain text', { sftpPrivateKey: '(set as plain text; value not shown)' }, 'ossferry:sftpPrivateKey', /secret/],

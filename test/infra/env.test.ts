@@ -22,7 +22,8 @@ describe('functionEnvironment', () => {
       }
       expect(envBytes(env)).toBeLessThan(MAX_ENV_BYTES);
     }
-    expect(envs[0]![FUNCTION_ENV.ARCHIVE_RULES]).toBe('[]');
+    // No rules: nothing to write (the coordinator reads an unset OSSFERRY_ARCHIVE_RULES as none).
+    expect(envs[0]![FUNCTION_ENV.ARCHIVE_RULES]).toBeUndefined();
     expect(envs[1]![FUNCTION_ENV.ARCHIVE_RULES]).toBeUndefined();
   });
 });

@@ -5,6 +5,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import { validateConfig } from '../../infra/config-schema.ts';
 import type { OssferryStackConfig, RawStackConfig } from '../../infra/config-schema.ts';
+import { isSecretWire, providerMocks, unwrap } from '../../infra/check/mocks.ts';
+import type { Violation } from '../../infra/check/schema-check.ts';
 
 export interface Recorded {
   type: string;
@@ -13,51 +15,20 @@ export interface Recorded {
 }
 
 export const recorded: Recorded[] = [];
+/** Every provider-schema violation seen since the last reset (infra/check/schema-check.ts). */
+export const violations: Violation[] = [];
 
-/** Pulumi's wire marker for a secret value (sdk/nodejs/runtime/rpc.ts specialSigKey / specialSecretSig). */
-const SECRET_SIG_KEY = '4dabf18193072939515e22adb298388d';
-const SECRET_SIG = '1b47061264138c4ac30d75fd1eb44270';
+export { isSecretWire, unwrap };
 
-export function isSecretWire(v: unknown): v is { value: unknown } {
-  return typeof v === 'object' && v !== null && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
-}
-
-/** Strips secret wrappers, for asserting on values. */
-export function unwrap(v: unknown): unknown {
-  if (isSecretWire(v)) return unwrap(v.value);
-  if (Array.isArray(v)) return v.map(unwrap);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
-  return v;
-}
-
-/** Computed outputs a real provider would return, so ARNs and names resolve in tests. */
-function computed(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
-  const i = args.inputs as Record<string, string>;
-  switch (args.type) {
-    case 'alicloud:ram/role:Role':
-      return { arn: `acs:ram::1234567890123456:role/${i.roleName}` };
-    case 'alicloud:fc/v2Function:V2Function':
-      return { functionArn: `acs:fc:cn-hangzhou:1234567890123456:services/${i.serviceName}.LATEST/functions/${i.functionName}` };
-    case 'alicloud:vpc/network:Network':
-      return { id: 'vpc-mock1' };
-    case 'alicloud:vpc/switch:Switch':
-      return { id: 'vsw-mock1' };
-    default:
-      return {};
-  }
-}
-
+/** Provider-faithful mocks (infra/check/mocks.ts): each resource's inputs are checked against the provider schema. */
 export async function installMocks(): Promise<void> {
   await pulumi.runtime.setMocks(
-    {
-      newResource(args) {
-        recorded.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
-        const extra = computed(args);
-        const id = typeof extra.id === 'string' ? extra.id : `${args.name}-id`;
-        return { id, state: { ...args.inputs, ...extra } };
+    providerMocks({
+      onResource: (r) => {
+        recorded.push({ type: r.type, name: r.name, inputs: r.inputs });
+        violations.push(...r.violations);
       },
-      call: (args) => args.inputs as Record<string, unknown>,
-    },
+    }),
     'ossferry',
     'dev',
     false,

@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  CR_PULL_ACTIONS,
   MAX_POLICY_BYTES,
   UNSCOPABLE_ACTIONS,
   packPolicyDocuments,
@@ -32,12 +33,46 @@ describe('serviceRoleStatements', () => {
         'oss:ListMultipartUploads',
         'fc:InvokeFunction',
         'log:PostLogStoreLogs',
-        'cr:PullRepository',
-        'cr:GetRepository',
+        'oss:DeleteObject',
+        'fc:InvokeFunction',
+        'log:PostLogStoreLogs',
+        ...CR_PULL_ACTIONS,
         'cr:GetAuthorizationToken',
+        'mns:SendMessage',
       ]),
     );
-    expect(actionsOf(ss)).not.toContain('oss:DeleteObject');
+  });
+
+  it('may delete a destination object (one whose CRC-64 check failed), but no source object', () => {
+    // Prepare
+    const c = configOf({ ...baseValues(), sources: [{ bucket: 'acme-src', prefix: 'in/' }] });
+    // Act
+    const ss = serviceRoleStatements(c);
+    // Assess
+    const deletable = ss.filter((s) => s.Action.includes('oss:DeleteObject')).flatMap((s) => s.Resource);
+    expect(deletable).toEqual(['acs:oss:*:*:acme-dst/copies/*']);
+  });
+
+  it('grants the image pull actions FC needs, on the configured repository only', () => {
+    // Prepare
+    const c = configOf(baseValues());
+    // Act
+    const ss = serviceRoleStatements(c);
+    // Assess
+    const pull = ss.find((s) => s.Action.includes('cr:GetRepoTagManifest'))!;
+    for (const a of ['cr:GetRepositoryTag', 'cr:GetRepoTagManifest', 'cr:GetArtifactTag', 'cr:PullRepository']) expect(pull.Action).toContain(a);
+    expect(pull.Resource).toEqual(['acs:cr:cn-hangzhou:1234567890123456:repository/acme/ossferry', 'acs:cr:cn-hangzhou:1234567890123456:repository/acme/ossferry/*']);
+  });
+
+  it('lets FC send failed async events to the stack\'s queue and nowhere else', () => {
+    // Prepare
+    const c = configOf(baseValues());
+    // Act
+    const ss = serviceRoleStatements(c);
+    // Assess
+    expect(ss.filter((s) => s.Action.includes('mns:SendMessage'))).toEqual([
+      { Effect: 'Allow', Action: ['mns:SendMessage'], Resource: ['acs:mns:cn-hangzhou:1234567890123456:/queues/ossferry-dev-async-failures/messages'] },
+    ]);
   });
 
   it('adds DeleteObject only for the source of a rule that deletes after verify', () => {
@@ -50,8 +85,9 @@ describe('serviceRoleStatements', () => {
     // Act
     const ss = serviceRoleStatements(c);
     // Assess
-    const del = ss.filter((s) => s.Action.includes('oss:DeleteObject'));
-    expect(del).toEqual([{ Effect: 'Allow', Action: ['oss:DeleteObject'], Resource: ['acs:oss:*:*:acme-c/drop/*.bin'] }]);
+    const deletable = ss.filter((s) => s.Action.includes('oss:DeleteObject')).flatMap((s) => s.Resource);
+    expect(deletable).toContain('acs:oss:*:*:acme-c/drop/*.bin');
+    expect(deletable).not.toContain('acs:oss:*:*:acme-a/in/*');
   });
 
   it('uses Resource "*" only for the listed unscopable actions, each with a reason', () => {
@@ -65,7 +101,7 @@ describe('serviceRoleStatements', () => {
       expect(s.Resource).toEqual(['*']);
       for (const a of s.Action) expect(UNSCOPABLE_ACTIONS[a]?.length ?? 0, `reason for ${a}`).toBeGreaterThan(20);
     }
-    for (const s of ss) for (const r of s.Resource) if (r !== '*') expect(r).toMatch(/^acs:(oss|fc|log|cr|vpc):/);
+    for (const s of ss) for (const r of s.Resource) if (r !== '*') expect(r).toMatch(/^acs:(oss|fc|log|cr|vpc|mns):/);
   });
 
   it('lets the trigger role invoke only the coordinator', () => {

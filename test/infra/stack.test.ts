@@ -2,8 +2,8 @@
  * The Pulumi program under pulumi.runtime.setMocks: every resource and its key properties, derived from config.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DIGEST, baseValues, configOf, installMocks, isSecretWire, one, ofType, promiseOf, recorded, settle, unwrap } from './harness.ts';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DIGEST, baseValues, configOf, installMocks, isSecretWire, one, ofType, promiseOf, recorded, settle, unwrap, violations } from './harness.ts';
 import type { Recorded } from './harness.ts';
 import type { OssferryStackConfig } from '../../infra/config-schema.ts';
 import type { StackOutputs } from '../../infra/program.ts';
@@ -21,6 +21,11 @@ beforeAll(async () => {
 });
 beforeEach(() => {
   recorded.length = 0;
+  violations.length = 0;
+});
+// Every stack a test builds must pass the provider-schema check (infra/check/schema-check.ts).
+afterEach(() => {
+  expect(violations).toEqual([]);
 });
 
 const T = {
@@ -128,26 +133,29 @@ describe('full stack (archive rules, created VPC, SFTP secret)', () => {
     const workerRaw = one(T.fn, '-worker').inputs;
     expect(isSecretWire(workerRaw.environmentVariables)).toBe(true);
     const env = inputs(one(T.fn, '-worker')).environmentVariables as Record<string, string>;
-    expect(env).toMatchObject({
-      [FUNCTION_ENV.ROLE]: 'worker',
-      [FUNCTION_ENV.SERVICE_NAME]: 'ossferry-prod',
-      [FUNCTION_ENV.WORKER_FUNCTION]: 'ossferry-prod-worker',
+    const shared = {
       [FUNCTION_ENV.ACCOUNT_ID]: '1234567890123456',
       [FUNCTION_ENV.REGION]: 'cn-hangzhou',
+      [FUNCTION_ENV.ALLOWED_SOURCE_HOSTS]: 'files.acme.example,10.0.0.0/8',
+      [FUNCTION_ENV.SFTP_HOST_KEYS]: JSON.stringify({ 'sftp.acme.example:22': `SHA256:${'A'.repeat(43)}` }),
+      [FUNCTION_ENV.SFTP_PRIVATE_KEY]: SFTP_KEY,
+      [FUNCTION_ENV.LOG_LEVEL]: 'debug',
+    };
+    // The worker gets only what its code reads (test/infra/env-readers.test.ts).
+    expect(env).toEqual({ [FUNCTION_ENV.ROLE]: 'worker', ...shared });
+    const coordEnv = inputs(one(T.fn, '-coordinator')).environmentVariables as Record<string, string>;
+    expect(coordEnv).toMatchObject({
+      ...shared,
+      [FUNCTION_ENV.ROLE]: 'coordinator',
+      [FUNCTION_ENV.SERVICE_NAME]: 'ossferry-prod',
+      [FUNCTION_ENV.WORKER_FUNCTION]: 'ossferry-prod-worker',
       [FUNCTION_ENV.STATUS_LOCATION]: 'oss://acme-status/ossferry/status/',
       [FUNCTION_ENV.PART_SIZE_BYTES]: String(128 * 1024 * 1024),
       [FUNCTION_ENV.STREAMS_PER_WORKER]: '12',
       [FUNCTION_ENV.MAX_WORKERS]: '40',
       [FUNCTION_ENV.GZIP_LEVEL]: '2',
       [FUNCTION_ENV.WORKER_TIMEOUT_SECONDS]: '3600',
-      [FUNCTION_ENV.ALLOWED_SOURCE_HOSTS]: 'files.acme.example,10.0.0.0/8',
-      [FUNCTION_ENV.SFTP_HOST_KEYS]: JSON.stringify({ 'sftp.acme.example:22': `SHA256:${'A'.repeat(43)}` }),
-      [FUNCTION_ENV.SFTP_PRIVATE_KEY]: SFTP_KEY,
-      [FUNCTION_ENV.LOG_LEVEL]: 'debug',
     });
-    expect(env[FUNCTION_ENV.ARCHIVE_RULES]).toBeUndefined();
-    const coordEnv = inputs(one(T.fn, '-coordinator')).environmentVariables as Record<string, string>;
-    expect(coordEnv[FUNCTION_ENV.ROLE]).toBe('coordinator');
     expect(JSON.parse(coordEnv[FUNCTION_ENV.ARCHIVE_RULES]!).map((r: { name: string }) => r.name)).toEqual(['logs', 'dumps']);
     const allNames = new Set<string>(Object.values(FUNCTION_ENV));
     for (const k of [...Object.keys(env), ...Object.keys(coordEnv)]) {
@@ -171,8 +179,10 @@ describe('full stack (archive rules, created VPC, SFTP secret)', () => {
       role: 'acs:ram::1234567890123456:role/ossferry-prod-fc-service',
       internetAccess: true,
       logConfig: { project: 'ossferry-prod-logs-1234567890123456', logstore: 'ossferry', enableRequestMetrics: true, enableInstanceMetrics: true },
-      vpcConfig: { vpcId: 'vpc-mock1', vswitchIds: ['vsw-mock1'], securityGroupId: 'network-sg-id' },
+      vpcConfig: { vswitchIds: ['vsw-mock1'], securityGroupId: 'network-sg-id' },
     });
+    // The provider derives vpc_id from the first vSwitch; it is Computed-only and must not be sent.
+    expect(svc.vpcConfig).not.toHaveProperty('vpcId');
     expect(inputs(one(T.vswitch, 'network-vswitch'))).toMatchObject({ zoneId: 'cn-hangzhou-h', cidrBlock: '172.16.0.0/24', vpcId: 'vpc-mock1' });
     expect(inputs(one(T.vpc, 'network-vpc'))).toMatchObject({ cidrBlock: '172.16.0.0/16', vpcName: 'ossferry-prod' });
     expect(inputs(one(T.sg, 'network-sg'))).toMatchObject({ vpcId: 'vpc-mock1' });
@@ -265,7 +275,12 @@ describe('full stack (archive rules, created VPC, SFTP secret)', () => {
     // Assess
     const all = statements(servicePolicies());
     const resourcesFor = (action: string) => all.filter((s) => s.Action.includes(action)).flatMap((s) => s.Resource).sort();
-    expect(resourcesFor('oss:DeleteObject')).toEqual(['acs:oss:*:*:acme-logs/dumps/*']);
+    expect(resourcesFor('oss:DeleteObject')).toEqual([
+      'acs:oss:*:*:acme-archive/dumps/*.gz',
+      'acs:oss:*:*:acme-archive/logs/*.gz',
+      'acs:oss:*:*:acme-dst/copies/*',
+      'acs:oss:*:*:acme-logs/dumps/*',
+    ]);
     expect(resourcesFor('oss:PutObject')).toEqual([
       'acs:oss:*:*:acme-archive/dumps/*.gz',
       'acs:oss:*:*:acme-archive/logs/*.gz',
@@ -368,7 +383,6 @@ describe('minimal stack (no VPC, no rules)', () => {
     expect(inputs(one(T.service, 'transfer-service')).vpcConfig).toBeUndefined();
     const actions = statements(ofType(T.policy)).flatMap((s) => s.Action);
     expect(actions.filter((a) => a.startsWith('ecs:') || a.startsWith('vpc:'))).toEqual([]);
-    expect(actions).not.toContain('oss:DeleteObject');
     expect(out.triggerRoleArn).toBeUndefined();
     expect(await promiseOf(out.archiveTriggerNames)).toEqual([]);
     const worker = inputs(one(T.fn, '-worker'));
@@ -392,7 +406,6 @@ describe('existing VPC and ACR repository created by the stack', () => {
     expect(ofType(T.vpc)).toHaveLength(0);
     expect(ofType(T.vswitch)).toHaveLength(0);
     expect(inputs(one(T.service, 'transfer-service')).vpcConfig).toEqual({
-      vpcId: 'vpc-abc123',
       vswitchIds: ['vsw-one', 'vsw-two'],
       securityGroupId: 'sg-xyz',
     });

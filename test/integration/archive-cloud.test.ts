@@ -5,7 +5,6 @@
  * equals the object's x-oss-meta-uncompressed-crc64. The SFTP private key reaches the functions only through
  * their env (OSSFERRY_SFTP_PRIVATE_KEY); the host key pin only through the job (sftpHostKeyFingerprint).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { crc64 } from '../../shared/crc64/index.ts';
 import { FunctionInvocationError } from '../../functions/invoke/invoker.ts';
 import type { FunctionErrorBody } from '../../functions/runtime/types.ts';
 import { startLocalCloud, type LocalCloud, type LocalJobProgress } from '../../local/cloud.ts';
+import { decodeWith } from '../helpers/decode.ts';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
 
 const MiB = 1024 * 1024;
@@ -50,20 +50,6 @@ afterAll(async () => {
   await sshd?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-/** Output of `cmd args` fed `input` on stdin. */
-function decodeWith(cmd: string, args: string[], input: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    let stderr = '';
-    p.stdout.on('data', (c: Buffer) => chunks.push(c));
-    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`${cmd} exited ${code}: ${stderr}`))));
-    p.stdin.end(input);
-  });
-}
 
 async function uploadsLeft(bucket = 'ossferry'): Promise<number> {
   const r = (await cloud.ossClient(bucket).listUploads({ 'max-uploads': 1000 } as never)) as unknown as { uploads?: unknown[] };

@@ -1,8 +1,7 @@
 /**
- * The `ossferry` command as a user runs it: a child process per invocation (Node 24 type stripping), the
- * local cloud inside it, exit codes and output checked.
+ * The `ossferry` command as a user runs it: the package.json bin, a child process per invocation
+ * (test/helpers/ossferry-bin.ts), the local cloud inside it, exit codes and output checked.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,24 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogLike } from '../../bench/lib/loglike.ts';
 import { crc64 } from '../../shared/crc64/index.ts';
 import { startOssServer } from '../../local/oss/index.ts';
+import { lastJson, jsonLines, runOssferry } from '../helpers/ossferry-bin.ts';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
 
-const REPO = new URL('../../', import.meta.url).pathname;
-
-function ossferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['cli/ossferry.ts', ...args], { cwd: REPO, env: { ...process.env, OSSFERRY_VERBOSE: '0', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-const jsonLines = (s: string) => s.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-const lastJson = (s: string) => jsonLines(s).pop()!;
+const ossferry = runOssferry;
 
 /** The object `key` of `bucket` in a kept local OSS data directory. */
 async function storedObject(dataDir: string, bucket: string, key: string): Promise<{ body: Buffer; headers: Record<string, string> }> {

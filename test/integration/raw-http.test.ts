@@ -212,4 +212,31 @@ describe('raw transport against hand-written servers', () => {
     expect(second.equals(data.subarray(1000, 101_000))).toBe(true);
     expect(srv.connections()).toBe(2);
   });
+
+  it('bytes sent on an idle kept-alive connection discard it: the next read gets its own answer, never the forged one', async () => {
+    // Prepare: once the client has read the first answer, the server sends a forged 206 for the range asked next.
+    const forged = Buffer.alloc(100_000, 0x41);
+    let firstSocket!: net.Socket;
+    const srv = await tcpServer((socket, head, n) => {
+      if (n === 0) firstSocket = socket;
+      const { start, end, text } = partialHead(data, head);
+      socket.write(Buffer.concat([Buffer.from(text, 'latin1'), data.subarray(start, end)]));
+    });
+    const src = new HttpSource(srv.url('/d.bin'), { allow: loopback });
+    const first = await collect(await src.read(0, 1000, pin));
+    const closed = new Promise<boolean>((ok) => firstSocket.once('close', () => ok(true)));
+    const lie = ['HTTP/1.1 206 Partial Content', `content-range: bytes 1000-100999/${data.length}`, 'etag: "v1"', `content-length: ${forged.length}`].join('\r\n');
+    firstSocket.write(Buffer.concat([Buffer.from(`${lie}\r\n\r\n`, 'latin1'), forged]));
+    // The client must drop the connection on its own once the unsolicited bytes arrive (bounded, so a regression fails).
+    const dropped = await Promise.race([closed, new Promise<boolean>((r) => setTimeout(() => r(false), 5_000))]);
+    // Act
+    const second = await collect(await src.read(1000, 101_000, pin));
+    await src.close();
+    await srv.close();
+    // Assess
+    expect(first.equals(data.subarray(0, 1000))).toBe(true);
+    expect(dropped).toBe(true);
+    expect(second.equals(data.subarray(1000, 101_000))).toBe(true);
+    expect(srv.connections()).toBe(2);
+  });
 });

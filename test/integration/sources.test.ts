@@ -254,6 +254,34 @@ describe('OSS source against local OSS', () => {
     await expect(act).rejects.toBeInstanceOf(SourceChangedError);
   });
 
+  it('delivers chunks of 1 MiB (none below 256 KiB but the last), not ali-oss socket reads', async () => {
+    // Prepare
+    const big = randomBytes(5 * MiB + 777);
+    await client.put('dir/big.bin', big);
+    const src = openSource('oss://src-bucket/dir/big.bin', { ossClientFor: () => client });
+    const pin = await src.stat();
+    // Act
+    const { chunks, data: got } = await collect(await src.read(3, big.length, pin));
+    // Assess
+    expect(got.equals(big.subarray(3))).toBe(true);
+    expect(chunks.slice(0, -1).every((n) => n >= MiB)).toBe(true);
+    expect(chunks.length).toBeLessThanOrEqual(Math.ceil((big.length - 3) / MiB));
+  });
+
+  it('an OSS signed URL read as an HTTP source carries the object CRC-64 into the identity', async () => {
+    // Prepare
+    const signer = new OSS(oss.clientOptions('src-bucket', { pathStyle: true }));
+    const url = signer.signatureUrl('dir/obj.bin', { expires: 600 });
+    const src = new HttpSource(url, { allow: parseAllowList('localhost') });
+    // Act
+    const pin = await src.stat();
+    const got = (await collect(await src.read(100, 5000, pin))).data;
+    await src.close();
+    // Assess
+    expect(pin.crc64).toBe(crc64(data));
+    expect(got.equals(data.subarray(100, 5000))).toBe(true);
+  });
+
   it('missing object at stat → InvalidInputError naming source', async () => {
     // Prepare
     const src = openSource('oss://src-bucket/nope', { ossClientFor: () => client });

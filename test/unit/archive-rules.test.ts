@@ -4,6 +4,7 @@ import {
   archiveDestinationKey,
   matchArchiveRule,
   parseArchiveRules,
+  ruleGzipLevel,
   ruleMatchesKey,
   type ArchiveRule,
 } from '../../shared/archive-rules.ts';
@@ -35,9 +36,10 @@ describe('parseArchiveRules', () => {
         destinationBucket: 'dst-bucket',
         destinationPrefix: '',
         deleteSourceAfterVerify: false,
-        gzipLevel: 1,
       },
     ]);
+    // No level given: the deployment's transfer.gzipLevel applies, else the built-in default.
+    expect(ruleGzipLevel(rules[0]!)).toBe(1);
   });
 
   it('names the exact path of a bad field and the fix', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseArchiveRules } from '../../shared/archive-rules.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
-import { archiveIdempotencyKey, parseOssEvent, type OssEventOutcome } from '../../shared/events.ts';
+import { archiveIdempotencyKey, creationEventName, ossEventBody, parseOssEvent, type OssEventOutcome } from '../../shared/events.ts';
 
 const rules = parseArchiveRules([
   { name: 'logs', sourceBucket: 'ingest-bucket', sourcePrefix: 'incoming/', destinationBucket: 'ingest-bucket', destinationPrefix: 'archive/' },
@@ -160,5 +160,55 @@ describe('parseOssEvent', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('ossEventBody', () => {
+  it('builds the documented trigger record (the same as record() above) from the object facts', () => {
+    // Prepare
+    const expected = record();
+    const { ruleId: _r, ...ossWithoutRule } = expected.oss;
+    // Act
+    const body = ossEventBody({ eventName: 'oss:ObjectCreated:PutObject', bucket: 'ingest-bucket', key: 'incoming/a.log', size: 122539, eTag: '"688a7bf4f233dc9c88a80bf985ab7329"', region: 'cn-shanghai', accountId: '123456789', eventTime: new Date('2017-04-21T12:46:37.000Z') });
+    // Assess
+    expect(body.events).toHaveLength(1);
+    expect(body.events[0]).toMatchObject({ eventName: expected.eventName, eventSource: 'acs:oss', eventTime: expected.eventTime, eventVersion: '1.0', region: 'cn-shanghai', oss: ossWithoutRule, userIdentity: expected.userIdentity });
+  });
+
+  it('names the creation event by object type: Normal → PutObject, Multipart → CompleteMultipartUpload, Appendable → AppendObject', () => {
+    // Act / Assess
+    expect(creationEventName('Normal')).toBe('ObjectCreated:PutObject');
+    expect(creationEventName(undefined)).toBe('ObjectCreated:PutObject');
+    expect(creationEventName('Multipart')).toBe('ObjectCreated:CompleteMultipartUpload');
+    expect(creationEventName('Appendable')).toBe('ObjectCreated:AppendObject');
+  });
+
+  it('round-trips through parseOssEvent: a built event for a key under a rule becomes that archive request (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 60 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s) && !s.endsWith('/')),
+        fc.nat({ max: 2 ** 40 }),
+        fc.stringMatching(/^[0-9a-f]{32}$/),
+        fc.constantFrom('Normal', 'Multipart'),
+        (rest, size, etag, type) => {
+          // Prepare
+          const key = `incoming/${rest}`;
+          // Act
+          const out = parseOssEvent(ossEventBody({ eventName: creationEventName(type), bucket: 'ingest-bucket', key, size, eTag: etag, region: 'cn-shanghai', accountId: '1', eventTime: new Date(0) }), rules);
+          // Assess
+          expect(archives(out)).toEqual([
+            expect.objectContaining({ source: `oss://ingest-bucket/${key}`, sourceSize: size, sourceEtag: etag.toUpperCase(), destination: `oss://ingest-bucket/archive/${rest}.gz`, idempotencyKey: archiveIdempotencyKey('ingest-bucket', key, etag) }),
+          ]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('an AppendObject event is not archived (the object is not complete)', () => {
+    // Act
+    const out = parseOssEvent(ossEventBody({ eventName: creationEventName('Appendable'), bucket: 'ingest-bucket', key: 'incoming/a.log', size: 1, eTag: 'ab', region: 'cn-shanghai', accountId: '1', eventTime: new Date(0) }), rules);
+    // Assess
+    expect(out).toEqual([expect.objectContaining({ kind: 'ignored', eventName: 'ObjectCreated:AppendObject' })]);
   });
 });

@@ -17,6 +17,8 @@ describe('parseJob', () => {
       workers: 16,
       streamsPerWorker: 8,
       overwrite: false,
+      unpinned: 'refuse',
+      object: { preserve: true },
     });
   });
 

@@ -50,7 +50,7 @@ describe('local FC gateway with child-process instances and the unmodified fc2 c
         fn('echo', { initializer: 'init', maxInstances: 2 }),
         fn('conc', { instanceConcurrency: 2, maxInstances: 1 }),
         fn('slow', { timeoutSeconds: 1 }),
-        fn('idle', { idleTimeoutMs: 150 }),
+        fn('idle', { idleTimeoutMs: 150, lifecycle: { preStop: { timeoutSeconds: 3 } } }),
         fn('async', { asyncRetryAttempts: 1 }),
         fn('broken', { instances: { kind: 'process', command: process.execPath, args: ['-e', 'process.exit(3)'] } }),
       ],

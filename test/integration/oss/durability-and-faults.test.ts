@@ -32,7 +32,8 @@ async function start(o: Parameters<typeof startOssServer>[0] = {}): Promise<Loca
 
 function adminRequest(s: LocalOss, method: string, body?: unknown): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: s.port, method, path: '/_ossferry/faults', headers: { 'content-type': 'application/json' } }, (res) => {
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${s.admin.token}` };
+    const req = http.request({ host: '127.0.0.1', port: Number(new URL(s.admin.endpoint).port), method, path: '/_ossferry/faults', headers }, (res) => {
       let t = '';
       res.on('data', (d) => (t += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(t) }));
