@@ -106,6 +106,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     const done = mode.alreadyDone(ctx, existing, prior);
     if (done) {
       log.info('job already complete at the destination', { destination: ctx.destination });
+      lease?.assertOwner();
       if (prior && prior.state !== 'succeeded') await deps.status?.write({ ...prior, state: 'succeeded', report: jobReportToJson(done), updatedAt: new Date().toISOString() });
       return done;
     }
