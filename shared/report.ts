@@ -49,6 +49,8 @@ interface ReportBase {
   etag: string;
   uploadId: string;
   reused: ReusedWork;
+  /** The source had no strong validator and the job trusted it (unpinned: trust): a change mid-copy would not have been seen. */
+  unpinned?: boolean;
 }
 
 export interface CopyReport extends ReportBase {
@@ -110,6 +112,7 @@ const base = {
   etag: z.string(),
   uploadId: z.string(),
   reused: reusedSchema,
+  unpinned: z.boolean().optional(),
 };
 
 export const copyReportSchema = z.strictObject({

@@ -11,6 +11,8 @@ export const OBJECT_META = Object.freeze({
   JOB_ID: 'ossferry-job-id',
   SOURCE_SIZE: 'source-size',
   SOURCE_CRC64: 'source-crc64',
+  /** "true" when the job copied a source without a strong validator under unpinned: trust (shared/pinning.ts). */
+  UNPINNED: 'ossferry-unpinned',
 });
 
 /** x-oss-meta-* keys an archive carries besides the source identity. */

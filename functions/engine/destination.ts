@@ -4,6 +4,7 @@
  * search for stray uploads of the job's key (an Initiate whose response was lost).
  */
 import type OSS from 'ali-oss';
+import { destinationHeaders, destinationMeta } from '../../shared/attributes.ts';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
 import { errorToJson, InvalidInputError } from '../../shared/errors.ts';
 import type { Job } from '../../shared/job.ts';
@@ -14,7 +15,7 @@ import { DestinationExistsError, type PartSink } from '../oss/types.ts';
 import type { SourceIdentity } from '../sources/types.ts';
 import { isNoSuchUpload } from './abort.ts';
 import { header, ossRetry, type ResponseHeaders } from './oss-calls.ts';
-import type { DestinationInfo } from './types.ts';
+import type { DestinationInfo, ModeContext } from './types.ts';
 
 export function missingBucket(job: Job, cause: unknown): InvalidInputError {
   return new InvalidInputError('destination', `bucket ${job.destination.bucket} does not exist`, 'create the bucket first or choose an existing one', { cause });
@@ -51,6 +52,17 @@ export function objectMeta(job: Job, jobId: string, identity: SourceIdentity): R
   if (identity.crc64 !== undefined) meta[OBJECT_META.SOURCE_CRC64] = identity.crc64.toString(10);
   if (identity.mtimeMs !== undefined) meta['source-mtime-ms'] = String(identity.mtimeMs);
   return meta;
+}
+
+/**
+ * What Initiate carries: the source's attributes as the job's object options say (shared/attributes.ts), then the
+ * mode's own metadata (which wins over a source's metadata of the same name), and the unpinned label.
+ */
+export function initiateOf(ctx: ModeContext, modeMeta: Record<string, string>): { meta: Record<string, string>; headers: Record<string, string> } {
+  const write = { mode: ctx.job.mode, ...(ctx.attributes ? { source: ctx.attributes } : {}), options: ctx.job.object };
+  const meta = { ...destinationMeta(write), ...modeMeta };
+  if (ctx.unpinned) meta[OBJECT_META.UNPINNED] = 'true';
+  return { meta, headers: destinationHeaders({ ...write, key: ctx.job.destination.key }) };
 }
 
 /**

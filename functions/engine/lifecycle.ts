@@ -9,9 +9,11 @@
  * verified object exists aborts the upload — unless the lease was lost: a fenced owner touches nothing.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ObjectAttributes } from '../../shared/attributes.ts';
 import { warnIfSlowCrc } from '../../shared/crc64/index.ts';
 import { IntegrityError, InvalidInputError, OssferryError, errorToJson } from '../../shared/errors.ts';
 import { jobIdOf, ossUrl, type Job } from '../../shared/job.ts';
+import { isPinned } from '../../shared/pinning.ts';
 import { NO_REUSE, jobReportToJson, type JobReport, type ReusedWork } from '../../shared/report.ts';
 import { taskDeadlineMs } from '../../shared/task.ts';
 import { OBJECT_META } from '../../shared/verify.ts';
@@ -48,8 +50,10 @@ export async function runJob(job: Job, deps: EngineDeps, options: JobOptions = {
   // 1. Source identity (the sources module screens the URL before any connection).
   const source = deps.openSource(job);
   let identity: SourceIdentity;
+  let attributes: ObjectAttributes | undefined;
   try {
     identity = await source.stat(deps.signal);
+    attributes = source.attributes?.();
   } catch (err) {
     const gone = await mode.sourceGone?.(job, deps, options, err, started);
     if (gone) return gone;
@@ -67,7 +71,9 @@ export async function runJob(job: Job, deps: EngineDeps, options: JobOptions = {
   // 2. Job identity.
   const jobId = jobIdOf(job, identity);
   const log = deps.logger.child({ jobId, ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}) });
-  const ctx: ModeContext = { job, jobId, identity, options, deps, log, source: source.displayUrl, destination: ossUrl(job.destination), started };
+  // An http(s) source without a strong validator got here only because the job said unpinned: trust.
+  const unpinned = job.source.kind === 'http' && !isPinned(identity);
+  const ctx: ModeContext = { job, jobId, identity, ...(attributes ? { attributes } : {}), unpinned, options, deps, log, source: source.displayUrl, destination: ossUrl(job.destination), started };
 
   // 3. Ownership: one live owner per job; a later invocation takes over only once the lease expired.
   let lease: JobLease | undefined;

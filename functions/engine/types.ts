@@ -4,6 +4,7 @@
  * the status journal; a mode owns what differs: the plan, the task wire, the result check, the metadata,
  * what counts as already done and the report.
  */
+import type { ObjectAttributes } from '../../shared/attributes.ts';
 import type OSS from 'ali-oss';
 import type { Job } from '../../shared/job.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -79,6 +80,10 @@ export interface ModeContext {
   options: JobOptions;
   deps: EngineDeps;
   log: Logger;
+  /** What the source said about its object besides its bytes (kept on the destination unless object.preserve is off). */
+  attributes?: ObjectAttributes;
+  /** The job trusted a source without a strong validator (unpinned: trust): labelled on the object and in the report. */
+  unpinned: boolean;
   /** Source and destination as reports show them. */
   source: string;
   destination: string;
@@ -112,8 +117,8 @@ export interface ModePlan {
   /** What the status object records as partSize / partCount. */
   partSize: number;
   partCount: number;
-  /** x-oss-meta-* and content type at Initiate (OSS takes metadata only there). */
-  initiate: { meta: Record<string, string>; contentType?: string };
+  /** x-oss-meta-* and headers (Content-Type, storage class, encryption, tags, ACL) at Initiate: OSS takes them only there. */
+  initiate: { meta: Record<string, string>; headers: Record<string, string> };
   /**
    * Takes over what an earlier run finished in the same upload: `listed` is ListParts (the truth), `prior`
    * the journal. Returns what was reused and how it was proven.

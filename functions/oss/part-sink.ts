@@ -154,14 +154,15 @@ export class OssPartSink implements PartSink {
   }
 
   async initiate(options: InitiateOptions = {}): Promise<string> {
-    const headers: Record<string, string> = {};
+    const { 'content-type': contentType, ...headers } = options.headers ?? {};
     // OSS records it with the upload; Complete then refuses to replace an existing object (409 FileAlreadyExists).
     if (!options.overwrite) headers['x-oss-forbid-overwrite'] = 'true';
     try {
       const r = await this.#client.initMultipartUpload(this.key, {
         headers,
         ...(options.meta ? { meta: options.meta as unknown as OSS.UserMeta } : {}),
-        ...(options.contentType ? { mime: options.contentType } : {}),
+        // ali-oss derives a Content-Type from the key unless given one.
+        ...(contentType ? { mime: contentType } : {}),
       });
       this.#uploadId = r.uploadId;
       this.#log.info('multipart upload initiated', { destination: this.#where(), uploadId: r.uploadId });

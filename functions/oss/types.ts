@@ -39,7 +39,8 @@ export interface InitiateOptions {
   meta?: Record<string, string>;
   /** Default false: fail early with DestinationExistsError if the object exists (checked again at Complete). */
   overwrite?: boolean;
-  contentType?: string;
+  /** Further Initiate headers (lower-case): content-type, cache-control, x-oss-storage-class, x-oss-server-side-encryption, … */
+  headers?: Record<string, string>;
 }
 
 export interface PartSink {

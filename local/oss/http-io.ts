@@ -20,7 +20,19 @@ export const MAX_XML_BODY = 4 * 1024 * 1024;
 export const OWNER = { ID: '1234567890123456', DisplayName: '1234567890123456' };
 
 /** Headers stored with an object and returned on GET/HEAD. */
-const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'];
+// Kept with the object and answered on GET/HEAD as OSS does (storage class and encryption included); tags are
+// kept too and answered as their count (x-oss-tagging-count), as OSS's HEAD does.
+const STORED_HEADERS = [
+  'cache-control',
+  'content-disposition',
+  'content-encoding',
+  'content-language',
+  'expires',
+  'x-oss-storage-class',
+  'x-oss-server-side-encryption',
+  'x-oss-server-side-encryption-key-id',
+  'x-oss-tagging',
+];
 
 /** What every operation may use: the store, fault and auth settings. */
 export interface ServerContext {
@@ -214,7 +226,10 @@ export function objectHeaders(m: ObjectMeta): Record<string, string> {
     'x-oss-storage-class': 'Standard',
     'x-oss-hash-crc64ecma': m.crc64,
   };
-  for (const [k, v] of Object.entries(m.headers)) out[k] = v;
+  for (const [k, v] of Object.entries(m.headers)) {
+    if (k === 'x-oss-tagging') out['x-oss-tagging-count'] = String([...new URLSearchParams(v).keys()].length);
+    else out[k] = v;
+  }
   for (const [k, v] of Object.entries(m.userMeta)) out[`x-oss-meta-${k}`] = v;
   if (m.type === 'Appendable') out['x-oss-next-append-position'] = String(m.size);
   return out;

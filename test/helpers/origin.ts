@@ -10,6 +10,8 @@ export interface OriginHeaders {
   etag?: string;
   lastModified?: string;
   crc64?: bigint;
+  /** Any other response headers (Content-Type, Cache-Control, x-oss-meta-*, …). */
+  extra?: Record<string, string>;
 }
 
 export interface Origin {
@@ -23,7 +25,7 @@ export interface Origin {
 export async function startOrigin(data: Buffer, headers: OriginHeaders): Promise<Origin> {
   const origin: Origin = { url: '', data, gets: 0, close: async () => undefined };
   const server = http.createServer((req, res) => {
-    const common: http.OutgoingHttpHeaders = { 'accept-ranges': 'bytes' };
+    const common: http.OutgoingHttpHeaders = { 'accept-ranges': 'bytes', ...headers.extra };
     if (headers.etag !== undefined) common.etag = headers.etag;
     if (headers.lastModified !== undefined) common['last-modified'] = headers.lastModified;
     if (headers.crc64 !== undefined) common['x-oss-hash-crc64ecma'] = headers.crc64.toString(10);

@@ -27,7 +27,7 @@ import { taskSourceFor, taskToWire, type ArchiveResult } from '../../../shared/t
 import { ARCHIVE_META, OBJECT_META } from '../../../shared/verify.ts';
 import type { SourceIdentity } from '../../sources/types.ts';
 import type { JobStatus } from '../../status/store.ts';
-import { headDestination, objectMeta } from '../destination.ts';
+import { headDestination, initiateOf, objectMeta } from '../destination.ts';
 import { header, ossRetry, type ResponseHeaders } from '../oss-calls.ts';
 import type { DestinationInfo, EngineDeps, JobMode, JobOptions, ModeContext, ModePlan, RoundTask, RunFacts } from '../types.ts';
 
@@ -84,6 +84,7 @@ function archivePlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModeP
     [ARCHIVE_META.LEVEL]: String(job.gzipLevel),
   };
   if (identity.crc64 !== undefined) meta[ARCHIVE_META.UNCOMPRESSED_CRC64] = identity.crc64.toString(10);
+  const initiate = initiateOf(ctx, meta);
   const results = new Map<number, ArchiveResult>();
   let uncompressedCrc = 0n;
   let compressedSize = 0;
@@ -92,7 +93,7 @@ function archivePlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModeP
     // The status records the part target and the number of tasks (compressed parts are unknown up front).
     partSize: plan.partTarget,
     partCount: plan.tasks.length,
-    initiate: { meta, contentType: 'application/gzip' },
+    initiate,
     async resume(prior, listed) {
       const byNumber = new Map(listed.map((l) => [l.partNumber, l]));
       let parts = 0;
@@ -176,7 +177,7 @@ function archivePlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModeP
       // The uncompressed CRC was not known at Initiate: record it now, keeping the bytes.
       let stamped: { etag: string; crc64?: bigint };
       try {
-        stamped = await stampMetadata(deps.destinationClient, job.destination.bucket, job.destination.key, completed.etag, compressedSize, { ...meta, [ARCHIVE_META.UNCOMPRESSED_CRC64]: uncompressedCrc.toString(10) }, options.copyObjectLimit);
+        stamped = await stampMetadata(deps.destinationClient, job.destination.bucket, job.destination.key, completed.etag, compressedSize, { meta: { ...initiate.meta, [ARCHIVE_META.UNCOMPRESSED_CRC64]: uncompressedCrc.toString(10) }, headers: initiate.headers }, options.copyObjectLimit);
       } catch (err) {
         throw new OssferryError('MetadataStamp', `the archive is complete and verified but recording x-oss-meta-${ARCHIVE_META.UNCOMPRESSED_CRC64} failed (${(err as Error).message}); re-run the job to replace it`, { cause: err });
       }
@@ -204,6 +205,7 @@ function archivePlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModeP
         etag: run.etag,
         uploadId: run.uploadId,
         reused: run.reused,
+        ...(ctx.unpinned ? { unpinned: true } : {}),
         verified: { combinedCrc64: run.combinedCrc64, ossCrc64: run.ossCrc64, uncompressedCrc64: uncompressedCrc, ...(identity.crc64 !== undefined ? { sourceCrc64: identity.crc64 } : {}) },
         ...(deleted ?? {}),
       };
@@ -216,11 +218,23 @@ function archivePlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModeP
  * else a multipart copy onto itself (UploadPartCopy, ≤ 1 GB per part). Pinned to `etag` so an object
  * replaced meanwhile is never re-stamped. Returns the stamped object's CRC-64 and ETag.
  */
-export async function stampMetadata(client: OSS, bucket: string, key: string, etag: string, size: number, meta: Record<string, string>, copyObjectLimit: number = LIMITS.MAX_COPY_OBJECT_SIZE): Promise<{ etag: string; crc64?: bigint }> {
+export async function stampMetadata(
+  client: OSS,
+  bucket: string,
+  key: string,
+  etag: string,
+  size: number,
+  written: { meta: Record<string, string>; headers: Record<string, string> },
+  copyObjectLimit: number = LIMITS.MAX_COPY_OBJECT_SIZE,
+): Promise<{ etag: string; crc64?: bigint }> {
+  // Replacing metadata replaces the object's headers too: the Initiate headers go again (tags are copied by default).
+  const { 'content-type': contentType, 'x-oss-tagging': _tags, ...headers } = written.headers;
+  const meta = written.meta as unknown as OSS.UserMeta;
+  const mime = contentType ? { mime: contentType } : {};
   if (size <= copyObjectLimit) {
-    await ossRetry(() => client.copy(key, key, { meta: meta as unknown as OSS.UserMeta, headers: { 'If-Match': etag } } as OSS.CopyObjectOptions));
+    await ossRetry(() => client.copy(key, key, { meta, ...mime, headers: { ...headers, 'If-Match': etag } } as OSS.CopyObjectOptions));
   } else {
-    const init = await ossRetry(() => client.initMultipartUpload(key, { meta: meta as unknown as OSS.UserMeta }));
+    const init = await ossRetry(() => client.initMultipartUpload(key, { meta, ...mime, headers }));
     const partSize = Math.max(LIMITS.MIN_PART_SIZE, Math.min(LIMITS.MAX_COPY_OBJECT_SIZE, Math.ceil(size / LIMITS.MAX_PART_NUMBER)));
     const done: Array<{ number: number; etag: string }> = [];
     try {

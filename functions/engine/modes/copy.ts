@@ -13,7 +13,7 @@ import { NO_REUSE, type CopyReport } from '../../../shared/report.ts';
 import { taskSourceFor, taskToWire, type PartReceipt } from '../../../shared/task.ts';
 import type { ListedPart } from '../../oss/types.ts';
 import type { JobStatus } from '../../status/store.ts';
-import { objectMeta } from '../destination.ts';
+import { initiateOf, objectMeta } from '../destination.ts';
 import type { DestinationInfo, JobMode, ModeContext, ModePlan, RoundTask, RunFacts } from '../types.ts';
 
 /** Source ranges read again at once to prove listed parts without a receipt. */
@@ -51,7 +51,7 @@ function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan
   return {
     partSize,
     partCount: parts.length,
-    initiate: { meta: objectMeta(job, jobId, identity) },
+    initiate: initiateOf(ctx, objectMeta(job, jobId, identity)),
     async resume(prior, listed) {
       const recorded = new Map(prior.parts.map((p) => [p.partNumber, p]));
       const toReread: Array<{ listed: ListedPart; planned: PartRange }> = [];
@@ -163,6 +163,7 @@ function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan
         etag: run.etag,
         uploadId: run.uploadId,
         reused: run.reused,
+        ...(ctx.unpinned ? { unpinned: true } : {}),
         verified: {
           combinedCrc64: run.combinedCrc64,
           ossCrc64: run.ossCrc64,
