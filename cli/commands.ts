@@ -14,7 +14,7 @@ import OSS from 'ali-oss';
 import { generateLogLike } from '../bench/lib/loglike.ts';
 import { crc64 } from '../shared/crc64/index.ts';
 import { InvalidInputError } from '../shared/errors.ts';
-import { parseOssUrl, type JobSpecInput } from '../shared/job.ts';
+import { parseJob, parseOssUrl, type JobSpecInput } from '../shared/job.ts';
 import { silentLogger } from '../shared/log.ts';
 import { jobReportToJson, parseJobReport, type ArchiveReport, type CopyReport } from '../shared/report.ts';
 import { ARCHIVE_META } from '../shared/verify.ts';
@@ -318,10 +318,13 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
     if (o.sftpKeyFile !== undefined) {
       throw new InvalidInputError('--sftp-key-file', 'only applies to the local cloud', 'in a deployment the SFTP key is the stack secret (OSSFERRY_SFTP_PRIVATE_KEY in the functions\' env): remove the flag');
     }
-    return remoteCopy(jobSpecFromFlags(source, destination, o), o);
+    const remoteSpec = jobSpecFromFlags(source, destination, o);
+    parseJob(remoteSpec);
+    return remoteCopy(remoteSpec, o);
   }
-  // Validate every flag before starting anything.
-  const spec0 = jobSpecFromFlags(/^[a-z][a-z0-9+.-]*:\/\//i.test(source) ? source : 'http://127.0.0.1/', destination, o);
+  // Validate every flag, and the job they make, before starting anything (a local file stands in by its name).
+  const spec0 = jobSpecFromFlags(/^[a-z][a-z0-9+.-]*:\/\//i.test(source) ? source : `http://127.0.0.1/${encodeURIComponent(path.basename(source))}`, destination, o);
+  parseJob(spec0);
   let sftp: LocalCloudOptions['sftp'];
   if (source.startsWith('sftp:')) {
     if (o.sftpKeyFile === undefined) throw new InvalidInputError('--sftp-key-file', 'is required for sftp:// sources', 'pass the SSH private key file whose public key is in the server\'s authorized_keys');

@@ -133,6 +133,24 @@ describe('ossferry CLI', () => {
     expect(p).toMatchObject({ jobId: report.jobId, state: 'succeeded', bytes: data.length, parts: 4, partCount: 4 });
   });
 
+  it('copy with object attribute flags into a destination ending in "/": the object takes the file name, storage class, encryption and tags', async () => {
+    // Prepare
+    const data = randomBytes(150 * 1024);
+    const file = path.join(dir, 'report.csv');
+    await writeFile(file, data);
+    const dataDir = path.join(dir, 'oss-attrs');
+    // Act
+    const r = await ossferry(['copy', file, 'oss://mybucket/imports/', '--storage-class', 'IA', '--sse', 'AES256', '--tag', 'project=alpha', '--tag', 'team=ops', '--acl', 'private', '--no-preserve', '--unpinned', 'trust', '--data-dir', dataDir, '--json']);
+    // Assess
+    expect(r.code).toBe(0);
+    const report = lastJson(r.stdout);
+    expect(report.destination).toBe('oss://mybucket/imports/report.csv');
+    expect(report.unpinned).toBeUndefined();
+    const stored = await storedObject(dataDir, 'mybucket', 'imports/report.csv');
+    expect(stored.body.equals(data)).toBe(true);
+    expect(stored.headers).toMatchObject({ 'content-type': 'text/csv', 'x-oss-storage-class': 'IA', 'x-oss-server-side-encryption': 'AES256', 'x-oss-tagging-count': '2' });
+  });
+
   const deployment = ['--fc-account-id', '123', '--fc-region', 'cn-hangzhou', '--fc-service', 'svc', '--fc-function', 'fn'];
   const noKeys = { ALIBABA_CLOUD_ACCESS_KEY_ID: '', ALIBABA_CLOUD_ACCESS_KEY_SECRET: '' };
   const bad: Array<{ args: string[]; message: RegExp; env?: NodeJS.ProcessEnv; when?: string }> = [
@@ -152,6 +170,10 @@ describe('ossferry CLI', () => {
     { args: ['copy', 'sftp://u@127.0.0.1:22/x', 'oss://bucket/k', '--sftp-key-file', '/etc/hostname', '--sftp-host-key', `SHA256:${'A'.repeat(43)}`], message: /--sftp-key-file: "\/etc\/hostname" is not a PEM\/OpenSSH private key/ },
     { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--sftp-host-key', `SHA256:${'A'.repeat(43)}`], message: /--sftp-host-key: only applies to sftp:\/\/ sources/ },
     { args: ['start', '--archive-size', 'lots'], message: /--archive-size: "lots" is not a size/ },
+    { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--unpinned', 'maybe'], message: /--unpinned: "maybe" is not a policy\. Fix: pass refuse or trust/ },
+    { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--storage-class', 'Glacier'], message: /--storage-class: "Glacier" is not one of Standard, IA/ },
+    { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--tag', 'noequals'], message: /--tag: "noequals" is not key=value/ },
+    { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--sse-kms-key-id', 'k1'], message: /object\.kmsKeyId: only applies with serverSideEncryption KMS\. Fix: add --sse KMS/ },
     { args: ['status', `j${'0'.repeat(32)}`], message: /--status-location: is not set/ },
     { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', ...deployment], env: noKeys, when: 'without credentials', message: /ALIBABA_CLOUD_ACCESS_KEY_ID: is not set; .*Fix: export ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET/ },
     { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', ...deployment], env: { ...noKeys, ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIexample' }, when: 'with only the key id set', message: /ALIBABA_CLOUD_ACCESS_KEY_SECRET: is not set/ },
