@@ -6,8 +6,8 @@
  *                 through the job (sftpHostKeyFingerprint).
  *   reference     what one would write by hand: one SFTP read stream, 1 MiB members at zlib level 9,
  *                 sequential ali-oss append() — in its own process
- *   pigz -1       one SFTP read stream with pipelined requests (32 × 64 KiB in flight, the fastGet pattern of
- *                 peers.md §0 item 12) piped into `pigz -1`, the output streamed with ali-oss putStream — in
+ *   pigz -1       one SFTP read stream with pipelined requests (32 × 64 KiB in flight, ssh2's fastGet pattern)
+ *                 piped into `pigz -1`, the output streamed with ali-oss putStream — in
  *                 its own process (+ the pigz process). Pipelined so that the row measures pigz, not the
  *                 one-request-at-a-time latency of ssh2's createReadStream that bounds the reference.
  * Every output is checked: gzip -t, and the decompressed size and CRC-64 equal the input's.

@@ -1,6 +1,6 @@
 /**
  * npm run bench:crc — CRC-64 and gzip throughput in one process on 256 MiB, against same-run references
- * (Buffer.copy for memory bandwidth, Node zlib L6 for compression), as ../shared/reference/crc-gzip.md §4.
+ * (Buffer.copy for memory bandwidth, Node zlib L6 for compression).
  * Units: GB/s = 10^9 B/s, MB/s = 10^6 B/s of input. Best of N interleaved rounds (the host is shared and noisy).
  * Last line: RESULT {json}.
  */
@@ -137,7 +137,7 @@ const targets: Array<[string, boolean, string]> = [
 console.log('');
 for (const [name, ok, got] of targets) console.log(`${ok ? 'PASS' : 'MISS'}  ${name.padEnd(44)} ${got}`);
 if (!info.cpu.avx512f && info.cpu.vpclmulqdq) {
-  console.log('note: no AVX-512 here: Debian ISA-L 2.30 would use crc64_ecma_refl_by8 (SSE PCLMULQDQ), not by16_10 (crc-gzip.md §3); the ossferry VPCLMULQDQ/AVX2 kernel is used instead');
+  console.log('note: no AVX-512 here: Debian ISA-L 2.30 would use crc64_ecma_refl_by8 (SSE PCLMULQDQ), not by16_10 (AVX-512 only); the ossferry VPCLMULQDQ/AVX2 kernel is used instead');
 }
 if (crc64GBps < 1.5 * copyGBps && scanGBps < 1.5 * copyGBps) {
   console.log(`note: this host's one-core read bandwidth (scan ${round(scanGBps)} GB/s) is itself below 1.5x copy: no CRC kernel can reach that target here`);

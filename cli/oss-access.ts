@@ -66,7 +66,7 @@ export async function ossAccess(o: OssAccessFlags, dataDirHint: string): Promise
         ...(creds.securityToken ? { stsToken: creds.securityToken } : {}),
         ...(o.ossEndpoint ? { endpoint: o.ossEndpoint } : { region: `oss-${o.ossRegion!.replace(/^oss-/, '')}` }),
         secure: true,
-        // The whole request, body included (oss-protocol.md §2.9): a multi-GB read needs far more than 60 s.
+        // ali-oss's timeout covers the whole request, body included: a multi-GB read needs far more than 60 s.
         timeout: 3_600_000,
       } as OSS.Options),
     local: false,

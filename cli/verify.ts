@@ -84,7 +84,7 @@ export async function readStoredBytes(client: OSS, key: string, gunzip: boolean)
     return { read };
   }
   try {
-    // zlib's gunzip decodes every concatenated member (peers.md §0 item 13).
+    // zlib's gunzip decodes every concatenated member (some decoders stop after the first).
     await pipeline(got.stream as Readable, measure(read), zlib.createGunzip(), measure(decoded), drain);
     return { read, decoded };
   } catch (e) {

@@ -1,7 +1,7 @@
 /**
  * Container entrypoint: one image serves both functions, the role chosen by OSSFERRY_ROLE (issue 4).
  * The runtime starts listening first and the role's handler module loads in parallel, so FC's readiness
- * probe (a TCP connect to caPort, fc-platform.md §2.1) succeeds within milliseconds; an invocation that
+ * probe (a TCP connect to caPort) succeeds within milliseconds; an invocation that
  * arrives before the module has loaded simply waits for it. The two `import()` literals stay static strings
  * so esbuild bundles both handlers into the one image.
  */

@@ -1,7 +1,7 @@
 /**
  * One OSS trigger per archive rule, on the coordinator. Events are limited to object *completion*:
- * `oss:ObjectCreated:*` would fire per UploadPart and InitiateMultipartUpload (peers.md §0 item 7,
- * fc-platform.md §4.1). Loop safety of the rules was decided by shared/archive-rules.ts at config load.
+ * `oss:ObjectCreated:*` would fire per UploadPart and InitiateMultipartUpload
+ * (FC docs: OSS triggers and multipart uploads). Loop safety of the rules was decided by shared/archive-rules.ts at config load.
  */
 import * as alicloud from '@pulumi/alicloud';
 import * as pulumi from '@pulumi/pulumi';
@@ -12,11 +12,11 @@ import type { OssferryStackConfig } from './config-schema.ts';
 /**
  * The trigger subscribes to exactly the events the coordinator acts on (shared/events.ts), so the two cannot
  * drift apart. The trigger config spells them with the "oss:" prefix; the delivered payload does not
- * (fc-platform.md §0 item 8).
+ * (`ObjectCreated:PutObject`).
  */
 export const ARCHIVE_TRIGGER_EVENTS: readonly string[] = Object.freeze(ARCHIVE_EVENT_NAMES.map((e) => `oss:${e}`));
 
-/** The trigger's `config` JSON (fc-platform.md §1.4, §4.1). */
+/** The trigger's `config` JSON: `{"events":[…],"filter":{"key":{"prefix","suffix"}}}`. */
 export function ossTriggerConfig(rule: ArchiveRule): string {
   return JSON.stringify({
     events: [...ARCHIVE_TRIGGER_EVENTS],
@@ -24,7 +24,7 @@ export function ossTriggerConfig(rule: ArchiveRule): string {
   });
 }
 
-/** fc-platform.md §4.1: `acs:oss:<region>:<accountId>:<bucket>`. */
+/** An OSS trigger's sourceArn: `acs:oss:<region>:<accountId>:<bucket>`. */
 export function ossSourceArn(c: Pick<OssferryStackConfig, 'region' | 'accountId'>, bucket: string): string {
   return `acs:oss:${c.region}:${c.accountId}:${bucket}`;
 }

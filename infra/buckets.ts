@@ -1,9 +1,9 @@
 /**
  * Buckets this stack creates and owns (config `createBuckets`), each with a lifecycle rule that aborts
- * incomplete multipart uploads after N days: orphaned parts are billed and invisible (peers.md §0 item 6).
+ * incomplete multipart uploads after N days: orphaned parts are billed and invisible (OSS docs: delete parts).
  *
- * Only owned buckets get the rule. PutBucketLifecycle replaces a bucket's whole rule set (peers.md §0 item 6,
- * §4.2), and @pulumi/alicloud 3.108 has no standalone lifecycle resource (only oss.Bucket.lifecycleRules), so
+ * Only owned buckets get the rule. PutBucketLifecycle replaces a bucket's whole rule set (OSS API
+ * reference, PutBucketLifecycle), and @pulumi/alicloud 3.108 has no standalone lifecycle resource (only oss.Bucket.lifecycleRules), so
  * managing lifecycle on a bucket the user already has would silently delete their rules. docs/deploy.md
  * shows how to add the rule to an existing bucket by hand, merged with its rules.
  */

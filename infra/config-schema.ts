@@ -26,7 +26,7 @@ export const NAMESPACE = 'ossferry';
  */
 export const PART_BUFFER_MEMORY_FRACTION = 0.6;
 
-/** fc-platform.md §2.3: temporary disk is 512 MB or 10 GB, nothing else. */
+/** FC limits: temporary disk is 512 MB or 10 GB, nothing else. */
 export const DISK_SIZES_MB = Object.freeze([512, 10_240] as const);
 
 export interface BucketPrefix {
@@ -43,7 +43,7 @@ export interface FunctionSizing {
 }
 
 export interface CoordinatorConfig extends FunctionSizing {
-  /** FC async retries on function error (OSS-trigger and async invocations), 0..8 (fc-platform.md §1.5). */
+  /** FC async retries on function error (OSS-trigger and async invocations), 0..8 (FunctionAsyncInvokeConfig.maximumRetryAttempts, FC default 2). */
   readonly asyncRetryAttempts: number;
   /** Drop queued async events older than this, 1..2592000 s. */
   readonly asyncMaxEventAgeSeconds: number;
@@ -144,7 +144,7 @@ export interface RawStackConfig {
   stack: string;
   /** `alicloud:region`, which the provider needs anyway: one source of truth. */
   region: string | undefined;
-  /** `alicloud:accountId`, which FC 2.0 resources require (fc-platform.md §1). */
+  /** `alicloud:accountId`, which FC 2.0 resources require (trigger ARNs, role policies). */
   accountId: string | undefined;
   /** `ossferry:*` keys without the namespace; strings as Pulumi stores them, or already-parsed values. */
   values: Record<string, unknown>;
@@ -425,7 +425,7 @@ function refuse(path: string, problem: string, fix: string): never {
 // ---------------------------------------------------------------------------------------------------------
 // Derived checks, exported for property tests.
 
-/** fc-platform.md §2.3: memory 128..32768 MB in multiples of 64. */
+/** FC limits: memory 128..32768 MB in multiples of 64. */
 export function memoryProblem(memoryMb: number): string | undefined {
   if (!Number.isSafeInteger(memoryMb) || memoryMb < FC.MIN_MEMORY_MB || memoryMb > FC.MAX_MEMORY_MB) {
     return `must be between ${FC.MIN_MEMORY_MB} and ${FC.MAX_MEMORY_MB} MB, got ${memoryMb}`;
@@ -440,7 +440,7 @@ function vcpuSteps(vcpu: number): number | undefined {
   return Math.abs(steps - vcpu * 20) < 1e-9 ? steps : undefined;
 }
 
-/** fc-platform.md §2.3: vCPU 0.05..16 in steps of 0.05, and memory(GB):vCPU between 1:1 and 4:1. */
+/** FC limits: vCPU 0.05..16 in steps of 0.05, and memory(GB):vCPU between 1:1 and 4:1. */
 export function vcpuProblem(vcpu: number, memoryMb: number): string | undefined {
   const steps = vcpuSteps(vcpu);
   if (steps === undefined || vcpu < FC.MIN_VCPU - 1e-9 || vcpu > FC.MAX_VCPU + 1e-9) {
@@ -460,7 +460,7 @@ export function partBufferBytes(t: { partSizeBytes: number; streamsPerWorker: nu
   return t.partSizeBytes * t.streamsPerWorker * instanceConcurrency;
 }
 
-/** peers.md §3.1(d): in-flight part buffers ≤ 60 % of the worker's memory. */
+/** In-flight part buffers ≤ 60 % of the worker's memory, leaving room for Node and the addon. */
 export function memoryBudgetProblem(
   t: { partSizeBytes: number; streamsPerWorker: number },
   worker: { memoryMb: number; instanceConcurrency: number },
@@ -476,7 +476,7 @@ export function memoryBudgetProblem(
   );
 }
 
-/** oss-protocol.md §3.1: parts are 100 KB..5 GB. */
+/** OSS: parts are 100 KB..5 GB. */
 export function partSizeProblem(partSizeBytes: number): string | undefined {
   if (!Number.isSafeInteger(partSizeBytes) || partSizeBytes < OSS.MIN_PART_SIZE || partSizeBytes > OSS.MAX_PART_SIZE) {
     return `must give a part size between ${OSS.MIN_PART_SIZE} bytes (100 KB) and ${OSS.MAX_PART_SIZE / UNITS.MB} MB (5 GB), got ${partSizeBytes} bytes`;
@@ -625,7 +625,7 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
     refuse('image.digest', 'exactly one of image.tag and image.digest must be set', fixFor('image.digest', 'sha256:<digest from docker push>'));
   }
   if (v.image.tag) {
-    // fc-platform.md §2.4: a tag re-pointed to another digest sends the function to Failed.
+    // With image acceleration, a tag re-pointed to another digest sends the function to Failed.
     warnings.push(`image.tag "${v.image.tag}" is mutable; prefer image.digest so a re-pushed tag cannot break deployed functions. Fix: pulumi config rm --path image.tag; pulumi config set --path image.digest sha256:<digest>`);
   }
   const registry = v.image.registry ?? `registry-vpc.${raw.region}.aliyuncs.com`;

@@ -11,7 +11,7 @@ import type { OssferryStackConfig } from './config-schema.ts';
 
 export type { FunctionRole };
 
-/** The custom-container HTTP port, set explicitly (fc-platform.md §0 item 4, §2.2). */
+/** The custom-container HTTP port, set explicitly: the provider sends CAPort=0 when it is unset. */
 export const CA_PORT = FC.DEFAULT_CA_PORT;
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The function image reference, and optionally the ACR personal-edition namespace and repository
- * (fc-platform.md §1.10: set the registry password in the ACR console once before first use). ACR
- * Enterprise Edition cannot be used: no FC 2.0 resource exposes `instanceID` (fc-platform.md §2.4).
+ * (set the registry password in the ACR console once before first use). ACR
+ * Enterprise Edition cannot be used: no FC 2.0 Pulumi resource exposes `instanceID`.
  */
 import * as alicloud from '@pulumi/alicloud';
 import * as pulumi from '@pulumi/pulumi';

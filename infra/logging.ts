@@ -1,6 +1,6 @@
 /**
  * SLS project, logstore with retention, an index on the JSON log fields, and a throughput/errors dashboard.
- * FC ships each stdout line of a custom container into the service's logstore (fc-platform.md §2.1 "Logs");
+ * FC ships each stdout line of a custom container into the service's logstore (FC docs: custom container logs);
  * the line lands in the `message` field, so shared/log.ts's JSON keys are indexed as json keys of `message`.
  */
 import * as alicloud from '@pulumi/alicloud';

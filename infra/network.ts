@@ -1,7 +1,6 @@
 /**
  * Network: none (FC's default Internet access), a new VPC + vSwitch + security group, or existing ids.
- * VPC slows cold starts (fc-platform.md §1.11), so it is opt-in; SFTP hosts on private networks need it
- * (peers.md §0 item 12).
+ * VPC slows cold starts (FC docs: configure it only when needed), so it is opt-in; SFTP hosts on private networks need it.
  */
 import * as alicloud from '@pulumi/alicloud';
 import * as pulumi from '@pulumi/pulumi';

@@ -22,7 +22,7 @@ export interface PolicyDocument {
   Statement: PolicyStatement[];
 }
 
-/** fc-platform.md §2.3 / pulumi ram/policy.d.ts: a policy document is at most 6144 bytes. */
+/** RAM limits (and pulumi ram/policy.d.ts): a policy document is at most 6144 bytes. */
 export const MAX_POLICY_BYTES = 6144;
 
 /**
@@ -31,9 +31,9 @@ export const MAX_POLICY_BYTES = 6144;
  */
 export const UNSCOPABLE_ACTIONS: Readonly<Record<string, string>> = Object.freeze({
   'cr:GetAuthorizationToken':
-    'issues the registry login token for the account; it acts on no repository, so RAM has no resource to scope it to (fc-platform.md §1.8: FC pulls images with the service role)',
+    'issues the registry login token for the account; it acts on no repository, so RAM has no resource to scope it to (FC pulls images with the service role)',
   'ecs:CreateNetworkInterface':
-    'FC creates the VPC ENI at run time; its id does not exist before creation (fc-platform.md §1.8, VPC access)',
+    'FC creates the VPC ENI at run time; its id does not exist before creation (FC VPC access)',
   'ecs:DeleteNetworkInterface': 'ENIs FC created at run time have ids unknown when the policy is written',
   'ecs:DescribeNetworkInterfaces': 'Describe* list calls are not resource-scoped in RAM',
   'ecs:CreateNetworkInterfacePermission': 'the permission object is created at run time for an ENI with an unknown id',
@@ -117,7 +117,7 @@ export function serviceRoleStatements(c: OssferryStackConfig): PolicyStatement[]
   add(['fc:InvokeFunction'], fcFunctionArns(c, c.names.service, c.names.workerFunction));
   // FC ships stdout to the service's logstore with the service role.
   add(['log:PostLogStoreLogs'], [`acs:log:${c.region}:${c.accountId}:project/${c.logging.project}/logstore/${c.logging.logstore}`]);
-  // Image pull (fc-platform.md §1.8: FC pulls with the service role; §2.4 acceleration re-pulls on update).
+  // Image pull: FC pulls with the service role, and image acceleration re-pulls on update.
   const repo = `acs:cr:${c.region}:${c.accountId}:repository/${c.image.namespace}/${c.image.repo}`;
   add([...CR_PULL_ACTIONS], [repo, `${repo}/*`]);
   add(['cr:GetAuthorizationToken'], ['*']);
@@ -129,7 +129,7 @@ export function serviceRoleStatements(c: OssferryStackConfig): PolicyStatement[]
 /**
  * VPC statements, in their own document: with vpc.mode "create" the ids are only known after the VPC exists,
  * and keeping them apart lets the number of policy documents be fixed at preview time.
- * fc-platform.md §1.8: VPC functions need the vSwitch/VPC lookups and ENI management.
+ * FC VPC access: VPC functions need the vSwitch/VPC lookups and ENI management.
  */
 export function vpcStatements(c: Pick<OssferryStackConfig, 'region' | 'accountId'>, network: NetworkIds): PolicyStatement[] {
   return [
@@ -154,7 +154,7 @@ export function vpcStatements(c: Pick<OssferryStackConfig, 'region' | 'accountId
   ];
 }
 
-/** The OSS trigger's invocation role may invoke the coordinator and nothing else (fc-platform.md §4.1). */
+/** The OSS trigger's invocation role may invoke the coordinator and nothing else (fc:InvokeFunction on it). */
 export function triggerRoleStatements(c: OssferryStackConfig): PolicyStatement[] {
   return [{ Effect: 'Allow', Action: ['fc:InvokeFunction'], Resource: uniq(fcFunctionArns(c, c.names.service, c.names.coordinatorFunction)) }];
 }

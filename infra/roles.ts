@@ -1,8 +1,8 @@
 /**
  * RAM: the FC service role (trusted by fc.aliyuncs.com) with least-privilege custom policies, and the OSS
- * trigger's invocation role (trusted by oss.aliyuncs.com, may invoke the coordinator only; fc-platform.md §4.1).
+ * trigger's invocation role (trusted by oss.aliyuncs.com, may invoke the coordinator only).
  * ram.Role uses roleName/assumeRolePolicyDocument and ram.Policy policyName/policyDocument: the older
- * name/document properties are deprecated (fc-platform.md §1.8).
+ * name/document properties are deprecated in @pulumi/alicloud.
  */
 import * as alicloud from '@pulumi/alicloud';
 import * as pulumi from '@pulumi/pulumi';

@@ -1,8 +1,8 @@
 /**
  * The FC 2.0 service and its two functions, one image with the role chosen by env (issue 4).
  * Functions are `fc.V2Function`, not `fc.Function`: only V2Function can set cpu, diskSize and
- * customContainerConfig.accelerationType (fc-platform.md §0 item 2, §1.3). caPort is set explicitly
- * (§0 item 4, §2.2) and accelerationType "Default" explicitly (§2.4: the default when omitted is disputed).
+ * customContainerConfig.accelerationType (fc.Function cannot). caPort is set explicitly
+ * (the provider sends 0 when unset) and accelerationType "Default" explicitly (the default when omitted is disputed).
  */
 import * as alicloud from '@pulumi/alicloud';
 import * as pulumi from '@pulumi/pulumi';
@@ -26,7 +26,7 @@ export interface TransferServiceArgs {
   dependsOn: pulumi.Resource[];
 }
 
-/** Required by the API even for custom containers, which ignore it (fc-platform.md §1.2). */
+/** Required by the API even for custom containers, which ignore it. */
 const UNUSED_HANDLER = 'not-used';
 /** Any non-empty handler enables the hook; custom containers get GET /pre-stop whatever it says. */
 const PRE_STOP_HANDLER = 'pre-stop';
@@ -96,7 +96,7 @@ export class TransferService extends pulumi.ComponentResource {
     const worker = fn('worker', config.names.workerFunction, config.worker);
     const coordinator = fn('coordinator', config.names.coordinatorFunction, config.coordinator);
 
-    // OSS triggers invoke asynchronously, so FC's async retry policy applies (fc-platform.md §4.3): bound it.
+    // OSS triggers invoke asynchronously, so FC's async retry policy applies: bound it.
     new alicloud.fc.FunctionAsyncInvokeConfig(
       `${name}-coordinator-async`,
       {

@@ -11,7 +11,7 @@
  * functions through env (OSSFERRY_SFTP_PRIVATE_KEY, OSSFERRY_SFTP_HOST_KEYS) as the stack's secrets do in the cloud.
  *
  * `submitJob` runs copy and archive jobs (mode-aware report parsing); `submitOssEvent` hands the coordinator
- * an OSS trigger body exactly as the OSS trigger would (fc-platform.md §4).
+ * an OSS trigger body exactly as the OSS trigger would (`{"events":[…]}`, asynchronously).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -173,7 +173,7 @@ export const LOCAL_DEFAULTS = Object.freeze({
   coordinator: { maxInstances: 2, instanceConcurrency: 4, memoryMb: 512, timeoutSeconds: 3600 } satisfies FunctionSizing,
 });
 
-/** Invoker for the local coordinator: fc2's timeout must exceed the coordinator's (fc-platform.md §3.6). */
+/** Invoker for the local coordinator: fc2's timeout must exceed the coordinator's (it is a total per-call deadline). */
 export function coordinatorInvoker(fc: Pick<RunningFcGateway, 'endpoint' | 'accountId'>, keys: { accessKeyId: string; accessKeySecret: string; securityToken?: string }, region: string, timeoutSeconds: number, logger: Logger): FcInvoker {
   return createFcInvoker({
     accountId: fc.accountId,

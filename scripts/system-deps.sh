@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages ossferry needs on a build/test machine. Idempotent; run as root.
-#   libisal-dev/libisal2  ISA-L for the native CRC-64 + igzip addon (crc-gzip.md §5)
+#   libisal-dev/libisal2  ISA-L for the native CRC-64 + igzip addon
 #   xz-utils              independent CRC-64 cross-check in tests (xz -lvv)
 #   pigz, gzip            reference compressor (bench) and real gzip decoders in tests
 #   openssh-server/client real sshd on loopback for SFTP tests

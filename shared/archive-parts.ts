@@ -3,15 +3,15 @@
  * multipart parts, and the invariant the coordinator checks before CompleteMultipartUpload. Pure.
  *
  * The output object is the concatenation of independent gzip members (valid RFC 1952, what pigz writes;
- * ../shared/reference/crc-gzip.md §4c: gzip -t, zcat and Node zlib.gunzip accept it; peers.md §0 item 13
- * lists decoders that stop after the first member). Members are DEFAULT_MEMBER_SIZE (8 MiB) of input.
+ * gzip -t, zcat and Node zlib.gunzip accept it; some decoders, e.g. fflate's and Bun's gunzipSync, stop
+ * after the first member). Members are DEFAULT_MEMBER_SIZE (8 MiB) of input.
  *
  * Part numbers without knowing compressed sizes: task i owns the block [i·B + 1, (i+1)·B]. Gaps are fine:
- * Complete only needs ascending part numbers (oss-protocol.md §3.2 "Part numbers may be non-consecutive").
+ * Complete only needs ascending part numbers (OSS API reference, CompleteMultipartUpload: part numbers may be non-consecutive).
  * B is an upper bound of the parts a task can produce (every closed part is ≥ the target size, so
  * parts ≤ floor(maxCompressed / target) + 1).
  *
- * The 100 KB rule (oss-protocol.md §3.2: every non-last part ≥ 100 KB, else EntityTooSmall at Complete).
+ * The 100 KB rule (OSS: every non-last part ≥ 100 KB, else EntityTooSmall at Complete).
  * Within a task: a part closes once it holds ≥ targetPartSize bytes, and the worker holds back its last
  * closed part until it knows whether more follows; a tail < 100 KB is merged into the held-back part
  * (just more concatenated members: content unchanged).
@@ -244,7 +244,7 @@ export function packMembersIntoParts(memberSizes: readonly number[], opts: PackO
 }
 
 /**
- * The Complete-time invariants (oss-protocol.md §3.1/§3.2), checked by the coordinator over all tasks'
+ * The Complete-time invariants of OSS multipart uploads, checked by the coordinator over all tasks'
  * parts before CompleteMultipartUpload: strictly ascending numbers in 1..10000, every part ≤ 5 GB,
  * every non-last part ≥ 100 KB.
  */

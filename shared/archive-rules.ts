@@ -6,9 +6,9 @@
  *
  * Loop safety is decided here, at load: a rule whose output can fire any rule (itself included) is refused,
  * because an OSS trigger whose function writes into its own filter recurses forever
- * (../shared/reference/fc-platform.md §4.3 "Recursion"; an empty prefix filter matches every key).
- * Two rules whose source filters can match the same key are refused too: native trigger overlap on one
- * bucket is UNCONFIRMED (fc-platform.md §4.1) and an object archived twice is never what anyone wants.
+ * (FC docs: OSS trigger recursion; an empty prefix filter matches every key).
+ * Two rules whose source filters can match the same key are refused too: whether OSS accepts overlapping
+ * native triggers on one bucket is not documented, and an object archived twice is never what anyone wants.
  */
 import { z } from 'zod';
 import { InvalidInputError } from './errors.ts';
@@ -31,7 +31,7 @@ export interface ArchiveRule {
 /** What every archive output key ends with. */
 export const ARCHIVE_SUFFIX = '.gz';
 export const DEFAULT_GZIP_LEVEL: GzipLevel = 1;
-/** fc-platform.md §2.3: ≤10 native OSS triggers per bucket (one trigger per rule). */
+/** FC limits: at most 10 native OSS triggers per bucket (one trigger per rule). */
 export const MAX_RULES_PER_BUCKET = 10;
 
 // OSS bucket naming: 3–63 chars, lowercase letters, digits, hyphens, starting and ending with a letter/digit.

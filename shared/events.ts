@@ -2,18 +2,18 @@
  * OSS trigger events → archive job requests. Pure (node:crypto only, for the idempotency hash).
  *
  * Payload: the body FC POSTs to /invoke for an OSS trigger, `{"events":[{eventName, eventTime, region,
- * oss:{bucket:{name}, object:{key, size, eTag}}}, …]}` (../shared/reference/fc-platform.md §4.2). The
+ * oss:{bucket:{name}, object:{key, size, eTag}}}, …]}` (FC docs: OSS trigger event format). The
  * eventName carries no "oss:" prefix in the payload (the trigger config does); both spellings are accepted.
  *
  * Only complete-object creations start an archive: PutObject, PostObject, CopyObject and
- * CompleteMultipartUpload (fc-platform.md §4.1: `ObjectCreated:*` also fires for every UploadPart etc.).
+ * CompleteMultipartUpload (`ObjectCreated:*` also fires for InitiateMultipartUpload, every UploadPart etc.).
  * Everything else comes back as an `ignored` outcome with a reason, for the coordinator to log.
  *
- * Duplicates: delivery is retried after failures (fc-platform.md §4.3, at-least-once in effect), so the
+ * Duplicates: delivery is retried after failures (asynchronous invocation: at-least-once in effect), so the
  * idempotency key is a hash of bucket + key + ETag: the same object version delivered twice maps to the
  * same key (the coordinator runs one archive per key), a re-upload (new ETag) to a new one.
  *
- * Keys: whether OSS URL-encodes `object.key` is UNCONFIRMED (fc-platform.md §4.2; the documented examples
+ * Keys: whether OSS URL-encodes `object.key` is undocumented (the documented examples
  * show plain keys), so `keyEncoding` defaults to 'plain' and 'url' decodes percent-escapes (and '+' as a space,
  * S3-style). Confirm against a live trigger; a wrong choice shows up as NoSuchKey on the source HEAD.
  */
@@ -122,7 +122,7 @@ export function parseOssEvent(body: unknown, rules: readonly ArchiveRule[], opts
   const top = payloadSchema.safeParse(toJson(body, field));
   if (!top.success) {
     const issue = top.error.issues[0]!;
-    throw new InvalidInputError(issueField(field, issue.path), issue.message, 'invoke with the OSS trigger event body {"events":[…]} (fc-platform.md §4.2)');
+    throw new InvalidInputError(issueField(field, issue.path), issue.message, 'invoke with the OSS trigger event body {"events":[{eventName, oss:{bucket:{name}, object:{key, size, eTag}}}, …]}');
   }
   const seen = new Set<string>();
   return top.data.events.map((raw, index): OssEventOutcome => {
@@ -130,7 +130,7 @@ export function parseOssEvent(body: unknown, rules: readonly ArchiveRule[], opts
     const rec = recordSchema.safeParse(raw);
     if (!rec.success) {
       const issue = rec.error.issues[0]!;
-      const error = new InvalidInputError(issueField(at, issue.path), issue.message, 'this record is not an OSS event as documented in fc-platform.md §4.2; it was skipped');
+      const error = new InvalidInputError(issueField(at, issue.path), issue.message, 'this record is not an OSS trigger event (eventName, oss.bucket.name, oss.object.key/size/eTag); it was skipped');
       return { kind: 'ignored', index, reason: `malformed record: ${error.message}`, error };
     }
     const r = rec.data;

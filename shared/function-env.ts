@@ -5,7 +5,7 @@
 export const FUNCTION_ENV = Object.freeze({
   /** "coordinator" | "worker": one image, the role chosen by env (issue 4). */
   ROLE: 'OSSFERRY_ROLE',
-  /** HTTP port of the custom-container runtime (fc-platform.md §2.2, caPort). Default 9000. */
+  /** HTTP port of the custom-container runtime (the function's caPort). Default 9000. */
   PORT: 'FC_SERVER_PORT',
   /** FC service and worker function the coordinator invokes. */
   SERVICE_NAME: 'OSSFERRY_SERVICE_NAME',

@@ -2,7 +2,7 @@
  * The job spec: what to move, where to, and how. A zod schema validates the wire form (JSON from the CLI,
  * an OSS event or an invocation) and turns it into a typed `Job`; every error is an InvalidInputError that
  * names the field and the fix. Also the deterministic job id (same source version + destination → same id,
- * so a re-run resumes instead of starting over; peers.md §0 item 9).
+ * so a re-run resumes instead of starting over; the destination's parts, not a local checkpoint, say what is done).
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -63,7 +63,7 @@ export type Job = (JobBase & { mode: 'copy' }) | (JobBase & { mode: 'archive'; g
 
 export const JOB_DEFAULTS = Object.freeze({ workers: 16, streamsPerWorker: 8, maxWorkers: 300, maxStreams: 64 });
 
-// OSS bucket naming (oss-protocol.md §3.1): 3–63 chars; "_" is accepted by ali-oss when using a bucket.
+// OSS bucket naming: 3–63 chars of a-z, 0-9 and "-"; "_" is accepted by ali-oss when using a bucket.
 const BUCKET_RE = /^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/;
 
 /** Parses `oss://bucket/key`; returns a problem description instead of throwing. */

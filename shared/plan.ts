@@ -1,6 +1,6 @@
 /**
  * The planner: object size → multipart parts → worker tasks. Pure and property-tested
- * (test/unit/plan.test.ts). OSS limits come from shared/limits.ts (oss-protocol.md §3.1):
+ * (test/unit/plan.test.ts). OSS limits come from shared/limits.ts:
  * part numbers 1..10000, parts 100 KB..5 GB except the last, object ≤ 48.8 TB.
  *
  * Tasks are runs of consecutive parts, several parts in flight per worker ("streams"): every FC instance

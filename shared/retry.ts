@@ -4,7 +4,7 @@
  * source, bad input), and a small `retry()` helper. Pure apart from timers: no I/O.
  *
  * ali-oss itself retries only network errors, with a fixed 500 ms and never for stream bodies
- * (../shared/reference/oss-protocol.md §2.8), so ossferry retries at its own level by re-reading the range.
+ * (it cannot re-send a consumed stream), so ossferry retries at its own level by re-reading the range.
  */
 
 /** How long to wait between attempts. */
@@ -84,7 +84,7 @@ const RETRYABLE_CODES = new Set([
 
 /**
  * Whether an error may pass on retry. Looks at `code`, `name` and an HTTP `status` (ali-oss puts the
- * status on its errors; -1 = network, -2 = timeout, oss-protocol.md §2.7). Unknown errors without any
+ * status on its errors; -1 = network, -2 = timeout). Unknown errors without any
  * of these are treated as transient (a dropped socket often surfaces as a bare Error).
  */
 export function isRetryableError(err: unknown): boolean {

@@ -2,7 +2,7 @@
  * `ossferry verify`: what a stored object must match, decided from facts gathered elsewhere (pure, no I/O).
  * A copy must match its own x-oss-hash-crc64ecma and size (and the source CRC-64 recorded at copy time, when the
  * source had one); an archive's decoded content must match the uncompressed size and CRC-64 ossferry recorded
- * as metadata (peers.md §2 item 5: users want a verify command; §5: the uncompressed CRC survives compression).
+ * as metadata (users want a verify command, and the uncompressed CRC is the only end-to-end check that survives compression).
  */
 import { crc64FromWire } from './crc64/wire.ts';
 

@@ -1,6 +1,6 @@
 /**
  * Deterministic log-like text for compression benchmarks and tests: a mix of nginx-style access lines and
- * JSON application logs with 16–32-hex request/trace ids, like ../shared/reference/crc-gzip.md §4c — hence
+ * JSON application logs with 16–32-hex request/trace ids, like real service logs — hence
  * ratios of ~4–5.5x rather than the 10x of repetitive toy data. Same (bytes, seed) → same bytes.
  */
 

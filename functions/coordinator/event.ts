@@ -1,6 +1,6 @@
 /**
  * What a coordinator invocation carries: either a job spec (CLI, API) or an OSS trigger event body
- * (`{"events":[…]}`, fc-platform.md §4.2), which shared/events.ts maps through the archive rules into
+ * (`{"events":[…]}`, as FC delivers it), which shared/events.ts maps through the archive rules into
  * archive job specs. One parse step, so the handler dispatches on a tagged value.
  */
 import { parseArchiveRules, type ArchiveRule } from '../../shared/archive-rules.ts';

@@ -83,7 +83,7 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
   } else {
     ctx.logger.warn(`${FUNCTION_ENV.STATUS_LOCATION} is not set: jobs cannot resume after a coordinator failure`);
   }
-  // fc2's timeout is a total deadline per call (fc-platform.md §3.6): it must exceed the worker's timeout.
+  // fc2's timeout is a total deadline per call (connect to end of body): it must exceed the worker's timeout.
   const invoker = createFcInvoker(invokerOptionsFromContext(ctx, env, (workerTimeoutSeconds + 30) * 1000));
   const ossEndpoint = env[FUNCTION_ENV.OSS_ENDPOINT];
   const leaseTtl = env[FUNCTION_ENV.LEASE_TTL_SECONDS] ? envNumber(env, FUNCTION_ENV.LEASE_TTL_SECONDS, 30) : undefined;

@@ -3,7 +3,7 @@
  * the archive rules (shared/events.ts: only PutObject/PostObject/CopyObject/CompleteMultipartUpload, rules
  * loaded and loop-checked by parseArchiveRules), logs and skips records no rule matches, and runs one archive
  * job per matching record, carrying the rule's gzip level, deleteSourceAfterVerify and the idempotency key.
- * Duplicate deliveries (fc-platform.md §4.3) are harmless: the engine reports `alreadyArchived` for an object
+ * Duplicate deliveries (FC retries asynchronous invocations) are harmless: the engine reports `alreadyArchived` for an object
  * version it has archived, and `inProgress` only while a live owner holds the job's lease; no second upload.
  * A failed record does not stop the others; the result lists each record's outcome. The caller decides
  * whether failures make the invocation fail (so FC redelivers: the job ids make a rerun idempotent).

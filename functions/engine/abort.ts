@@ -14,8 +14,8 @@ import { JobFailedError } from './errors.ts';
 export const isNoSuchUpload = (err: unknown): boolean => (err as { code?: string })?.code === 'NoSuchUpload';
 
 /**
- * Aborts the upload and checks it is gone (parts in flight during an abort can survive it, peers.md §2
- * item 1). True once ListParts answers NoSuchUpload; false after three rounds (each failure is logged).
+ * Aborts the upload and checks it is gone (parts still uploading when Abort runs can survive
+ * it, so it may need repeating). True once ListParts answers NoSuchUpload; false after three rounds (each failure is logged).
  */
 export async function abortUpload(sink: PartSink, log: Logger): Promise<boolean> {
   for (let i = 0; i < 3; i++) {

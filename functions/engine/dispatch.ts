@@ -1,7 +1,7 @@
 /**
  * Worker dispatch over the fc2 invoker (functions/invoke/invoker.ts): a sync `invokeFunction` per task of
  * either mode, the answer parsed by the mode of the task sent. The invoker already retries 429/5xx/network
- * failures and turns `x-fc-error-type` answers into FunctionInvocationError (fc-platform.md §3.5); here each
+ * failures and turns `x-fc-error-type` answers into FunctionInvocationError (fc2 resolves them as 200); here each
  * outcome is classified for the engine: a worker result, "re-dispatch" (crash, timeout, throttled past
  * retries) or fatal (bad input, source changed, access denied — retrying cannot help).
  */

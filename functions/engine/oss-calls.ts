@@ -1,5 +1,5 @@
 /**
- * OSS calls from the coordinator side (copy and archive jobs): ali-oss never retries (oss-protocol.md §2.8),
+ * OSS calls from the coordinator side (copy and archive jobs): ali-oss never retries HTTP errors,
  * so 5xx/resets are retried here under one policy; and reading its response headers.
  */
 import { isRetryableError, retry, type BackoffPolicy } from '../../shared/retry.ts';

@@ -51,7 +51,7 @@ buildah bud --layers --isolation "$BUILDAH_ISOLATION" --network host --arch amd6
 t_built=$SECONDS
 
 # Sizes from an OCI copy with uncompressed layers: their sum is the uncompressed size (what FC's 10 GB limit
-# counts, fc-platform.md §2.3); gzip of each layer at the default level is what a registry stores and FC pulls.
+# counts); gzip of each layer at the default level is what a registry stores and FC pulls.
 oci="$work/oci-measure"
 rm -rf "$oci"
 buildah push --quiet --disable-compression "$image" "oci:$oci:measure" >/dev/null

@@ -1,6 +1,6 @@
 /**
  * Image self-check (issue 7), run by the Dockerfile's last stage so that a broken image fails the *build*,
- * not production (crc-gzip.md §5 "Test in CI and in the image build"):
+ * not production:
  *   1. the ISA-L addon loads from OSSFERRY_NATIVE_PATH and passes the CRC-64 check vectors (loader.ts),
  *      with no JS fallback allowed, whatever the environment says;
  *   2. its CRC probe is not slow: at least OSSFERRY_SELFCHECK_MIN_MBPS (default SLOW_CRC_MBPS, 2000 MB/s) —

@@ -1,6 +1,6 @@
 /**
  * Types for the parts of @alicloud/fc2@2.6.6 ossferry uses; the package ships none
- * (../../../shared/reference/fc-platform.md §3.1–§3.3, node_modules/@alicloud/fc2/lib/client.js).
+ * (read from node_modules/@alicloud/fc2/lib/client.js).
  */
 declare module '@alicloud/fc2' {
   import type { IncomingHttpHeaders } from 'node:http';
@@ -14,7 +14,7 @@ declare module '@alicloud/fc2' {
     secure?: boolean;
     internal?: boolean;
     endpoint?: string;
-    /** Total per-call deadline in ms, default 60000 (§3.6). */
+    /** Total per-call deadline in ms, default 60000, connect to end of body. */
     timeout?: number;
     /** Merged into every request before signing. */
     headers?: Record<string, string>;

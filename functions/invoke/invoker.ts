@@ -1,7 +1,7 @@
 /**
- * Invokes FC functions through the unmodified @alicloud/fc2 client (fc-platform.md §3) and adds what it lacks:
- * function errors become exceptions (fc2 resolves them as HTTP 200 with `x-fc-error-type`, §3.5), 429/5xx/network
- * failures are retried with exponential backoff and full jitter (fc2 never retries, §3.5), results are parsed,
+ * Invokes FC functions through the unmodified @alicloud/fc2 client and adds what it lacks:
+ * function errors become exceptions (fc2 resolves them as HTTP 200 with `x-fc-error-type`), 429/5xx/network
+ * failures are retried with exponential backoff and full jitter (fc2 never retries), results are parsed,
  * and an AbortSignal is honoured between and during attempts.
  */
 import FCClient from '@alicloud/fc2';
@@ -19,16 +19,16 @@ export interface FcInvokerOptions {
   region: string;
   /**
    * Full URL (local gateway). Default: https://<acct>.<region>.fc.aliyuncs.com. fc2's own default is plain
-   * http (§3.2), which would carry the STS token and payload unencrypted, so the invoker sets `secure`.
+   * http, which would carry the STS token and payload unencrypted, so the invoker sets `secure`.
    */
   endpoint?: string;
-  /** Without `endpoint`: use <acct>.<region>-internal.fc.aliyuncs.com (fc2 `internal`, §3.2), e.g. from inside a VPC. */
+  /** Without `endpoint`: use <acct>.<region>-internal.fc.aliyuncs.com (fc2 `internal`), e.g. from inside a VPC. */
   internal?: boolean;
   accessKeyId: string;
   accessKeySecret: string;
   securityToken?: string;
   /**
-   * Per-attempt client deadline in ms, covering connect → end of body (fc2/httpx, §3.6). For sync calls it must
+   * Per-attempt client deadline in ms, covering connect → end of body (fc2/httpx). For sync calls it must
    * exceed the invoked function's timeout, or a healthy long invocation is cut off client-side.
    */
   timeoutMs: number;
@@ -57,7 +57,7 @@ export interface FcInvoker {
   invoke<T>(service: string, fn: string, payload: unknown, opts?: InvokeOptions): Promise<T>;
 }
 
-/** The function ran and reported failure (`x-fc-error-type` on a 200 answer, fc-platform.md §3.5). */
+/** The function ran and reported failure (fc2 resolves it as a 200 answer with `x-fc-error-type`). */
 export class FunctionInvocationError extends OssferryError {
   readonly service: string;
   readonly functionName: string;
@@ -161,7 +161,7 @@ export function createFcInvoker(options: FcInvokerOptions): FcInvoker {
   const random = options.random ?? Math.random;
   const headers: Record<string, string> = {};
   // fc2 sends x-fc-security-token only for access key ids starting with "STS" (client.js constructor); pass it
-  // as a default header (signed like every x-fc-* header, §3.4) so any STS-style key pair works.
+  // as a default header (signed like every x-fc-* header) so any STS-style key pair works.
   if (options.securityToken !== undefined) headers['x-fc-security-token'] = options.securityToken;
   const client = new FCClient(options.accountId, {
     accessKeyID: options.accessKeyId,
@@ -182,7 +182,7 @@ export function createFcInvoker(options: FcInvokerOptions): FcInvoker {
         throw new InvalidInputError(
           'payload',
           `is ${body.length} bytes, over FC's ${opts.async === true ? 'async' : 'sync'} limit of ${limit}`,
-          'pass a reference (e.g. an OSS key) instead of the data (fc-platform.md §2.3)',
+          'pass a reference (e.g. an OSS key) instead of the data (FC limits: sync 32 MB, async 128 KB)',
         );
       }
       const callHeaders: Record<string, string> = opts.async === true ? { 'X-Fc-Invocation-Type': 'Async' } : {};
@@ -259,7 +259,7 @@ export function invokerOptionsFromContext(
     throw new InvalidInputError(
       'credentials',
       'the invocation carries no x-fc-access-key-id',
-      'give the FC service a RAM role allowed fc:InvokeFunction (fc-platform.md §2.1)',
+      'give the FC service a RAM role allowed fc:InvokeFunction, so FC passes its STS keys in x-fc-access-key-id',
     );
   }
   const endpoint = env[FUNCTION_ENV.FC_ENDPOINT];

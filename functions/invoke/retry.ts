@@ -35,9 +35,9 @@ const NETWORK_CODES = new Set([...NETWORK_ERROR_CODES, 'ENETDOWN']);
 
 /**
  * fc2 throws a plain Error for a non-2xx answer, with the status only inside the message
- * ("POST <path> failed with <status>. requestid: ...") and `code = body.ErrorCode` (fc-platform.md §3.5);
- * httpx timeouts are named `RequestTimeoutError` (ConnectTimeout / ReadTimeout, §3.6); socket errors keep
- * Node's `code`. 429 and 5xx are transient (FC itself retries them for async calls, §4.3), as are network
+ * ("POST <path> failed with <status>. requestid: ...") and `code = body.ErrorCode`;
+ * httpx timeouts are named `RequestTimeoutError` (ConnectTimeout / ReadTimeout); socket errors keep
+ * Node's `code`. 429 and 5xx are transient (FC itself retries them for async calls), as are network
  * failures; every other answer (400 EntityTooLarge, 403 SignatureNotMatch, 404 FunctionNotFound…) is not.
  */
 export function classifyFc2Error(err: unknown): ClassifiedFailure {

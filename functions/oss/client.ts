@@ -1,8 +1,8 @@
 /**
  * OSS client factory over ali-oss: endpoint selection (explicit → env OSSFERRY_OSS_ENDPOINT → the
- * region's internal endpoint, where FC→OSS traffic is free, peers.md §4.2) and options that suit streamed
- * multi-GB parts: no ali-oss retry (it cannot re-send a consumed stream, oss-protocol.md §2.8; ossferry
- * retries by re-reading the range) and a long default timeout (it covers the whole request, §2.9).
+ * region's internal endpoint, where FC→OSS traffic is free, OSS pricing) and options that suit streamed
+ * multi-GB parts: no ali-oss retry (it cannot re-send a consumed stream; ossferry
+ * retries by re-reading the range) and a long default timeout (it covers the whole request, body included).
  */
 import OSS from 'ali-oss';
 import { Agent as HttpAgent } from 'node:http';
@@ -68,7 +68,7 @@ export function ossClientOptions(config: OssClientConfig): OSS.Options {
     retryMax: 0,
   };
   const region = config.region ?? config.env?.[FUNCTION_ENV.REGION] ?? process.env[FUNCTION_ENV.REGION];
-  // With an IP endpoint (local OSS) ali-oss derives the Host header from the region (oss-protocol.md §2.2).
+  // With an IP endpoint (local OSS) ali-oss derives the Host header from the region (`<bucket>.oss-<region>.aliyuncs.com`).
   if (region) opts.region = `oss-${normaliseRegion(region)}`;
   if (config.credentials.securityToken) opts.stsToken = config.credentials.securityToken;
   if (opts.endpoint!.startsWith('https://')) opts.secure = true;

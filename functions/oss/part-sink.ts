@@ -1,9 +1,9 @@
 /**
  * PartSink over ali-oss. ali-oss's public uploadPart() takes a file path; the stream variant is the
- * underscore `_uploadPart(name, uploadId, partNo, {stream, size})` (oss-protocol.md §2.3, peers.md §0
- * item 4), wrapped here so nothing else touches a private API. ali-oss has no CRC-64 at all (§2.11): the
+ * underscore `_uploadPart(name, uploadId, partNo, {stream, size})`,
+ * wrapped here so nothing else touches a private API. ali-oss has no CRC-64 at all: the
  * body streams through a CRC-64 pass-through and the result is compared with the response's
- * x-oss-hash-crc64ecma. ali-oss never retries stream bodies (§2.8) and the client is built with retryMax 0:
+ * x-oss-hash-crc64ecma. ali-oss never retries stream bodies and the client is built with retryMax 0:
  * the caller retries a failed part by reading its range again.
  */
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
@@ -98,7 +98,7 @@ const header = (h: Headers | undefined, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-/** Per-request timeout for a part: ali-oss's timeout covers the whole request (oss-protocol.md §2.9). */
+/** Per-request timeout for a part: ali-oss's timeout covers the whole request, body included. */
 export function partTimeoutMs(size: number): number {
   // At least 2 min, plus 1 s per MiB (a 1 MiB/s floor): generous enough to never cut a healthy part.
   return 120_000 + Math.ceil(size / (1024 * 1024)) * 1000;
@@ -243,7 +243,7 @@ export class OssPartSink implements PartSink {
           }
           out.push(listed);
         }
-        // ali-oss returns IsTruncated raw, as a string (oss-protocol.md §2.3).
+        // ali-oss returns IsTruncated raw, as a string ("true"/"false").
         const truncated = String(r.isTruncated) === 'true';
         if (!truncated || !r.nextPartNumberMarker) break;
         marker = String(r.nextPartNumberMarker);

@@ -30,7 +30,7 @@ export interface CompleteOptions {
 
 export interface CompletedObject {
   etag: string;
-  /** Whole-object CRC-64 from CompleteMultipartUpload; absent when a part had none (oss-protocol.md §3.8). */
+  /** Whole-object CRC-64 from CompleteMultipartUpload; absent when a part had none (OSS returns it only if every part has one). */
   crc64?: bigint;
 }
 

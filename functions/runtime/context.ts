@@ -1,6 +1,6 @@
 /**
  * Builds the handler context from the `x-fc-*` headers of an FC custom-container request
- * (../../../shared/reference/fc-platform.md §2.1, "Common request headers FC sends"). Pure: no I/O.
+ * (FC docs: custom container, common request headers). Pure: no I/O.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -8,8 +8,7 @@ import type { Logger } from '../../shared/log.ts';
 import type { FcContext } from './types.ts';
 
 /**
- * Function timeout header. Real FC sends no documented timeout header (fc-platform.md §2.1: "A function-timeout
- * header is UNCONFIRMED"); the local gateway sends this one, and the runtime otherwise falls back to its
+ * Function timeout header. Real FC sends no documented timeout header; the local gateway sends this one, and the runtime otherwise falls back to its
  * configured default (env in the image, see functions/main.ts).
  */
 export const TIMEOUT_HEADER = 'x-fc-function-timeout';

@@ -1,12 +1,12 @@
 /**
  * FC 2.0 custom-container runtime: the HTTP server FC talks to inside the container
- * (../../../shared/reference/fc-platform.md §2.1). Routes:
+ * (FC docs: custom container HTTP server). Routes:
  *   POST /invoke      raw event (octet-stream) → handler result as JSON; failure → 404 + `x-fc-status: 404`
  *   POST /initialize  runs the initializer once per instance (retried by FC until it succeeds)
  *   GET  /pre-freeze  nothing to flush; 200
  *   GET  /pre-stop    aborts every context.signal, waits (bounded) for in-flight invocations; 200
  * context.signal also aborts when the caller hangs up (FC/gateway timeout) and at context.deadlineMs.
- * It listens on 0.0.0.0:<caPort> (§2.1: 127.0.0.1 makes FC fail with FunctionNotStarted). Only node: builtins
+ * It listens on 0.0.0.0:<caPort> (127.0.0.1 makes FC fail with FunctionNotStarted). Only node: builtins
  * and shared/ are imported so the server is listening within milliseconds of process start.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -20,7 +20,7 @@ import { listen } from './listen.ts';
 import { HandlerError, type FunctionErrorBody, type Handler, type Initializer } from './types.ts';
 
 /**
- * Listen address override. FC needs 0.0.0.0 (§2.1); the local gateway sets 127.0.0.1 so tests and local runs
+ * Listen address override. FC needs 0.0.0.0; the local gateway sets 127.0.0.1 so tests and local runs
  * stay on loopback. Not an FC variable, hence not in shared/function-env.ts.
  */
 export const RUNTIME_HOST_ENV = 'FC_SERVER_HOST';
@@ -30,7 +30,7 @@ export const DEADLINE_GRACE_MS = 1000;
 
 export interface RuntimeOptions {
   handler: Handler;
-  /** Default: env FC_SERVER_PORT, else 9000 (fc-platform.md §2.2). 0 picks a free port. */
+  /** Default: env FC_SERVER_PORT, else 9000 (FC's caPort default). 0 picks a free port. */
   port?: number;
   /** Default: env FC_SERVER_HOST, else 0.0.0.0. */
   host?: string;
@@ -106,7 +106,7 @@ function send(res: ServerResponse, status: number, body: string, fcStatus?: numb
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
   };
-  // fc-platform.md §2.1: without x-fc-status FC records the call as a success, so set it both ways.
+  // Without x-fc-status FC records the call as a success, so set it both ways.
   if (fcStatus !== undefined) headers['x-fc-status'] = fcStatus;
   res.writeHead(status, headers);
   res.end(body);
@@ -158,7 +158,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<RunningRunt
   function runInitialize(ctx: ReturnType<typeof contextFromHeaders>): Promise<void> {
     const init = options.initialize;
     if (init === undefined || initDone) return Promise.resolve();
-    // One initializer run at a time; a failed run is forgotten so FC's retry runs it again (§2.1).
+    // One initializer run at a time; a failed run is forgotten so FC's retry runs it again.
     initialized ??= init(ctx).then(
       () => {
         initDone = true;

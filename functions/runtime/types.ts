@@ -2,7 +2,7 @@
  * The handler contract of the FC custom-container runtime (functions/runtime/server.ts). The coordinator
  * and worker each export `handler: Handler`; functions/main.ts picks one by OSSFERRY_ROLE and serves it.
  * The context is built from the `x-fc-*` request headers FC sends with every call
- * (../../../shared/reference/fc-platform.md §2.1, "Common request headers").
+ * (FC docs: custom container, common request headers).
  */
 import { OssferryError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -37,13 +37,13 @@ export interface FcContext {
 /** An invocation handler. The event is the raw InvokeFunction payload; the result must be JSON-serialisable. */
 export type Handler = (event: Buffer, context: FcContext) => Promise<unknown>;
 
-/** Runs once per instance on POST /initialize (fc-platform.md §2.1 Initializer). */
+/** Runs once per instance on POST /initialize (FC's initializer hook: 200 is success, 404 failure). */
 export type Initializer = (context: FcContext) => Promise<void>;
 
 /**
  * A failure the runtime reports as a function error: HTTP 404 + `x-fc-status: 404` with a JSON body
- * `{errorMessage, errorType, code, retryable, details?}` (fc-platform.md §2.1; the body keys follow the
- * official runtimes' `{errorMessage, errorType, stackTrace}`, §3.5). Any other thrown error is reported
+ * `{errorMessage, errorType, code, retryable, details?}` (FC treats only x-fc-status as failure; the body keys
+ * follow the official runtimes' `{errorMessage, errorType, stackTrace}`). Any other thrown error is reported
  * the same way with `retryable: false` unless it carries `retryable: true`.
  */
 export class HandlerError extends OssferryError {

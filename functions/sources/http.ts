@@ -2,7 +2,7 @@
  * HTTP(S) source over node:http/https. Every connection goes to an SSRF-screened address (./screen.ts);
  * redirects are followed only after screening their target. `stat()` reads size, strong ETag and
  * Last-Modified (HEAD, or a 1-byte ranged GET when HEAD is refused, as presigned GET URLs do). `read()`
- * sends `Range` pinned with `If-Match` and `If-Range` on the ETag (peers.md §0 item 11), so a changed
+ * sends `Range` pinned with `If-Match` and `If-Range` on the ETag (RFC 9110 §13.1.1, §13.1.5), so a changed
  * file gives 412 or a 200 with the whole new file — both become SourceChangedError, never spliced bytes.
  * Bodies are delivered in chunks of up to 1 MiB (CRC and upload work on large buffers, not 16–64 KB socket
  * reads). Plain-http ranged reads go through ./raw-http.ts (sockets read straight into 1 MiB buffers handed

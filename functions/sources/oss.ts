@@ -1,9 +1,9 @@
 /**
  * OSS source over ali-oss: `stat()` = HEAD (size, ETag, whole-object x-oss-hash-crc64ecma, Last-Modified);
  * `read()` = getStream with `Range`, `If-Match` on the pinned ETag and `x-oss-range-behavior: standard`
- * (without it OSS answers an out-of-range Range with 200 and the whole object, oss-protocol.md §3.5), and
+ * (without it OSS answers an out-of-range Range with 200 and the whole object), and
  * the answer must be 206 with the exact Content-Range. A ranged GET carries the WHOLE object's CRC-64
- * (§3.5), which is compared with the pinned one as a second change detector.
+ * (OSS API reference, GetObject), which is compared with the pinned one as a second change detector.
  */
 import type OSS from 'ali-oss';
 import { Readable } from 'node:stream';
@@ -127,6 +127,6 @@ export class OssSource implements RangeSource {
   }
 
   async close(): Promise<void> {
-    // ali-oss shares a process-wide keep-alive agent (oss-protocol.md §2.10): nothing to release per source.
+    // ali-oss shares a process-wide keep-alive agent: nothing to release per source.
   }
 }

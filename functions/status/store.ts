@@ -2,7 +2,7 @@
  * Job status objects in OSS: `<statusLocation>/<jobId>.json` (design.md "Status object"). The coordinator
  * writes one as a job runs (upload id, plan, verified part receipts, outcome); a re-invoked coordinator reads
  * it to resume, and `ossferry status` reads it to show progress. It is only a *hint* for resume: the
- * destination's ListParts is the source of truth (peers.md §0 item 9, §2 item 2) — a part counts as done only
+ * destination's ListParts is the source of truth (SDKs that trust a local checkpoint resume wrongly) — a part counts as done only
  * when OSS lists it with the size the plan expects and the ETag of the receipt recorded here.
  */
 import type OSS from 'ali-oss';
@@ -131,7 +131,7 @@ const isNotFound = (err: unknown) => {
   return e?.status === 404 && e.code === 'NoSuchKey';
 };
 
-/** Retry 5xx/429/network failures a few times (ali-oss itself does not retry, oss-protocol.md §2.8). */
+/** Retry 5xx/429/network failures a few times (ali-oss itself does not retry HTTP errors). */
 export const STATUS_OSS_RETRY = Object.freeze({ policy: Object.freeze({ baseMs: 100, maxMs: 2_000, maxAttempts: 6 }) });
 const OSS_RETRY = STATUS_OSS_RETRY;
 

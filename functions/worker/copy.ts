@@ -4,8 +4,8 @@
  * x-oss-hash-crc64ecma), `streams` parts in flight. Failed parts are retried with exponential backoff and
  * full jitter when the failure may pass (network, 5xx, 429/SlowDown, CRC mismatch); 4xx logic errors and
  * a changed source fail the task at once. New parts stop a safety margin before the deadline and the
- * worker returns what it finished, so the coordinator re-dispatches only the rest (peers.md §3.2 (f),
- * middy's timeoutEarly pattern).
+ * worker returns what it finished, so the coordinator re-dispatches only the rest (the
+ * timeoutEarly pattern of the middy middleware).
  */
 import { InvalidInputError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';

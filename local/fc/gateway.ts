@@ -1,13 +1,13 @@
 /**
  * Local stand-in for the FC 2.0 API (2016-08-15) as far as InvokeFunction goes, faithful to what the unmodified
- * @alicloud/fc2 client sends and expects (FC API reference (fc-platform notes) §3.3–§3.7):
+ * @alicloud/fc2 client sends and expects (FC API reference, InvokeFunction):
  *   POST /2016-08-15/services/{svc[.qualifier]}/functions/{fn}/invocations
- *   - `Authorization: FC akid:sig` verified per §3.4 → 403 SignatureNotMatch JSON on mismatch
- *   - `x-fc-invocation-type: Async` → 202, empty body, run in the background with FC's retry rules (§4.3)
+ *   - `Authorization: FC akid:sig` verified like FC (HMAC-SHA256 over the string to sign) → 403 SignatureNotMatch JSON on mismatch
+ *   - `x-fc-invocation-type: Async` → 202, empty body, run in the background with FC's retry rules
  *   - sync → 200 with the function's output; `x-fc-error-type: UnhandledInvocationError` when the runtime
- *     answered `x-fc-status: 404` (§2.1, §3.5), or on timeout / instance crash
- *   - beyond maxInstances × instanceConcurrency → 429 {"ErrorCode":"ResourceExhausted",...} (§3.5, §3.7)
- * Errors carry capitalised `ErrorCode`/`ErrorMessage`, the only spelling fc2 turns into err.code (§3.5).
+ *     answered `x-fc-status: 404`, or on timeout / instance crash
+ *   - beyond maxInstances × instanceConcurrency → 429 {"ErrorCode":"ResourceExhausted",...} (FC throttling)
+ * Errors carry capitalised `ErrorCode`/`ErrorMessage`, the only spelling fc2 turns into err.code.
  */
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -112,7 +112,7 @@ export async function startFcGateway(options: FcGatewayOptions): Promise<Running
     pools.set(name, createPool(spec, provider, logger));
   }
 
-  /** The x-fc-* headers FC sends to a custom container (fc-platform.md §2.1, "Common request headers"). */
+  /** The x-fc-* headers FC sends to a custom container (FC docs: custom container, common request headers). */
   function instanceHeaders(spec: LocalFunctionSpec, requestId: string, qualifier: string, controlPath: string) {
     const c = options.credentialsForFunctions;
     const h: Record<string, string> = {
@@ -192,7 +192,7 @@ export async function startFcGateway(options: FcGatewayOptions): Promise<Running
 
   async function ensureInitialized(pool: FunctionPool, slot: Slot, inst: Instance, requestId: string, qualifier: string): Promise<Outcome | undefined> {
     if (pool.spec.initializer === undefined || slot.initialized) return undefined;
-    // Initializer runs at most once per instance at a time; FC retries it until it succeeds (§2.1).
+    // Initializer runs at most once per instance at a time; FC retries it until it succeeds.
     slot.initializing ??= (async () => {
       const r = await callInstance(inst, '/initialize', instanceHeaders(pool.spec, requestId, qualifier, '/initialize'), Buffer.alloc(0), pool.spec.timeoutSeconds * 1000);
       if (r.kind === 'response' && r.status === 200) slot.initialized = true;
@@ -243,7 +243,7 @@ export async function startFcGateway(options: FcGatewayOptions): Promise<Running
         if (inst.stoppable) pool.retire(slot);
         return functionError('InstanceExited', `Process exited unexpectedly before completing request: ${r.error.message}`);
       }
-      // §2.1: only x-fc-status marks a failure; without it FC records success whatever the status code.
+      // Only x-fc-status marks a failure; without it FC records success whatever the status code.
       const failed = r.fcStatus !== undefined && Number(r.fcStatus) >= 400;
       if (failed) pool.stats.functionErrors++;
       else pool.stats.succeeded++;
@@ -258,17 +258,17 @@ export async function startFcGateway(options: FcGatewayOptions): Promise<Running
 
   function respond(res: ServerResponse, outcome: Outcome, requestId: string): void {
     if (outcome.kind === 'throttled') return sendError(res, 429, 'ResourceExhausted', outcome.message, requestId);
-    // Status for an instance that never started is UNCONFIRMED; FC's body code is FunctionNotStarted (§2.1).
+    // Status for an instance that never started is UNCONFIRMED; FC's body code is FunctionNotStarted.
     if (outcome.kind === 'notStarted') return sendError(res, 502, 'FunctionNotStarted', outcome.message, requestId);
     const headers: Record<string, string | number> = { 'x-fc-request-id': requestId, 'content-length': outcome.body.length };
-    // fc2 JSON-parses any application/json body, and an empty one throws (§3.5): never pair them.
+    // fc2 JSON-parses any application/json body, and an empty one throws: never pair them.
     if (outcome.contentType !== undefined && outcome.body.length > 0) headers['content-type'] = outcome.contentType;
     if (outcome.errorType !== undefined) headers['x-fc-error-type'] = outcome.errorType;
     res.writeHead(200, headers);
     res.end(outcome.body);
   }
 
-  /** FC's async path: throttling/start failures retried with binary backoff, function errors asyncRetryAttempts times (§4.3). */
+  /** FC's async path: throttling/start failures retried with binary backoff, function errors asyncRetryAttempts times. */
   async function runAsync(pool: FunctionPool, event: Buffer, requestId: string, qualifier: string): Promise<void> {
     const spec = pool.spec;
     const maxFunctionRetries = spec.asyncRetryAttempts ?? 2;
@@ -348,7 +348,7 @@ export async function startFcGateway(options: FcGatewayOptions): Promise<Running
         .catch((err: unknown) => logger.error('async invocation crashed', { requestId, error: errorToJson(err) }))
         .finally(() => background.delete(p));
       background.add(p);
-      // §3.7: 202, x-fc-request-id, empty body without a JSON content-type.
+      // Async invoke: 202, x-fc-request-id, empty body without a JSON content-type.
       res.writeHead(202, { 'x-fc-request-id': requestId, 'content-length': 0 });
       res.end();
       return;

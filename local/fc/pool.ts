@@ -1,7 +1,7 @@
 /**
  * Instances of one function: placement of invocations within instanceConcurrency × maxInstances, cold starts,
  * retirement of wedged (timed-out) instances and reaping of idle ones. FC rejects an invocation beyond the
- * limits at once with 429 ResourceExhausted (fc-platform.md §3.5), so `tryAcquire` never queues.
+ * limits at once with 429 ResourceExhausted, so `tryAcquire` never queues.
  */
 import type { Logger } from '../../shared/log.ts';
 import { errorToJson } from '../../shared/errors.ts';

@@ -1,11 +1,11 @@
 /**
  * FC 2016-08-15 request signing, exactly as @alicloud/fc2@2.6.6 computes it
- * (FC API reference (fc-platform notes) §3.4; node_modules/@alicloud/fc2/lib/helper.js composeStringToSign).
+ * (FC API reference, request signatures; node_modules/@alicloud/fc2/lib/helper.js composeStringToSign).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** fc2 quirk (§3.4): base64 of the 32-char *hex* MD5 string, not of the 16 raw bytes. */
+/** fc2 quirk: base64 of the 32-char *hex* MD5 string, not of the 16 raw bytes. */
 export function fcContentMd5(body: Buffer): string {
   return Buffer.from(createHash('md5').update(body).digest('hex'), 'utf8').toString('base64');
 }

@@ -30,7 +30,7 @@ export interface LocalFunctionSpec {
    * GET /pre-freeze after an invocation leaves it idle ONLY when configured here; unset, no hook is called.
    */
   lifecycle?: FunctionLifecycle;
-  /** Async retries after a function error (FC default: 2, fc-platform.md §1.5/§4.3). */
+  /** Async retries after a function error (FC default: 2). */
   asyncRetryAttempts?: number;
   instances: InstanceSpec;
 }
@@ -62,7 +62,7 @@ export interface FcGatewayOptions {
   onInstanceOutput?: (line: string, meta: InstanceOutputMeta) => void;
   /** Outcome of each async invocation once it has finished (after retries). */
   onAsyncResult?: (result: AsyncResult) => void;
-  /** How long an instance may take to accept TCP connections. Default 30 s (fc-platform.md §2.1 says 25–120 s). */
+  /** How long an instance may take to accept TCP connections. Default 30 s (FC's own start deadline is not documented exactly: 25 s to 120 s). */
   instanceStartTimeoutMs?: number;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Request addressing: which bucket, which key, which query parameters. Pure functions.
  *
- * oss-protocol.md §2.2: with an IP endpoint ali-oss sends path `/<key>` and `Host: <bucket>.oss-<region>.aliyuncs.com`
+ * With an IP endpoint ali-oss sends path `/<key>` and `Host: <bucket>.oss-<region>.aliyuncs.com`
  * (no port); with `sldEnable` it sends path style `/<bucket>/<key>` with the endpoint's Host. Keys are escaped
  * with encodeURIComponent (then `%2F`→`/`, `+`→`%2B`), so we decode with decodeURIComponent semantics:
  * `%2B`→`+` and a literal `+` stays `+` (never a space).
@@ -9,7 +9,7 @@
 import { OSS } from '../../shared/limits.ts';
 import { OssError } from './errors.ts';
 
-/** One query parameter in wire order; `hasEquals` tells `k=` from bare `k` (matters for V4, §2.3/§2.6). */
+/** One query parameter in wire order; `hasEquals` tells `k=` from bare `k` (matters for the V4 canonical query). */
 export interface QueryParam {
   name: string;
   value: string;
@@ -55,7 +55,7 @@ export function parseQuery(search: string): QueryParam[] {
 export function bucketFromHost(host: string | undefined): string | undefined {
   if (!host) return undefined;
   const name = host.replace(/:\d+$/, '').toLowerCase();
-  // oss-protocol.md §2.2: `<bucket>.oss-<region>[-internal].aliyuncs.com`, derived by ali-oss from `region`.
+  // `<bucket>.oss-<region>[-internal].aliyuncs.com`, derived by ali-oss from `region`.
   const m = /^(.+)\.oss-[a-z0-9-]+\.aliyuncs\.com$/.exec(name) ?? /^(.+)\.localhost$/.exec(name);
   return m?.[1];
 }
@@ -89,7 +89,7 @@ export function hasParam(query: QueryParam[], name: string): boolean {
   return query.some((p) => p.name === name);
 }
 
-/** Bucket naming rule ali-oss enforces on create (oss-protocol.md §3.1). */
+/** Bucket naming rule ali-oss enforces on create (OSS: 3–63 chars of a-z, 0-9, "-"). */
 export function isValidBucketName(name: string): boolean {
   return /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(name);
 }

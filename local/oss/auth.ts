@@ -2,7 +2,7 @@
  * Request authentication: OSS signature V1 (`OSS ak:sig`, HMAC-SHA1), V1 query-string signed URLs,
  * and V4 (`OSS4-HMAC-SHA256`). String building is pure and unit-tested; `authenticate` applies it to a
  * request and throws the OssError real OSS would answer.
- * oss-protocol.md §2.5 (V1), §2.6 (V4), §3.6 (error codes).
+ * OSS API reference: signature V1 (Authorization: OSS), V4 (OSS4-HMAC-SHA256), and their error codes.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { OssError } from './errors.ts';
@@ -10,7 +10,7 @@ import type { QueryParam } from './addressing.ts';
 
 /**
  * V1 sub-resource whitelist: only these query parameters enter the CanonicalizedResource.
- * oss-protocol.md §2.5 step 3 (the Go SDK's `signKeyList`, github.com/aliyun/aliyun-oss-go-sdk oss/conn.go).
+ * Which sub-resources are signed in V1 follows the Go SDK's `signKeyList`, github.com/aliyun/aliyun-oss-go-sdk oss/conn.go).
  */
 export const SIGNED_SUBRESOURCES: ReadonlySet<string> = new Set([
   'acl', 'uploads', 'location', 'cors', 'logging', 'website', 'referer', 'lifecycle', 'delete', 'append',
@@ -28,7 +28,7 @@ export const SIGNED_SUBRESOURCES: ReadonlySet<string> = new Set([
   'x-oss-async-process', 'responseHeader',
 ]);
 
-/** Max clock skew: oss-protocol.md §3.6 ("exceeds 15 minutes" → 403 RequestTimeTooSkewed). */
+/** Max clock skew: over 15 minutes → 403 RequestTimeTooSkewed. */
 export const MAX_SKEW_MS = 15 * 60 * 1000;
 
 export type Headers = Record<string, string | string[] | undefined>;
@@ -46,7 +46,7 @@ function header(headers: Headers, name: string): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-/** `/bucket/key`, `/bucket/` for bucket requests, `/` for service requests (§2.5 `_getResource`). */
+/** `/bucket/key`, `/bucket/` for bucket requests, `/` for service requests (ali-oss `_getResource`). */
 export function canonicalPath(bucket: string | undefined, key: string): string {
   return bucket === undefined ? '/' : `/${bucket}/${key}`;
 }
@@ -60,7 +60,7 @@ function canonicalOssHeadersV1(headers: Headers): string[] {
 }
 
 /**
- * V1 StringToSign (§2.5): VERB, Content-MD5, Content-Type, Date (x-oss-date wins over Date, or the
+ * V1 StringToSign: VERB, Content-MD5, Content-Type, Date (x-oss-date wins over Date, or the
  * `Expires` value for signed URLs), sorted x-oss-* headers, then the resource with whitelisted
  * sub-resources sorted, raw values, `k=v` when non-empty else `k`.
  */
@@ -113,7 +113,7 @@ export function v4CanonicalQuery(query: QueryParam[], style: V4QueryStyle): stri
     .join('&');
 }
 
-/** V4 CanonicalRequest (§2.6). `additional` are the lower-case AdditionalHeaders, already sorted. */
+/** V4 CanonicalRequest. `additional` are the lower-case AdditionalHeaders, already sorted. */
 export function v4CanonicalRequest(t: SignTarget, additional: string[], style: V4QueryStyle): string {
   const names = new Set(additional);
   for (const n of Object.keys(t.headers)) {
@@ -157,7 +157,7 @@ export type ParsedAuthorization =
       signature: string;
     };
 
-/** Parses the Authorization header; malformed → 400 InvalidArgument (§2.5). */
+/** Parses the Authorization header; malformed → 400 InvalidArgument. */
 export function parseAuthorization(value: string): ParsedAuthorization {
   const bad = () =>
     new OssError(400, 'InvalidArgument', 'Authorization header is invalid.', {
@@ -314,7 +314,7 @@ export function authenticate(t: SignTarget, ctx: AuthContext): AuthResult {
   }
   const sha = header(t.headers, 'x-oss-content-sha256');
   if (sha !== undefined && sha !== 'UNSIGNED-PAYLOAD') {
-    // oss-protocol.md §2.6: OSS accepts only UNSIGNED-PAYLOAD.
+    // OSS V4 accepts only UNSIGNED-PAYLOAD.
     throw new OssError(400, 'InvalidArgument', 'x-oss-content-sha256 must be UNSIGNED-PAYLOAD.', {
       ArgumentName: 'x-oss-content-sha256',
       ArgumentValue: sha,

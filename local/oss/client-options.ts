@@ -26,7 +26,7 @@ export interface LocalClientOptionsRequest {
 export function localOssClientOptions(at: LocalOssAddress, bucket: string, opts: LocalClientOptionsRequest = {}): OssClientOptions {
   const cred = opts.sts ?? { accessKeyId: at.accessKeyId, accessKeySecret: at.accessKeySecret };
   const out: OssClientOptions = {
-    // oss-protocol.md §2.2: an IP endpoint makes ali-oss send Host `<bucket>.oss-<region>.aliyuncs.com`;
+    // An IP endpoint makes ali-oss send Host `<bucket>.oss-<region>.aliyuncs.com`;
     // path style needs a hostname (localhost) plus sldEnable.
     endpoint: opts.pathStyle ? `http://localhost:${at.port}` : at.endpoint,
     region: `oss-${at.region}`,
@@ -34,7 +34,7 @@ export function localOssClientOptions(at: LocalOssAddress, bucket: string, opts:
     accessKeyId: cred.accessKeyId,
     accessKeySecret: cred.accessKeySecret,
     secure: false,
-    // §2.9: the timeout covers the whole request; local multi-GB parts need more than 60 s.
+    // ali-oss's timeout covers the whole request; local multi-GB parts need more than 60 s.
     timeout: 600_000,
   };
   if (opts.sts) out.stsToken = opts.sts.securityToken;

@@ -1,6 +1,6 @@
 /**
  * OSS error responses. Every rejection the local server makes is an OssError carrying the HTTP
- * status, the OSS error code and any extra XML fields (oss-protocol.md §3.6, §2.7: ali-oss reads
+ * status, the OSS error code and any extra XML fields (ali-oss reads
  * Code/Message/RequestId/HostId/EC from the body, and `x-oss-err` for bodiless HEAD errors).
  */
 import { OssferryError } from '../../shared/errors.ts';

@@ -2,7 +2,7 @@
  * Fault injection for tests and soak runs: per-operation error rates (500 InternalError, 503 SlowDown),
  * connection resets mid-body, added latency and a per-connection bandwidth cap. Decisions come from a seeded
  * PRNG drawn once per request in arrival order, so a run with the same seed and request order repeats exactly.
- * oss-protocol.md §5 "Should": ali-oss never retries 5xx and retries resets only with retryMax, so each fault
+ * ali-oss never retries 5xx and retries resets only with retryMax, so each fault
  * exercises a different client path.
  */
 import { Transform, type TransformCallback } from 'node:stream';

@@ -111,7 +111,7 @@ export function sendError(c: Ctx, err: OssError): void {
   const xml = Buffer.from(errorXml(err, c.requestId, hostId), 'utf8');
   const headers: Record<string, string> = { ...baseHeaders(c), ...err.headers };
   if (c.req.method === 'HEAD' || err.status === 304) {
-    // oss-protocol.md §2.7: ali-oss decodes a base64 `x-oss-err` header when a HEAD error has no body.
+    // ali-oss decodes a base64 `x-oss-err` header when a HEAD error has no body.
     if (err.status !== 304) headers['x-oss-err'] = xml.toString('base64');
     headers['Content-Length'] = '0';
     c.res.writeHead(err.status, headers);
@@ -180,7 +180,7 @@ export async function receiveBody(store: Store, c: Ctx, max: number, expected: n
   return got;
 }
 
-/** Content-Length rules for object bodies: required unless chunked (411), and capped (§3.1). */
+/** Content-Length rules for object bodies: required unless chunked (411), and capped (5 GB per PUT or part). */
 export function bodyLength(c: Ctx, max: number): number | undefined {
   const len = h(c.req, 'content-length');
   const chunked = /chunked/i.test(h(c.req, 'transfer-encoding') ?? '');

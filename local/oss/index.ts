@@ -86,7 +86,7 @@ export interface LocalOss {
   dataDir: string;
   /**
    * Options for `new OSS({...})` that work against this server. Default: IP endpoint (bucket from the Host
-   * header, oss-protocol.md §2.2). `{ pathStyle: true }`: `http://localhost:PORT` + `sldEnable`.
+   * header). `{ pathStyle: true }`: `http://localhost:PORT` + `sldEnable`.
    */
   clientOptions(bucket: string, opts?: LocalClientOptionsRequest): OssClientOptions;
   /** The admin API (health, run-time faults): its own loopback port, `Authorization: Bearer <token>`. */

@@ -102,7 +102,7 @@ function listObjects(sc: ServerContext, c: Ctx, bucket: string, v2: boolean): vo
     Type: m.type,
     Size: String(m.size),
     StorageClass: 'Standard',
-    // oss-protocol.md §2.3: ali-oss list() dereferences Owner without a null check.
+    // ali-oss list() dereferences Owner without a null check.
     Owner: withOwner ? OWNER : undefined,
   }));
   const common = page.prefixes.map((p) => ({ Prefix: enc(p) }));

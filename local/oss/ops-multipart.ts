@@ -30,7 +30,7 @@ export async function initiate(sc: ServerContext, c: Ctx, bucket: string): Promi
   const key = c.addr.key;
   const forbid = forbidOverwrite(c.req);
   if (forbid && sc.store.getObject(bucket, key)) throw fileAlreadyExists();
-  // §3.7: upload IDs are 32 upper-hex. §3.2: an existing object stays untouched until Complete.
+  // Upload IDs are 32 upper-hex. An existing object stays untouched until Complete.
   const uploadId = randomBytes(16).toString('hex').toUpperCase();
   await sc.store.createUpload({
     uploadId,
@@ -49,7 +49,7 @@ function partNumberOf(c: Ctx): number {
   const raw = getParam(c.addr.query, 'partNumber') ?? '';
   const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!(n >= OSS.MIN_PART_NUMBER && n <= OSS.MAX_PART_NUMBER)) {
-    // oss-protocol.md §3.1: 400 InvalidArgument, ArgumentName PartNumber.
+    // OSS: 400 InvalidArgument, ArgumentName PartNumber.
     throw invalidArgument('Part number must be an integer between 1 and 10000, inclusive.', 'PartNumber', raw);
   }
   return n;
@@ -71,7 +71,7 @@ async function uploadPart(sc: ServerContext, c: Ctx, bucket: string, isCopy: boo
   if (isCopy) {
     const src = sourceObject(sc, c);
     if (src.type === 'Appendable') {
-      // §3.1: UploadPartCopy cannot copy Appendable objects (error code UNCONFIRMED).
+      // UploadPartCopy cannot copy Appendable objects (error code UNCONFIRMED).
       throw new OssError(400, 'InvalidArgument', 'UploadPartCopy does not support Appendable source objects.');
     }
     const rangeHeader = h(c.req, 'x-oss-copy-source-range');
@@ -116,7 +116,7 @@ export async function complete(sc: ServerContext, c: Ctx, bucket: string): Promi
   const { uploadId } = requireUpload(sc, c, bucket);
   const body = await readSmallBody(c);
   const completeAll = (h(c.req, 'x-oss-complete-all') ?? '').toLowerCase() === 'yes';
-  // §3.2: with `x-oss-complete-all: yes` OSS takes every uploaded part and the body must not list parts.
+  // With `x-oss-complete-all: yes` OSS takes every uploaded part and the body must not list parts.
   // ali-oss's completeMultipartUpload(…, []) still sends an empty <CompleteMultipartUpload/>, so accept that.
   if (completeAll && body.length > 0 && /<Part>/.test(body.toString('utf8'))) {
     throw invalidArgument('x-oss-complete-all requires a body without parts.', 'x-oss-complete-all', 'yes');
@@ -134,7 +134,7 @@ export async function complete(sc: ServerContext, c: Ctx, bucket: string): Promi
         chosen = [];
         let prev = 0;
         for (const p of listed) {
-          // §3.2: ascending PartNumber order → else 400 InvalidPartOrder.
+          // Ascending PartNumber order → else 400 InvalidPartOrder.
           if (p.partNumber <= prev) {
             throw new OssError(400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts list must be specified in order by part number.');
           }
@@ -149,7 +149,7 @@ export async function complete(sc: ServerContext, c: Ctx, bucket: string): Promi
           chosen.push(part);
         }
       }
-      // §3.1/§3.2: every non-last part ≥ 100 KB, checked here (not at UploadPart).
+      // Every non-last part ≥ 100 KB, checked here (not at UploadPart).
       for (const p of chosen.slice(0, -1)) {
         if (p.size < OSS.MIN_PART_SIZE) {
           throw new OssError(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size.', {

@@ -86,7 +86,7 @@ async function getObject(sc: ServerContext, c: Ctx, bucket: string, head: boolea
       headers[p.name.slice('response-'.length).replace(/(^|-)([a-z])/g, (_s, d: string, ch: string) => d + ch.toUpperCase())] = p.value;
     }
   }
-  // oss-protocol.md §3.5: invalid/out-of-range → whole object unless `x-oss-range-behavior: standard`.
+  // Invalid/out-of-range → whole object unless `x-oss-range-behavior: standard`.
   const standard = (h(c.req, 'x-oss-range-behavior') ?? '').toLowerCase() === 'standard';
   const decision = head ? ({ kind: 'full' } as const) : decideRange(h(c.req, 'range'), m.size, standard);
   if (decision.kind === 'unsatisfiable') {
@@ -117,7 +117,7 @@ export function getObjectMeta(sc: ServerContext, c: Ctx, bucket: string): void {
   });
 }
 
-/** `x-oss-copy-source: /<bucket>/<url-encoded key>[?versionId=…]` (§2.3 copy, §3.4). */
+/** `x-oss-copy-source: /<bucket>/<url-encoded key>[?versionId=…]` (as ali-oss copy() sends it). */
 export async function deleteObject(sc: ServerContext, c: Ctx, bucket: string): Promise<void> {
   await sc.store.withLock(`${bucket}/${c.addr.key}`, () => sc.store.deleteObject(bucket, c.addr.key));
   sendEmpty(c, 204);
@@ -154,7 +154,7 @@ export async function copyObject(sc: ServerContext, c: Ctx, bucket: string): Pro
   const key = c.addr.key;
   const src = sourceObject(sc, c);
   if (src.size > OSS.MAX_COPY_OBJECT_SIZE) {
-    // oss-protocol.md §3.1: CopyObject is for objects ≤ 1 GB; the error code is UNCONFIRMED.
+    // CopyObject is for objects ≤ 1 GB; the error code OSS uses is undocumented.
     throw invalidArgument('The source object is larger than 1 GB; use UploadPartCopy.', 'x-oss-copy-source', h(c.req, 'x-oss-copy-source') ?? '');
   }
   const forbid = forbidOverwrite(c.req);
@@ -192,7 +192,7 @@ export async function appendObject(sc: ServerContext, c: Ctx, bucket: string): P
     }
     const size = m?.size ?? 0;
     if (position !== size) {
-      // oss-protocol.md §3.3: 409 + x-oss-next-append-position (oss2 reads the header unconditionally).
+      // 409 + x-oss-next-append-position (oss2 reads the header unconditionally).
       throw new OssError(409, 'PositionNotEqualToLength', 'Position is not equal to file length.', {}, {
         'x-oss-next-append-position': String(size),
       });
@@ -211,10 +211,10 @@ export async function appendObject(sc: ServerContext, c: Ctx, bucket: string): P
       throw err;
     }
     const file = await store.adopt(got.tmpPath);
-    // oss-protocol.md §3.3: the append response carries the CRC of the WHOLE object so far (combine).
+    // The append response carries the CRC of the WHOLE object so far (combine).
     const crc = m ? crc64Combine(crc64FromWire(m.crc64), got.crc64, got.size) : got.crc64;
     const size = (m?.size ?? 0) + got.size;
-    // §3.3: the appendable ETag is not an MD5 (UNCONFIRMED algorithm); any stable 32-hex value ending in zeros.
+    // The appendable ETag is not an MD5 (algorithm undocumented); any stable 32-hex value ending in zeros.
     const etag = createHash('md5').update(`${m?.etag ?? ''}${got.md5.toString('hex')}`).digest('hex').toUpperCase().slice(0, 24) + '00000000';
     const meta: ObjectMeta = m
       ? { ...m, size, etag, crc64: crc64ToWire(crc), lastModified: Date.now(), segments: [...m.segments, { file, size: got.size }] }

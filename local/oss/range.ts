@@ -8,10 +8,10 @@ export type RangeDecision =
   | { kind: 'unsatisfiable' };
 
 /**
- * oss-protocol.md §3.5: by default an invalid or out-of-range Range is ignored (200 + whole object): bad unit,
+ * OSS GetObject: by default an invalid or out-of-range Range is ignored (200 + whole object): bad unit,
  * end ≥ size, start ≥ size, suffix > size. With `x-oss-range-behavior: standard` the end is clamped and
  * start ≥ size gives 416 InvalidRange. A syntactically bad header is ignored in both modes (RFC 7233).
- * Multi-range: the docs conflict (§6); we treat it as invalid (default → whole object, standard → 416).
+ * Multi-range: the OSS docs conflict; we treat it as invalid (default → whole object, standard → 416).
  */
 export function decideRange(header: string | undefined, size: number, standard: boolean): RangeDecision {
   if (header === undefined) return { kind: 'full' };
@@ -47,7 +47,7 @@ export function contentRange(start: number, end: number, size: number): string {
 }
 
 /**
- * `x-oss-copy-source-range: bytes=a-b` for UploadPartCopy (§3.2). An absent or invalid range copies the
+ * `x-oss-copy-source-range: bytes=a-b` for UploadPartCopy. An absent or invalid range copies the
  * whole source (OSS ignores an invalid copy range); out of bounds → undefined means "reject".
  */
 export function decideCopyRange(header: string | undefined, size: number): { start: number; end: number } | 'invalid' {
@@ -74,7 +74,7 @@ function etagList(v: string): string[] {
 }
 
 /**
- * oss-protocol.md §3.5: If-Match mismatch → 412, If-Unmodified-Since modified → 412, If-None-Match match → 304,
+ * OSS GetObject: If-Match mismatch → 412, If-Unmodified-Since modified → 412, If-None-Match match → 304,
  * If-Modified-Since not modified → 304. Precedence is undocumented for OSS; we follow RFC 7232 §6.
  * `etag` is the unquoted upper-hex ETag, `lastModified` epoch ms (compared at second precision).
  */

@@ -23,7 +23,7 @@ export function createOssHttpServer(sc: ServerContext): http.Server {
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, highWaterMark: sc.store.bufferSize }, (req, res) => {
     void handle(sc, req, res, throttles);
   });
-  // oss-protocol.md §2.10: ali-oss reuses idle sockets for 15 s, so the server must keep them longer;
+  // ali-oss (agentkeepalive) reuses idle sockets for 15 s, so the server must keep them longer;
   // and no Node request timeout, which would kill a slow multi-GB part (idle and body timeouts: timeouts.ts).
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0;

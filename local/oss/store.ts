@@ -3,7 +3,7 @@
  * - bodies stream into `tmp/`, are fsynced, then renamed into `data/` (a half-received body never becomes visible);
  * - an object is a list of segment files (one for Put, one per part for Multipart, one per append), so
  *   CompleteMultipartUpload is O(parts) renames with no byte copying, and its CRC is combined, not re-read
- *   (oss-protocol.md §3.8);
+ *   (OSS does the same: Complete's CRC exists only when every part has one);
  * - metadata is one JSON file per object / upload / part, written to a temp name then renamed, and reloaded
  *   on start, so a restart keeps every bucket, object and in-progress upload.
  * - crash consistency (kill -9 at any step): every change becomes visible by one rename (object or part metadata,
@@ -101,7 +101,7 @@ export const DEFAULT_BUFFER_SIZE = 256 * 1024;
 const hashName = (s: string) => createHash('sha256').update(s).digest('hex');
 export const randomHex = (bytes: number) => randomBytes(bytes).toString('hex').toUpperCase();
 
-/** oss-protocol.md §3.2: `"<UPPER(md5(concat of the parts' upper-hex ETags as ASCII))>-<N>"` (UNCONFIRMED, one fixture). */
+/** OSS multipart ETag: `"<UPPER(md5(concat of the parts' upper-hex ETags as ASCII))>-<N>"` (undocumented; matches the python SDK's fixture). */
 export function multipartEtag(partEtags: string[]): string {
   return `${createHash('md5').update(partEtags.join(''), 'ascii').digest('hex').toUpperCase()}-${partEtags.length}`;
 }
@@ -500,7 +500,7 @@ export class Store {
     await this.unlinkData([...u.parts.values()].map((p) => p.file).filter((f) => !keepFiles.has(f)));
   }
 
-  /** Whole-object CRC from part CRCs by combine (oss-protocol.md §3.8), never by re-reading. */
+  /** Whole-object CRC from part CRCs by combine, never by re-reading. */
   static combineCrcs(parts: { crc64: string; size: number }[]): bigint {
     let crc = 0n;
     for (const p of parts) crc = crc64Combine(crc, crc64FromWire(p.crc64), p.size);

@@ -1,6 +1,6 @@
 /**
  * XML in and out. Responses are built by hand so element order and shape match OSS exactly
- * (oss-protocol.md §2.3, §3.2, §3.6); request bodies are read per XML 1.0 by xml-parse.ts (no DTDs, no external
+ * (as OSS answers and ali-oss parses them); request bodies are read per XML 1.0 by xml-parse.ts (no DTDs, no external
  * entities), and anything not well-formed or of the wrong shape becomes 400 MalformedXML.
  */
 import { malformedXml } from './errors.ts';
@@ -67,7 +67,7 @@ export interface CompletePart {
 }
 
 /**
- * `<CompleteMultipartUpload><Part><PartNumber/><ETag/></Part>…` (§2.3). Order preserved for the order check.
+ * `<CompleteMultipartUpload><Part><PartNumber/><ETag/></Part>…` (as ali-oss sends it). Order preserved for the order check.
  * ETags arrive quoted (`"…"`, which Go's encoding/xml writes as `&#34;…&#34;`); the quotes are not part of it.
  */
 export function parseCompleteBody(text: string): CompletePart[] {
@@ -82,7 +82,7 @@ export function parseCompleteBody(text: string): CompletePart[] {
   });
 }
 
-/** `<Delete><Quiet>true</Quiet><Object><Key>…</Key></Object>…</Delete>` (§2.3 deleteMulti); keys exact. */
+/** `<Delete><Quiet>true</Quiet><Object><Key>…</Key></Object>…</Delete>` (ali-oss deleteMulti); keys exact. */
 export function parseDeleteBody(text: string): { quiet: boolean; keys: string[] } {
   const top = parseXmlBody(text, 'Delete');
   const objects = childrenNamed(top, 'Object');

@@ -1,18 +1,18 @@
 /**
  * Pure-JS CRC-64/XZ, used only when the native ISA-L addon is unavailable AND the operator opted into the
  * slow path (OSSFERRY_ALLOW_SLOW_CRC=1). Algorithm: slicing-by-8 with the 64-bit state in two int32 halves,
- * reading an aligned Int32Array word view — the fastest pure-JS variant measured (~1.4 GB/s,
- * ../shared/reference/crc-gzip.md §4b row b3). Never BigInt per byte/bit: that is the 2–3 MB/s crcmod
- * disaster (§4b row a1).
+ * reading an aligned Int32Array word view — the fastest pure-JS variant measured (~1.4 GB/s
+ * measured on Node 24). Never BigInt per byte/bit: that runs at 2–3 MB/s, like python crcmod without its
+ * C extension.
  *
- * Also the JS twin of the native combine (zlib ≥ 1.2.12 multmodp/x2nmodp method, crc-gzip.md §3).
+ * Also the JS twin of the native combine (zlib ≥ 1.2.12 multmodp/x2nmodp method, zlib crc32.c).
  */
 
 /** Reflected CRC-64/XZ polynomial (0x42F0E1EBA9EA3693 bit-reversed). */
 const POLY_HI = 0xc96c5795 | 0;
 const POLY_LO = 0xd7870f42 | 0;
 
-/** T[k*256 + b]: slicing tables, lo and hi halves. 2 × 8 KiB — fits L1 (crc-gzip.md §4b: by-16 spills). */
+/** T[k*256 + b]: slicing tables, lo and hi halves. 2 × 8 KiB — fits L1 (slicing-by-16 measured slower: its tables spill). */
 const TLO = new Int32Array(8 * 256);
 const THI = new Int32Array(8 * 256);
 (() => {
@@ -87,7 +87,7 @@ function slicing8(w: Int32Array): void {
 
 /**
  * CRC-64/XZ of `data`, continuing from the finished CRC `prev` (0n to start) — same calling convention as
- * ISA-L crc64_ecma_refl (crc-gzip.md §1). Arguments are assumed validated by the caller (index.ts).
+ * ISA-L crc64_ecma_refl (it inverts internally, so it takes and returns finished CRCs). Arguments are assumed validated by the caller (index.ts).
  */
 export function crc64Js(data: Uint8Array, prev: bigint = 0n): bigint {
   S[0] = ~Number(prev & MASK32);
@@ -155,7 +155,7 @@ function x2nmodp(n: bigint, k: number): bigint {
 
 /**
  * CRC of A‖B from crc(A), crc(B) and len(B) in bytes: (crcA · x^(8·lenB) mod P) ⊕ crcB. Exact for
- * CRC-64/XZ because init == xorout, so the affine terms cancel (crc-gzip.md §3).
+ * CRC-64/XZ because init == xorout, so the affine terms cancel.
  */
 export function crc64CombineJs(crcA: bigint, crcB: bigint, lengthB: bigint): bigint {
   if (lengthB === 0n) return crcA; // crc(A‖ε) = crc(A), and crc(ε) = 0

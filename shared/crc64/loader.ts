@@ -2,12 +2,12 @@
  * Loads the ISA-L N-API addon (functions/native) and decides the CRC-64/gzip backend — the only place in
  * shared/ that touches the filesystem (docs/CONVENTIONS.md "Structure").
  *
- * Policy (../shared/reference/crc-gzip.md §5 "Detecting and refusing a slow path", the crcmod lesson):
+ * Policy (never fall back to a slow CRC silently, the python crcmod lesson):
  * - addon missing or broken → throw Crc64Error with the build command and the Debian packages, unless the
  *   operator explicitly opted in with OSSFERRY_ALLOW_SLOW_CRC=1, which selects the pure-JS slicing-by-8;
- * - the check vectors (§1) are verified at load, whichever backend is chosen;
+ * - the CRC-64/XZ check vectors are verified at load, whichever backend is chosen;
  * - a short probe is timed and logged with the CPU features, because ISA-L silently drops to a 455 MB/s
- *   table when CPUID hides PCLMULQDQ (§3), so "native" alone does not mean "fast".
+ *   table when CPUID hides PCLMULQDQ, so "native" alone does not mean "fast".
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -95,7 +95,7 @@ export interface Crc64Backend {
 
 export const ENV_NATIVE_PATH = 'OSSFERRY_NATIVE_PATH';
 export const ENV_ALLOW_SLOW = 'OSSFERRY_ALLOW_SLOW_CRC';
-/** Below this the CRC can become the bottleneck of a multi-GB/s copy (crc-gzip.md §5 step 2: ~2 GB/s). */
+/** Below this the CRC can become the bottleneck of a multi-GB/s copy: ~2 GB/s. */
 export const SLOW_CRC_MBPS = 2000;
 
 /** Default addon location, relative to this file in the repo; the bundled image sets OSSFERRY_NATIVE_PATH. */
@@ -114,7 +114,7 @@ const VECTORS: ReadonlyArray<[string, bigint]> = [
   ['The quick brown fox jumps over the lazy dog', 0x5b5eb8c2e54aa1c4n],
 ];
 
-/** Throws Crc64Error unless `fn` reproduces the crc-gzip.md §1 vectors, streaming and combine included. */
+/** Throws Crc64Error unless `fn` reproduces the CRC-64/XZ check vectors, streaming and combine included. */
 export function checkVectors(
   name: string,
   fn: (d: Uint8Array, prev: bigint) => bigint,
@@ -185,7 +185,7 @@ export function checkMd5Vectors(addon: NativeAddon): void {
   }
 }
 
-/** Best-of-3 timing of `fn` over 8 MiB (0.3 ms with ISA-L, crc-gzip.md §5 step 2). MB = 10^6 bytes. */
+/** Best-of-3 timing of `fn` over 8 MiB (about 0.3 ms with ISA-L on a current x86-64 core). MB = 10^6 bytes. */
 function probe(fn: (d: Uint8Array, prev: bigint) => bigint): number {
   const buf = new Uint8Array(8 << 20);
   for (let i = 0; i < buf.length; i += 4096) buf[i] = i * 2654435761;

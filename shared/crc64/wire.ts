@@ -1,6 +1,6 @@
 /**
  * CRC-64 values on the wire: OSS sends `x-oss-hash-crc64ecma` as an unsigned decimal string
- * (../shared/reference/crc-gzip.md TL;DR). In memory they are bigint (docs/CONVENTIONS.md "Values").
+ * (OSS docs: CRC-64 data integrity check). In memory they are bigint (docs/CONVENTIONS.md "Values").
  * This module must stay free of the native addon: infra imports shared/ and must not load native code.
  */
 import { z } from 'zod';

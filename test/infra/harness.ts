@@ -1,6 +1,6 @@
 /**
  * Test harness for the Pulumi program: mocks that record every resource, a config builder, and helpers to
- * resolve Outputs. Import this before any infra/ module so setMocks runs first (peers.md §3.1(a)).
+ * resolve Outputs. Import this before any infra/ module so setMocks runs first (Pulumi docs: unit testing, setMocks before the program loads).
  */
 import * as pulumi from '@pulumi/pulumi';
 import { validateConfig } from '../../infra/config-schema.ts';

@@ -9,7 +9,7 @@ const rules = parseArchiveRules([
   { name: 'dumps', sourceBucket: 'dump-bucket', sourceSuffix: '.sql', destinationBucket: 'cold-bucket', deleteSourceAfterVerify: true, gzipLevel: 3 },
 ]);
 
-/** A record shaped exactly like fc-platform.md §4.2. */
+/** A record shaped exactly like an OSS trigger event record as FC delivers it. */
 function record(over: { eventName?: string; bucket?: string; key?: string; size?: number; eTag?: string } = {}) {
   const bucket = over.bucket ?? 'ingest-bucket';
   return {

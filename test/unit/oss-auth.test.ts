@@ -1,6 +1,6 @@
 /**
  * Signature string building of the local OSS, checked against ali-oss's own signUtils (the client we must
- * verify) with generated keys, headers and sub-resources. oss-protocol.md §2.5, §2.6.
+ * verify) with generated keys, headers and sub-resources (OSS signature V1 and V4).
  */
 import { createRequire } from 'node:module';
 import fc from 'fast-check';

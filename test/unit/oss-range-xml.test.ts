@@ -1,6 +1,6 @@
 /**
- * Pure parts of the local OSS: Range decisions (oss-protocol.md §3.5), conditional headers, XML in/out,
- * list paging, multipart ETag (§3.2) and fault dice.
+ * Pure parts of the local OSS: Range decisions (OSS GetObject, x-oss-range-behavior), conditional headers, XML in/out,
+ * list paging, multipart ETag and fault dice.
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
@@ -30,7 +30,7 @@ describe('decideRange', () => {
   });
 
   it('default mode ignores invalid or out-of-range requests; standard mode clamps or refuses', () => {
-    // Act + Assess (table of §3.5 cases on a 1000-byte object)
+    // Act + Assess (table of OSS Range cases on a 1000-byte object)
     const cases: [string, ReturnType<typeof decideRange>, ReturnType<typeof decideRange>][] = [
       ['bytes=0-1000', { kind: 'full' }, { kind: 'partial', start: 0, end: 1000 }],
       ['bytes=500-2000', { kind: 'full' }, { kind: 'partial', start: 500, end: 1000 }],
@@ -140,7 +140,7 @@ describe('listPage', () => {
 });
 
 describe('multipart ETag', () => {
-  it('matches the python SDK fixture (oss-protocol.md §3.2)', () => {
+  it('matches the python SDK fixture', () => {
     // Act
     const etag = multipartEtag(['4DE8075FB607DF4D13FBC480EA488EFA', 'AF947EC157726CEA88ED83B3C989063B']);
     // Assess

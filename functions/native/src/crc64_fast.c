@@ -1,8 +1,8 @@
 /*
  * CRC-64/XZ fast path for CPUs with VPCLMULQDQ + AVX2 but no AVX-512 (Zen 3/4 VMs without AVX-512 exposed,
  * Alder Lake+). Debian bookworm's ISA-L 2.30 has no such kernel: it uses its SSE by8 kernel there
- * (~11 GB/s, below memcpy), and only uses VPCLMULQDQ with AVX-512 (by16_10, ~31 GB/s);
- * see ../../../shared/reference/crc-gzip.md §3. Everything else (small buffers, tails, other CPUs) goes to
+ * (~11 GB/s, below memcpy), and only uses VPCLMULQDQ with AVX-512 (by16_10, ~31 GB/s),
+ * as its multibinary dispatcher's variants show. Everything else (small buffers, tails, other CPUs) goes to
  * ISA-L crc64_ecma_refl, which dispatches at run time; this file is compiled without -march and selects
  * its kernel with __builtin_cpu_supports.
  *
@@ -131,7 +131,7 @@ static void init_once(void) {
   for (int i = 1; i <= ACCS * 2; i++) fold_constants((uint64_t)i * 128, fold_k[i]);
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  /* With AVX-512 + VPCLMULQDQ, ISA-L's by16_10 already runs at memory speed (crc-gzip.md §4a). */
+  /* With AVX-512 + VPCLMULQDQ, ISA-L's by16_10 already runs at memory speed. */
   use_vpclmul_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("vpclmulqdq") &&
                      __builtin_cpu_supports("pclmul") && !__builtin_cpu_supports("avx512f");
 #endif

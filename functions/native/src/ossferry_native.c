@@ -1,6 +1,6 @@
 /*
  * ossferry native core: CRC-64/XZ and gzip members on Intel ISA-L, exposed through N-API (ABI-stable, so one
- * .node runs on every Node major; ../../../shared/reference/crc-gzip.md §5).
+ * .node runs on every Node major; Node-API docs, ABI stability).
  *
  *   crc64(data: Uint8Array, prev?: bigint): bigint        CRC-64/XZ, streaming (prev = finished CRC):
  *                                                         own VPCLMULQDQ/AVX2 kernel or ISA-L crc64_ecma_refl
@@ -25,7 +25,7 @@
  *
  * Every argument is validated here too (TypeError/RangeError naming it): the TS wrapper is not the only caller
  * that could reach this code, and a bad pointer must never crash the process.
- * Not built with -march=native: ISA-L picks its kernel at run time (crc-gzip.md §5 Dockerfile notes).
+ * Not built with -march=native: ISA-L picks its kernel at run time from CPUID.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* sync_file_range, SCHED_BATCH */

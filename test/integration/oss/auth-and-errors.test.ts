@@ -1,5 +1,5 @@
 /**
- * Authentication and error responses of the local OSS (oss-protocol.md §2.5–2.7, §3.6), driven by the
+ * Authentication and error responses of the local OSS (signatures V1/V4, ali-oss error parsing, OSS error codes), driven by the
  * unmodified ali-oss client where it can produce the request, and by raw node:http where it cannot.
  */
 import http from 'node:http';
