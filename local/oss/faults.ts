@@ -20,6 +20,8 @@ export const OperationFaultSchema = z.strictObject({
   resetRate: rate.optional(),
   /** Added delay before the response, in ms. */
   latencyMs: z.number().int().min(0).max(600_000).optional(),
+  /** Answer with a wrong x-oss-hash-crc64ecma (the stored object is right): a client must not trust what it cannot check. */
+  misreportCrc64: z.boolean().optional(),
 });
 
 export const FaultConfigSchema = z.strictObject({
@@ -79,6 +81,11 @@ export class Faults {
 
   get bandwidth(): number | undefined {
     return this.config.bandwidthBytesPerSecond;
+  }
+
+  /** Whether `operation`'s answer states a wrong CRC-64 (deterministic, no draw). */
+  misreportsCrc64(operation: string): boolean {
+    return ({ ...this.config.all, ...this.config.operations?.[operation] }).misreportCrc64 === true;
   }
 
   /** Three draws per request (error, slow-down, reset) whatever the outcome, so sequences stay aligned. */

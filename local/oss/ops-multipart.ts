@@ -187,7 +187,7 @@ export async function complete(sc: ServerContext, c: Ctx, bucket: string): Promi
       Key: key,
       ETag: quote(result.etag),
     },
-    { ETag: quote(result.etag), 'x-oss-hash-crc64ecma': result.crc64 },
+    { ETag: quote(result.etag), 'x-oss-hash-crc64ecma': sc.faults.misreportsCrc64(c.op) ? String(BigInt(result.crc64) ^ 1n) : result.crc64 },
   );
 }
 

@@ -96,3 +96,24 @@ describe('unpinned HTTP sources', () => {
     expect(((await client.get('unpinned/trusted.bin')).content as Buffer).equals(data)).toBe(true);
   });
 });
+
+describe('a completed object that does not verify', () => {
+  it('is deleted and the job fails naming why, when OSS answers Complete with another CRC-64', async () => {
+    // Prepare
+    const data = randomBytes(300_000);
+    const origin = await startOrigin(data, { etag: '"v1"' });
+    cloud.oss.setFaults({ operations: { CompleteMultipartUpload: { misreportCrc64: true } } });
+    // Act
+    const err = await cloud.submitJob({ source: origin.url, destination: `oss://${cloud.bucket}/verify/bad.bin`, partSize: 100 * 1024 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    cloud.oss.setFaults({});
+    await origin.close();
+    // Assess
+    expect(err).toBeInstanceOf(FunctionInvocationError);
+    expect(((err as FunctionInvocationError).body as FunctionErrorBody).errorMessage).toMatch(/OSS's CRC-64 \d+ differs from the combined part CRC-64 \d+; the completed object was deleted/);
+    await expect(client.head('verify/bad.bin')).rejects.toMatchObject({ status: 404 });
+    expect(await uploadsLeft(client)).toBe(0);
+  });
+});
