@@ -13,8 +13,7 @@ import type OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogLike } from '../../bench/lib/loglike.ts';
 import { crc64 } from '../../shared/crc64/index.ts';
-import { FunctionInvocationError } from '../../functions/invoke/invoker.ts';
-import type { FunctionErrorBody } from '../../functions/runtime/types.ts';
+import { invocationFailure } from '../helpers/local-cloud.ts';
 import { startLocalCloud, type LocalCloud, type LocalJobProgress } from '../../local/cloud.ts';
 import { decodeWith } from '../helpers/decode.ts';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
@@ -69,14 +68,6 @@ async function decodeStored(key: string): Promise<{ decoded: Buffer; meta: Recor
   return { decoded: viaNode, meta, gz };
 }
 
-async function failure(p: Promise<unknown>): Promise<FunctionErrorBody> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FunctionInvocationError);
-  return (err as FunctionInvocationError).body as FunctionErrorBody;
-}
 
 describe('archive jobs through the local cloud (fc2 → gateway → worker processes)', () => {
   it('archives from the HTTP source: gzip -dc, zcat and Node zlib give the input; metadata CRC == decoded CRC', async () => {
@@ -134,7 +125,7 @@ describe('archive jobs through the local cloud (fc2 → gateway → worker proce
     const wrong = 'SHA256:' + 'B'.repeat(43);
     const logBefore = sshd.log().length;
     // Act
-    const body = await failure(cloud.submitJob({ source: sshd.urlFor('logs/app.log'), destination: 'oss://ossferry/sftp/wrong.log.gz', mode: 'archive', sftpHostKeyFingerprint: wrong }));
+    const body = await invocationFailure(cloud.submitJob({ source: sshd.urlFor('logs/app.log'), destination: 'oss://ossferry/sftp/wrong.log.gz', mode: 'archive', sftpHostKeyFingerprint: wrong }));
     // Assess
     expect(body.code).toBe('HostKeyMismatch');
     expect(body.errorMessage).toMatch(/host key/i);
@@ -146,7 +137,7 @@ describe('archive jobs through the local cloud (fc2 → gateway → worker proce
 
   it('a malformed sftpHostKeyFingerprint is refused naming the field and the fix', async () => {
     // Act
-    const body = await failure(cloud.submitJob({ source: sshd.urlFor('logs/app.log'), destination: 'oss://ossferry/sftp/bad.gz', mode: 'archive', sftpHostKeyFingerprint: 'MD5:aa:bb' }));
+    const body = await invocationFailure(cloud.submitJob({ source: sshd.urlFor('logs/app.log'), destination: 'oss://ossferry/sftp/bad.gz', mode: 'archive', sftpHostKeyFingerprint: 'MD5:aa:bb' }));
     // Assess
     expect(body.code).toBe('InvalidInput');
     expect(body.errorMessage).toMatch(/^sftpHostKeyFingerprint: .*Fix: .*ssh-keygen -lf/);

@@ -7,10 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc64 } from '../../shared/crc64/index.ts';
-import { FunctionInvocationError } from '../../functions/invoke/invoker.ts';
-import type { FunctionErrorBody } from '../../functions/runtime/types.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
-import { uploadsLeft } from '../helpers/local-cloud.ts';
+import { invocationFailure, uploadsLeft } from '../helpers/local-cloud.ts';
 
 const KB100 = 100 * 1024;
 
@@ -39,17 +37,6 @@ async function exists(key: string): Promise<boolean> {
   }
 }
 
-/** The function error body of a failed submitJob. */
-async function failure(p: Promise<unknown>): Promise<FunctionErrorBody> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FunctionInvocationError);
-  const body = (err as FunctionInvocationError).body;
-  expect(typeof body).toBe('object');
-  return body as FunctionErrorBody;
-}
 
 describe('coordinator: copies over the local cloud', () => {
   const cases: Array<{ name: string; size: number; partSize: number; parts: number }> = [
@@ -100,7 +87,7 @@ describe('coordinator: copies over the local cloud', () => {
     const reads = cloud.httpSource.requests.filter((r) => r.method === 'GET').length;
     const spec = { source: cloud.httpSource.url('/exists.bin'), destination: `oss://${cloud.bucket}/${key}`, partSize: KB100 };
     // Act
-    const body = await failure(cloud.submitJob(spec));
+    const body = await invocationFailure(cloud.submitJob(spec));
     // Assess
     expect(body.code).toBe('DestinationExists');
     expect(body.errorMessage).toContain(`oss://${cloud.bucket}/${key} already exists`);
@@ -147,7 +134,7 @@ describe('coordinator: copies over the local cloud', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     cloud.httpSource.mutateFile('/changing.bin', 59 * KB100);
-    const body = await failure(job);
+    const body = await invocationFailure(job);
     cloud.oss.setFaults({});
     // Assess
     expect(await settled).toBe('failed');
@@ -165,7 +152,7 @@ describe('coordinator: copies over the local cloud', () => {
     const key = 'status-fails.bin';
     cloud.oss.setFaults({ operations: { PutObject: { errorRate: 1 } } });
     // Act
-    const body = await failure(cloud.submitJob({ source: cloud.httpSource.url('/status-fails.bin'), destination: `oss://${cloud.bucket}/${key}`, partSize: KB100 }));
+    const body = await invocationFailure(cloud.submitJob({ source: cloud.httpSource.url('/status-fails.bin'), destination: `oss://${cloud.bucket}/${key}`, partSize: KB100 }));
     cloud.oss.setFaults({});
     // Assess
     expect(body.errorMessage).toMatch(/writing status object .* failed/);
@@ -181,7 +168,7 @@ describe('coordinator: copies over the local cloud', () => {
       // Prepare
       const key = `ssrf/${encodeURIComponent(url)}`;
       // Act
-      const body = await failure(cloud.submitJob({ source: url, destination: `oss://${cloud.bucket}/${key}` }));
+      const body = await invocationFailure(cloud.submitJob({ source: url, destination: `oss://${cloud.bucket}/${key}` }));
       // Assess
       expect(body.code).toBe('InvalidInput');
       expect(body.errorMessage).toMatch(/^source: /);
@@ -202,7 +189,7 @@ describe('coordinator: copies over the local cloud', () => {
   for (const b of bad) {
     it(`rejects a job with a bad ${b.field} naming the field and the fix`, async () => {
       // Act
-      const body = await failure(cloud.submitJob(b.spec as never));
+      const body = await invocationFailure(cloud.submitJob(b.spec as never));
       // Assess
       expect(body.code).toBe('InvalidInput');
       expect(body.errorMessage.startsWith(`${b.field}: `)).toBe(true);
@@ -215,7 +202,7 @@ describe('coordinator: copies over the local cloud', () => {
     // Prepare
     cloud.httpSource.setFile('/nobucket.bin', randomBytes(10));
     // Act
-    const body = await failure(cloud.submitJob({ source: cloud.httpSource.url('/nobucket.bin'), destination: 'oss://no-such-bucket/k' }));
+    const body = await invocationFailure(cloud.submitJob({ source: cloud.httpSource.url('/nobucket.bin'), destination: 'oss://no-such-bucket/k' }));
     // Assess
     expect(body.code).toBe('InvalidInput');
     expect(body.errorMessage).toContain('destination: bucket no-such-bucket does not exist');
@@ -225,7 +212,7 @@ describe('coordinator: copies over the local cloud', () => {
     // Prepare
     cloud.httpSource.setFile('/sized.bin', randomBytes(1000));
     // Act
-    const body = await failure(cloud.submitJob({ source: cloud.httpSource.url('/sized.bin'), destination: `oss://${cloud.bucket}/sized.bin`, expectedSize: 999 }));
+    const body = await invocationFailure(cloud.submitJob({ source: cloud.httpSource.url('/sized.bin'), destination: `oss://${cloud.bucket}/sized.bin`, expectedSize: 999 }));
     // Assess
     expect(body.errorMessage).toMatch(/^expectedSize: is 999 but the source has 1000 bytes/);
     expect(await exists('sized.bin')).toBe(false);
@@ -238,7 +225,7 @@ describe('coordinator: copies over the local cloud', () => {
     cloud.httpSource.setFile('/crc.bin', data);
     const wrong = (crc64(data) ^ 1n).toString();
     // Act
-    const body = await failure(cloud.submitJob({ source: cloud.httpSource.url('/crc.bin'), destination: `oss://${cloud.bucket}/crc.bin`, partSize: KB100, expectedCrc64: wrong }));
+    const body = await invocationFailure(cloud.submitJob({ source: cloud.httpSource.url('/crc.bin'), destination: `oss://${cloud.bucket}/crc.bin`, partSize: KB100, expectedCrc64: wrong }));
     // Assess
     expect(body.code).toBe('Integrity');
     expect(body.errorMessage).toContain(`differs from expectedCrc64 ${wrong}`);

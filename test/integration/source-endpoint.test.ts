@@ -7,14 +7,12 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../shared/log.ts';
 import { taskToWire, type CopyTaskInput } from '../../shared/task.ts';
-import { FunctionInvocationError } from '../../functions/invoke/invoker.ts';
-import type { FcContext, FunctionErrorBody } from '../../functions/runtime/types.ts';
 import { handler as workerHandler } from '../../functions/worker/handler.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { startOssServer, type LocalOss } from '../../local/oss/index.ts';
-import { uploadsLeft } from '../helpers/local-cloud.ts';
+import { invocationFailure, uploadsLeft } from '../helpers/local-cloud.ts';
+import { workerContext } from '../helpers/fc-context.ts';
 
 /** A TCP listener that counts connections and keeps what they sent; with `forward`, it relays to that port. */
 interface Trap {
@@ -51,14 +49,6 @@ async function startTrap(host: string, forward?: number): Promise<Trap> {
   return trap;
 }
 
-async function failure(p: Promise<unknown>): Promise<FunctionErrorBody> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FunctionInvocationError);
-  return (err as FunctionInvocationError).body as FunctionErrorBody;
-}
 
 let cloud: LocalCloud;
 let client: OSS;
@@ -99,7 +89,7 @@ describe('sourceEndpoint is screened before any connection', () => {
       // Prepare
       const key = `leak/${randomBytes(4).toString('hex')}.bin`;
       // Act
-      const body = await failure(cloud.submitJob({ source: `oss://${cloud.bucket}/inbox/src.bin`, sourceEndpoint: endpoint(), destination: `oss://${cloud.bucket}/${key}` }));
+      const body = await invocationFailure(cloud.submitJob({ source: `oss://${cloud.bucket}/inbox/src.bin`, sourceEndpoint: endpoint(), destination: `oss://${cloud.bucket}/${key}` }));
       // Assess
       expect(body.code).toBe('InvalidInput');
       expect(body.errorMessage).toMatch(/^sourceEndpoint: .* is not an OSS endpoint .*credentials.*Fix: .*OSSFERRY_ALLOWED_OSS_ENDPOINTS/);
@@ -125,19 +115,7 @@ describe('sourceEndpoint is screened before any connection', () => {
 });
 
 describe('a worker invoked directly screens the endpoints in its task', () => {
-  function context(): FcContext {
-    return {
-      requestId: 'req-screen',
-      credentials: { accessKeyId: 'STS.test', accessKeySecret: 'secret', securityToken: 'token' },
-      region: cloud.oss.region,
-      accountId: '123',
-      service: { name: 'ossferry' },
-      function: { name: 'worker', memoryMb: 1024, timeoutSeconds: 600 },
-      deadlineMs: Date.now() + 600_000,
-      logger: silentLogger,
-      signal: new AbortController().signal,
-    };
-  }
+  const context = () => workerContext({ accessKeyId: 'STS.test', accessKeySecret: 'secret', securityToken: 'token' }, cloud.oss.region);
 
   async function runTask(task: CopyTaskInput): Promise<unknown> {
     const saved = { ...process.env };

@@ -15,7 +15,7 @@ import { openSource } from '../../functions/sources/index.ts';
 import { SourceChangedError, type RangeSource } from '../../functions/sources/types.ts';
 import { runCopyTask, type CopyWorkerDeps } from '../../functions/worker/copy.ts';
 import { handler } from '../../functions/worker/handler.ts';
-import type { FcContext } from '../../functions/runtime/types.ts';
+import { workerContext } from '../helpers/fc-context.ts';
 
 const KB100 = LIMITS.MIN_PART_SIZE;
 const fastRetry = { baseMs: 2, maxMs: 20, maxAttempts: 10 };
@@ -180,19 +180,7 @@ describe('runCopyTask end to end (local OSS + local HTTP source)', () => {
 });
 
 describe('worker handler', () => {
-  function context(): FcContext {
-    return {
-      requestId: 'req-1',
-      credentials: { accessKeyId: oss.accessKeyId, accessKeySecret: oss.accessKeySecret },
-      region: oss.region,
-      accountId: '123',
-      service: { name: 'ossferry' },
-      function: { name: 'worker', memoryMb: 1024, timeoutSeconds: 600 },
-      deadlineMs: Date.now() + 600_000,
-      logger: silentLogger,
-      signal: new AbortController().signal,
-    };
-  }
+  const context = () => workerContext({ accessKeyId: oss.accessKeyId, accessKeySecret: oss.accessKeySecret }, oss.region);
 
   it('runs a task event with credentials from the context and answers the wire result', async () => {
     // Prepare
