@@ -113,6 +113,8 @@ export function serviceRoleStatements(c: OssferryStackConfig): PolicyStatement[]
   add(['oss:DeleteObject'], deletes);
   // Job status objects.
   add(['oss:GetObject', 'oss:PutObject'], [ossObjectArn(c.statusBucket, `${c.statusPrefix}*`)]);
+  // Job leases and the sweep list the status objects (a bucket-level call).
+  add(['oss:ListObjects'], [ossBucketArn(c.statusBucket)]);
   // The coordinator fans out to the worker, and to nothing else.
   add(['fc:InvokeFunction'], fcFunctionArns(c, c.names.service, c.names.workerFunction));
   // FC ships stdout to the service's logstore with the service role.

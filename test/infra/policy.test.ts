@@ -31,6 +31,7 @@ describe('serviceRoleStatements', () => {
         'oss:ListParts',
         'oss:AbortMultipartUpload',
         'oss:ListMultipartUploads',
+        'oss:ListObjects',
         'fc:InvokeFunction',
         'log:PostLogStoreLogs',
         'oss:DeleteObject',
@@ -51,6 +52,16 @@ describe('serviceRoleStatements', () => {
     // Assess
     const deletable = ss.filter((s) => s.Action.includes('oss:DeleteObject')).flatMap((s) => s.Resource);
     expect(deletable).toEqual(['acs:oss:*:*:acme-dst/copies/*']);
+  });
+
+  it('may list only the status bucket (leases and the sweep read the status objects)', () => {
+    // Prepare
+    const c = configOf(baseValues());
+    // Act
+    const ss = serviceRoleStatements(c);
+    // Assess
+    const listable = ss.filter((s) => s.Action.includes('oss:ListObjects')).flatMap((s) => s.Resource);
+    expect(listable).toEqual([`acs:oss:*:*:${c.statusBucket}`]);
   });
 
   it('grants the image pull actions FC needs, on the configured repository only', () => {

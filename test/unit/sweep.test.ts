@@ -66,16 +66,27 @@ describe('parseDurationSeconds', () => {
 describe('parseSweepEvent', () => {
   it('recognises only kind "sweep", validates its fields and names what is wrong', () => {
     // Act
-    const ok = parseSweepEvent({ kind: 'sweep', olderThanSeconds: 86_400 });
-    const dry = parseSweepEvent({ kind: 'sweep', olderThanSeconds: 0, dryRun: true });
+    const ok = parseSweepEvent({ kind: 'sweep', olderThanSeconds: 86_400, destinations: [{ bucket: 'acme-archive', prefix: 'logs/' }] });
+    const dry = parseSweepEvent({ kind: 'sweep', olderThanSeconds: 0, destinations: [{ bucket: 'acme-archive' }], dryRun: true });
     const notSweep = [parseSweepEvent({ source: 'http://h/f', destination: 'oss://b/k' }), parseSweepEvent({ events: [] }), parseSweepEvent(null), parseSweepEvent([])];
-    const bad = [parseSweepEvent({ kind: 'sweep' }), parseSweepEvent({ kind: 'sweep', olderThanSeconds: -1 }), parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1.5 }), parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1, dryRun: 'yes' }), parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1, extra: 1 })];
+    const d = [{ bucket: 'acme-archive', prefix: '' }];
+    const bad = [
+      parseSweepEvent({ kind: 'sweep', destinations: d }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: -1, destinations: d }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1.5, destinations: d }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1, destinations: d, dryRun: 'yes' }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1, destinations: d, extra: 1 }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1 }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1, destinations: [] }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1, destinations: [{ bucket: 'X' }] }),
+    ];
     // Assess
-    expect(ok).toEqual({ kind: 'sweep', olderThanSeconds: 86_400 });
-    expect(dry).toEqual({ kind: 'sweep', olderThanSeconds: 0, dryRun: true });
+    expect(ok).toEqual({ kind: 'sweep', olderThanSeconds: 86_400, destinations: [{ bucket: 'acme-archive', prefix: 'logs/' }] });
+    expect(dry).toEqual({ kind: 'sweep', olderThanSeconds: 0, destinations: [{ bucket: 'acme-archive', prefix: '' }], dryRun: true });
     expect(notSweep).toEqual([undefined, undefined, undefined, undefined]);
     expect(bad.slice(0, 3)).toEqual(Array(3).fill('olderThanSeconds must be a whole number of seconds ≥ 0'));
     expect(bad[3]).toBe('dryRun must be true or false');
     expect(bad[4]).toBe('unknown field "extra" in a sweep event');
+    expect(bad.slice(5)).toEqual(Array(3).fill('destinations must be a non-empty list of {"bucket","prefix"}'));
   });
 });
