@@ -622,6 +622,13 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
 
   // Archive rules: validation and loop safety live in shared/archive-rules.ts (one implementation).
   const archiveRules = parseArchiveRules(v.archiveRules, key('archiveRules'));
+  // Versioning of an existing bucket is not visible at preview; the job refuses at start (functions/engine/source-delete.ts).
+  for (const [i, r] of archiveRules.entries()) {
+    if (!r.deleteSourceAfterVerify) continue;
+    warnings.push(
+      `archiveRules[${i}] ("${r.name}") sets deleteSourceAfterVerify: OSS has no conditional DELETE, so ossferry deletes only the archived version by its version id, and refuses every job of this rule before uploading unless versioning is Enabled on source bucket ${r.sourceBucket}. Fix: enable versioning on the source bucket (ossutil bucket-versioning --method put oss://${r.sourceBucket} enabled), or set deleteSourceAfterVerify to false`,
+    );
+  }
 
   checkSizing('coordinator', v.coordinator as FunctionSizing);
   checkSizing('worker', v.worker as FunctionSizing);

@@ -160,6 +160,18 @@ const REFUSALS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ['structured value that is not JSON', { worker: '{memoryMb: 4096' }, 'ossferry:worker', /expected object|object/i],
 ];
 
+describe('validateConfig: deleteSourceAfterVerify', () => {
+  it('warns that a deleting rule needs versioning on its source bucket, naming the fix', () => {
+    // Prepare
+    const values = { ...baseValues(), archiveRules: [rule(), rule({ name: 'move', sourcePrefix: 'drop/', destinationPrefix: 'moved/', deleteSourceAfterVerify: true })] };
+    // Act
+    const c = configOf(values);
+    // Assess
+    const warned = c.warnings.filter((w) => w.includes('deleteSourceAfterVerify'));
+    expect(warned).toEqual([expect.stringMatching(/^archiveRules\[1\] \("move"\) sets deleteSourceAfterVerify: OSS has no conditional DELETE.*versioning is Enabled on source bucket acme-logs\. Fix: enable versioning on the source bucket/)]);
+  });
+});
+
 describe('validateConfig: each refusal names its key', () => {
   it.each(REFUSALS)('refuses %s', (_what, change, field, words) => {
     // Prepare

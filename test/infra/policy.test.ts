@@ -86,7 +86,7 @@ describe('serviceRoleStatements', () => {
     ]);
   });
 
-  it('adds DeleteObject only for the source of a rule that deletes after verify', () => {
+  it('adds DeleteObject, DeleteObjectVersion and GetBucketVersioning only for the source of a rule that deletes after verify', () => {
     // Prepare
     const archiveRules = [
       { name: 'keep', sourceBucket: 'acme-a', sourcePrefix: 'in/', destinationBucket: 'acme-b', destinationPrefix: 'out/' },
@@ -99,6 +99,9 @@ describe('serviceRoleStatements', () => {
     const deletable = ss.filter((s) => s.Action.includes('oss:DeleteObject')).flatMap((s) => s.Resource);
     expect(deletable).toContain('acs:oss:*:*:acme-c/drop/*.bin');
     expect(deletable).not.toContain('acs:oss:*:*:acme-a/in/*');
+    const versionDeletable = ss.filter((s) => s.Action.includes('oss:DeleteObjectVersion')).flatMap((s) => s.Resource);
+    expect(versionDeletable).toEqual(['acs:oss:*:*:acme-c/drop/*.bin']);
+    expect(ss.filter((s) => s.Action.includes('oss:GetBucketVersioning')).flatMap((s) => s.Resource)).toEqual(['acs:oss:*:*:acme-c']);
   });
 
   it('uses Resource "*" only for the listed unscopable actions, each with a reason', () => {
