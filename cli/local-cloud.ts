@@ -47,7 +47,7 @@ export async function readArchiveRulesFlag(value: string): Promise<ArchiveRule[]
 }
 
 function describeRule(r: ArchiveRule): string {
-  return `${r.name}: oss://${r.sourceBucket}/${r.sourcePrefix}…${r.sourceSuffix} → oss://${r.destinationBucket}/${r.destinationPrefix}….gz (gzip level ${r.gzipLevel ?? 1}${r.deleteSourceAfterVerify ? ', source deleted after verify' : ''})`;
+  return `${r.name}: oss://${r.sourceBucket}/${r.sourcePrefix}…${r.sourceSuffix} → oss://${r.destinationBucket}/${r.destinationPrefix}….gz (gzip level ${r.gzipLevel ?? 1}${r.deleteSourceAfterVerify ? ', deletes the source after verify: refused here, the local OSS keeps no versions' : ''})`;
 }
 
 function printCloud(s: CloudState, stateFile: string, rules: ArchiveRule[]): void {

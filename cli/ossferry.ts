@@ -120,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram(await import('./commands.ts'));
   await registerLocal(program);
   (await import('./plan.ts')).registerPlanCommand(program);
+  (await import('./sweep.ts')).registerSweepCommand(program);
   try {
     await program.parseAsync(argv);
     return Number(process.exitCode ?? 0);

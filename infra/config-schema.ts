@@ -17,6 +17,7 @@ import { endpointSyntax } from '../shared/oss-endpoint.ts';
 import { PLAN_DEFAULTS } from '../shared/plan.ts';
 import { MAX_ENV_BYTES, envBytes, functionEnvironment } from './env.ts';
 import { parseAllowList } from '../shared/ssrf.ts';
+import { parseDurationSeconds } from '../shared/sweep.ts';
 
 export const NAMESPACE = 'ossferry';
 
@@ -97,6 +98,15 @@ export interface StackNames {
   readonly asyncFailureQueue: string;
 }
 
+/** The orphaned-upload sweep the coordinator runs on a timer trigger (infra/sweep-timer.ts). */
+export interface SweepConfig {
+  readonly enabled: boolean;
+  /** FC 2.0 timer cronExpression (UTC): six fields "sec min hour day month weekday", or "@every <n>m|h". */
+  readonly schedule: string;
+  /** Uploads initiated less than this long ago are kept. */
+  readonly olderThanSeconds: number;
+}
+
 export interface AlarmsConfig {
   /** CloudMonitor contact groups notified on function errors and throttles; none → no alarms (a warning). */
   readonly contactGroups: readonly string[];
@@ -117,6 +127,7 @@ export interface OssferryStackConfig {
   readonly archiveRules: readonly ArchiveRule[];
   readonly createBuckets: readonly string[];
   readonly abortIncompleteUploadsDays: number;
+  readonly sweep: SweepConfig;
   readonly coordinator: CoordinatorConfig;
   readonly worker: WorkerConfig;
   readonly transfer: TransferConfig;
@@ -159,6 +170,8 @@ export interface RawStackConfig {
 export const DEFAULTS = Object.freeze({
   statusPrefix: 'ossferry/status/',
   abortIncompleteUploadsDays: 3,
+  /** Daily at 03:00 UTC, aborting uploads whose job is finished or unknown and older than a day. */
+  sweep: Object.freeze({ enabled: true, schedule: '0 0 3 * * *', olderThan: '24h' }),
   coordinator: Object.freeze({
     memoryMb: 512,
     vcpu: 0.25,
@@ -229,6 +242,39 @@ const sizing = {
   timeoutSeconds: int(),
   instanceConcurrency: int(),
 };
+
+/** A cron field: digits, names and the operators FC's timer cron accepts (* , - / ?). */
+const CRON_FIELD_RE = /^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(\/[0-9]+)?)*$/;
+
+/** Why `s` is not an FC timer cronExpression, or undefined (pure; property-tested). */
+export function scheduleProblem(s: string): string | undefined {
+  const every = /^@every ([0-9]+)([mh])$/.exec(s);
+  if (every) return Number(every[1]) >= 1 ? undefined : 'must run at least every 1m';
+  if (s.startsWith('@')) return 'must be "@every <n>m" or "@every <n>h" (e.g. @every 6h)';
+  const fields = s.trim().split(/\s+/);
+  if (fields.length !== 6) return `has ${fields.length} fields; an FC timer cron has six: second minute hour day-of-month month day-of-week (UTC), e.g. "0 0 3 * * *"`;
+  const bad = fields.find((f) => !CRON_FIELD_RE.test(f));
+  return bad === undefined ? undefined : `field "${bad}" is not a cron field (digits, names, * , - / ?)`;
+}
+
+const sweepSchema = z.strictObject({
+  enabled: bool().default(DEFAULTS.sweep.enabled),
+  schedule: z
+    .string({ error: 'must be a string' })
+    .superRefine((s, ctx) => {
+      const problem = scheduleProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .default(DEFAULTS.sweep.schedule),
+  olderThan: z
+    .string({ error: 'must be a duration such as 24h' })
+    .superRefine((s, ctx) => {
+      const r = parseDurationSeconds(s);
+      if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: `${r}; use e.g. 24h, 90m or 7d` });
+      else if (r < 3600) ctx.addIssue({ code: 'custom', message: 'must be at least 1h: a shorter grace period could abort an upload a job is about to record' });
+    })
+    .default(DEFAULTS.sweep.olderThan),
+});
 
 const coordinatorSchema = z.strictObject({
   memoryMb: sizing.memoryMb.default(DEFAULTS.coordinator.memoryMb),
@@ -340,6 +386,7 @@ const topSchema = z.strictObject({
   abortIncompleteUploadsDays: int()
     .refine((n) => n >= 1 && n <= 365, { error: 'must be between 1 and 365 days' })
     .default(DEFAULTS.abortIncompleteUploadsDays),
+  sweep: json(sweepSchema).prefault({}),
   coordinator: json(coordinatorSchema).prefault({}),
   worker: json(workerSchema).prefault({}),
   transfer: json(transferSchema).prefault({}),
@@ -378,6 +425,7 @@ const FIXES: Record<string, string> = {
   destinations: `pulumi config set destinations '[{"bucket":"my-dst","prefix":"copies/"}]'`,
   createBuckets: `pulumi config set createBuckets '["my-new-bucket"]' (only buckets this stack should create and own)`,
   abortIncompleteUploadsDays: 'pulumi config set abortIncompleteUploadsDays 3',
+  sweep: "pulumi config set --path sweep.schedule '0 0 3 * * *' (or sweep.olderThan 24h, sweep.enabled false)",
   coordinator: 'pulumi config set --path coordinator.<field> <value>',
   worker: 'pulumi config set --path worker.<field> <value>',
   transfer: 'pulumi config set --path transfer.<field> <value>',
@@ -574,6 +622,13 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
 
   // Archive rules: validation and loop safety live in shared/archive-rules.ts (one implementation).
   const archiveRules = parseArchiveRules(v.archiveRules, key('archiveRules'));
+  // Versioning of an existing bucket is not visible at preview; the job refuses at start (functions/engine/source-delete.ts).
+  for (const [i, r] of archiveRules.entries()) {
+    if (!r.deleteSourceAfterVerify) continue;
+    warnings.push(
+      `archiveRules[${i}] ("${r.name}") sets deleteSourceAfterVerify: OSS has no conditional DELETE, so ossferry deletes only the archived version by its version id, and refuses every job of this rule before uploading unless versioning is Enabled on source bucket ${r.sourceBucket}. Fix: enable versioning on the source bucket (ossutil bucket-versioning --method put oss://${r.sourceBucket} enabled), or set deleteSourceAfterVerify to false`,
+    );
+  }
 
   checkSizing('coordinator', v.coordinator as FunctionSizing);
   checkSizing('worker', v.worker as FunctionSizing);
@@ -688,6 +743,7 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
     archiveRules,
     createBuckets,
     abortIncompleteUploadsDays: v.abortIncompleteUploadsDays,
+    sweep: { enabled: v.sweep.enabled, schedule: v.sweep.schedule.trim(), olderThanSeconds: parseDurationSeconds(v.sweep.olderThan) as number },
     coordinator: v.coordinator as CoordinatorConfig,
     worker: v.worker as WorkerConfig,
     transfer,

@@ -109,10 +109,14 @@ export function serviceRoleStatements(c: OssferryStackConfig): PolicyStatement[]
   add(OSS_WRITE, write);
   // Resume and the orphan sweep list a bucket's in-progress uploads: a bucket-level call.
   add(['oss:ListMultipartUploads'], uploadBuckets.map(ossBucketArn));
-  // Only when some rule deletes its source after verification.
-  add(['oss:DeleteObject'], deletes);
+  // Only when some rule deletes its source after verification: the archived version by version id (OSS asks
+  // for DeleteObjectVersion besides DeleteObject), after checking the bucket's versioning at job start.
+  add(['oss:DeleteObject', 'oss:DeleteObjectVersion'], deletes);
+  add(['oss:GetBucketVersioning'], c.archiveRules.filter((r) => r.deleteSourceAfterVerify).map((r) => ossBucketArn(r.sourceBucket)));
   // Job status objects.
   add(['oss:GetObject', 'oss:PutObject'], [ossObjectArn(c.statusBucket, `${c.statusPrefix}*`)]);
+  // Job leases and the sweep list the status objects (a bucket-level call).
+  add(['oss:ListObjects'], [ossBucketArn(c.statusBucket)]);
   // The coordinator fans out to the worker, and to nothing else.
   add(['fc:InvokeFunction'], fcFunctionArns(c, c.names.service, c.names.workerFunction));
   // FC ships stdout to the service's logstore with the service role.

@@ -11,6 +11,7 @@ import { Image } from './image.ts';
 import { Logging } from './logging.ts';
 import { Network } from './network.ts';
 import { Roles } from './roles.ts';
+import { SweepTimer } from './sweep-timer.ts';
 import { TransferService } from './transfer-service.ts';
 
 /** Credentials `ossferry copy` reads from the environment (the CLI uses these exact names). */
@@ -63,6 +64,7 @@ export function createStack(config: OssferryStackConfig): StackOutputs {
     serviceName: transfer.serviceName,
     functionNames: { coordinator: transfer.coordinatorName, worker: transfer.workerName },
   });
+  new SweepTimer('sweep', config, { serviceName: transfer.serviceName, coordinatorName: transfer.coordinatorName });
   let triggerNames: pulumi.Output<string[]> = pulumi.output([]);
   if (roles.triggerRoleArn) {
     const triggers = new ArchiveTriggers('archive', config, {

@@ -34,3 +34,40 @@ export function decideSweep(uploads: readonly OpenUpload[], jobsByUpload: Readon
     return { upload, action: 'keep', reason: `its job ${job.jobId} is ${job.state} and may resume` };
   });
 }
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** "24h" → 86400, "90m", "30s", "7d", "3600" (seconds); a description of the problem when it is not one. */
+export function parseDurationSeconds(text: string): number | string {
+  const m = /^\s*([0-9]+)\s*([smhd]?)\s*$/.exec(text);
+  if (!m) return `${JSON.stringify(text)} is not a duration`;
+  const n = Number(m[1]) * DURATION_UNITS[m[2] || 's']!;
+  return Number.isSafeInteger(n) ? n : `${text} is too long`;
+}
+
+/** The coordinator invocation a timer trigger sends: sweep these destinations (discriminated by `kind`). */
+export interface SweepEvent {
+  kind: 'sweep';
+  /** Uploads initiated less than this long ago are kept. */
+  olderThanSeconds: number;
+  /** The stack's destinations: buckets and key prefixes ("" = whole bucket). */
+  destinations: Array<{ bucket: string; prefix: string }>;
+  dryRun?: boolean;
+}
+
+const BUCKET_RE = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+
+/** A sweep event from its JSON value, or a description of what is wrong; undefined when it is not a sweep. */
+export function parseSweepEvent(body: unknown): SweepEvent | string | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || (body as { kind?: unknown }).kind !== 'sweep') return undefined;
+  const { kind: _kind, olderThanSeconds, destinations, dryRun, ...rest } = body as Record<string, unknown>;
+  const extra = Object.keys(rest);
+  if (extra.length) return `unknown field ${JSON.stringify(extra[0])} in a sweep event`;
+  if (typeof olderThanSeconds !== 'number' || !Number.isInteger(olderThanSeconds) || olderThanSeconds < 0) return 'olderThanSeconds must be a whole number of seconds ≥ 0';
+  if (dryRun !== undefined && typeof dryRun !== 'boolean') return 'dryRun must be true or false';
+  const ok = (d: unknown): d is { bucket: string; prefix?: string } =>
+    d !== null && typeof d === 'object' && typeof (d as { bucket?: unknown }).bucket === 'string' && BUCKET_RE.test((d as { bucket: string }).bucket) &&
+    ['undefined', 'string'].includes(typeof (d as { prefix?: unknown }).prefix) && Object.keys(d).every((k) => k === 'bucket' || k === 'prefix');
+  if (!Array.isArray(destinations) || destinations.length === 0 || !destinations.every(ok)) return 'destinations must be a non-empty list of {"bucket","prefix"}';
+  return { kind: 'sweep', olderThanSeconds, destinations: destinations.map((d) => ({ bucket: d.bucket, prefix: d.prefix ?? '' })), ...(dryRun ? { dryRun } : {}) };
+}

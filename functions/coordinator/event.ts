@@ -8,10 +8,27 @@ import { InvalidInputError } from '../../shared/errors.ts';
 import { parseOssEvent, type OssEventOutcome } from '../../shared/events.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import type { JobSpecInput } from '../../shared/job.ts';
+import { parseSweepEvent, type SweepEvent } from '../../shared/sweep.ts';
 
 export type CoordinatorEvent =
   | { kind: 'job'; spec: unknown }
-  | { kind: 'trigger'; jobs: Array<{ index: number; spec: JobSpecInput; idempotencyKey: string }>; ignored: OssEventOutcome[] };
+  | { kind: 'trigger'; jobs: Array<{ index: number; spec: JobSpecInput; idempotencyKey: string }>; ignored: OssEventOutcome[] }
+  | SweepEvent;
+
+/**
+ * An FC 2.0 timer trigger delivers `{"triggerTime","triggerName","payload"}` with the configured payload as a
+ * string (infra/sweep-timer.ts puts a sweep event there); anything else is the invocation body itself.
+ */
+function unwrapTimer(body: unknown): unknown {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const b = body as Record<string, unknown>;
+  if (typeof b.triggerName !== 'string' || typeof b.triggerTime !== 'string' || typeof b.payload !== 'string') return body;
+  try {
+    return JSON.parse(b.payload) as unknown;
+  } catch (err) {
+    throw new InvalidInputError('payload', `of timer trigger ${JSON.stringify(b.triggerName)} is not JSON`, 'set the trigger payload to a sweep event {"kind":"sweep","olderThanSeconds":86400,"destinations":[…]} (infra/sweep-timer.ts)', { cause: err });
+  }
+}
 
 /** Archive rules from OSSFERRY_ARCHIVE_RULES (JSON array); none configured → []. */
 export function archiveRulesFromEnv(env: Record<string, string | undefined>): ArchiveRule[] {
@@ -35,6 +52,10 @@ export function parseCoordinatorEvent(payload: Buffer | string, env: Record<stri
   } catch (err) {
     throw new InvalidInputError('event', 'is not JSON', 'invoke the coordinator with a job spec {"source": "...", "destination": "oss://bucket/key"} or an OSS trigger event', { cause: err });
   }
+  body = unwrapTimer(body);
+  const sweep = parseSweepEvent(body);
+  if (typeof sweep === 'string') throw new InvalidInputError('event', sweep, 'send {"kind":"sweep","olderThanSeconds":86400,"destinations":[{"bucket":"…","prefix":"…"}]}');
+  if (sweep) return sweep;
   if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'events' in body) {
     const outcomes = parseOssEvent(body, archiveRulesFromEnv(env));
     const jobs: Array<{ index: number; spec: JobSpecInput; idempotencyKey: string }> = [];

@@ -6,6 +6,7 @@
  * runs one archive job per matching record (./trigger.ts). Failures become HandlerError with the cause's
  * code and `details` saying whether the multipart upload was aborted.
  */
+import type OSS from 'ali-oss';
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { parseJob, type Job } from '../../shared/job.ts';
@@ -23,6 +24,7 @@ import { openSource, type OssSourceHints } from '../sources/index.ts';
 import { withPinPolicy } from '../sources/pin-policy.ts';
 import { ossStatusStore, parseStatusLocation, type StatusStore } from '../status/store.ts';
 import { archiveRulesFromEnv, parseCoordinatorEvent } from './event.ts';
+import { runSweep } from './sweep.ts';
 import { handleOssEvent } from './trigger.ts';
 
 /** Worker timeout when OSSFERRY_WORKER_TIMEOUT_SECONDS is unset (the stack default). */
@@ -57,17 +59,13 @@ export function capWorkers<J extends { workers: number }>(job: J, env: Record<st
   return job.workers > max ? { ...job, workers: max } : job;
 }
 
-/** Builds the engine's dependencies for one invocation. Exported for tests of the wiring. */
-export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, string | undefined> = process.env): EngineDeps {
+/** OSS clients with the invocation's STS credentials, in the function's region unless a hint says otherwise. */
+export function coordinatorOssClients(ctx: FcContext, env: Record<string, string | undefined>): (bucket: string, hints?: OssSourceHints) => OSS {
   const region = ctx.region || env[FUNCTION_ENV.REGION] || '';
-  const credentials = ctx.credentials;
-  const service = required(env, FUNCTION_ENV.SERVICE_NAME, 'set it to the FC service holding the worker function');
-  const workerFunction = required(env, FUNCTION_ENV.WORKER_FUNCTION, 'set it to the worker function name');
-  const workerTimeoutSeconds = envNumber(env, FUNCTION_ENV.WORKER_TIMEOUT_SECONDS, DEFAULT_WORKER_TIMEOUT_SECONDS);
-  const clientFor = (bucket: string, hints: OssSourceHints = {}) =>
+  return (bucket, hints = {}) =>
     createOssClient({
       bucket,
-      credentials,
+      credentials: ctx.credentials,
       env,
       ...(hints.endpoint ? { endpoint: hints.endpoint } : {}),
       ...(hints.lookup ? { lookup: hints.lookup } : {}),
@@ -75,6 +73,15 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
       // Another region's internal endpoint is unreachable from FC: cross-region goes over the public one.
       internal: hints.region === undefined || hints.region === region,
     });
+}
+
+/** Builds the engine's dependencies for one invocation. Exported for tests of the wiring. */
+export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, string | undefined> = process.env): EngineDeps {
+  const region = ctx.region || env[FUNCTION_ENV.REGION] || '';
+  const service = required(env, FUNCTION_ENV.SERVICE_NAME, 'set it to the FC service holding the worker function');
+  const workerFunction = required(env, FUNCTION_ENV.WORKER_FUNCTION, 'set it to the worker function name');
+  const workerTimeoutSeconds = envNumber(env, FUNCTION_ENV.WORKER_TIMEOUT_SECONDS, DEFAULT_WORKER_TIMEOUT_SECONDS);
+  const clientFor = coordinatorOssClients(ctx, env);
   let status: StatusStore | undefined;
   const statusEnv = env[FUNCTION_ENV.STATUS_LOCATION];
   if (statusEnv) {
@@ -136,6 +143,7 @@ export const handler: Handler = async (event, ctx) => {
   try {
     const parsed = parseCoordinatorEvent(event, process.env);
     if (parsed.kind === 'job') return await runOne(parsed.spec, ctx, process.env);
+    if (parsed.kind === 'sweep') return await runSweep(parsed, coordinatorOssClients(ctx, process.env), ctx.logger, process.env);
     // OSS trigger: ./trigger.ts runs one archive job per matching record (idempotent per object version,
     // delete-after-verify per rule); ignored records are logged there.
     const env = process.env;

@@ -26,6 +26,7 @@ import { abortUpload, failJob, isNoSuchUpload } from './abort.ts';
 import { abortStrayUploads, completeOnce, headDestination, missingBucket } from './destination.ts';
 import type { DispatchOutcome } from './dispatch.ts';
 import { JobFailedError, JobInProgressError } from './errors.ts';
+import { sourceVersionToDelete } from './source-delete.ts';
 import { claimDestination } from './supersede.ts';
 import { archiveMode } from './modes/archive.ts';
 import { copyMode } from './modes/copy.ts';
@@ -67,6 +68,9 @@ export async function runJob(job: Job, deps: EngineDeps, options: JobOptions = {
   if (job.expectedCrc64 !== undefined && identity.crc64 !== undefined && job.expectedCrc64 !== identity.crc64) {
     throw new InvalidInputError('expectedCrc64', `is ${job.expectedCrc64} but the source reports ${identity.crc64}`, 'fix expectedCrc64 or check the source');
   }
+
+  // Delete-after-verify: refused here, before any upload, unless the exact archived version can be deleted.
+  if (options.deleteSourceAfterVerify) options = { ...options, deleteVersionId: await sourceVersionToDelete(job, deps, identity, deps.signal) };
 
   // 2. Job identity.
   const jobId = jobIdOf(job, identity);

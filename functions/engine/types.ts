@@ -56,8 +56,10 @@ export interface JobOptions {
   concurrency?: number;
   /** Archive: above this compressed size, metadata is stamped by multipart copy. Default 1 GB. */
   copyObjectLimit?: number;
-  /** Delete an OSS source once the archive is verified, if it still has the ETag the job archived. */
+  /** Delete the OSS source's archived version once the archive is verified (needs versioning on the source bucket). */
   deleteSourceAfterVerify?: boolean;
+  /** Set by the engine at job start (./source-delete.ts): the source version id that will be deleted. */
+  deleteVersionId?: string;
   /** The trigger's idempotency key (shared/events.ts), for logs and the report. */
   idempotencyKey?: string;
   /** The ETag the trigger reported for the source (a redelivery after the source was deleted). */

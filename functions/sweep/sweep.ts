@@ -9,6 +9,7 @@ import { errorToJson } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { retry } from '../../shared/retry.ts';
 import { decideSweep, type OpenUpload, type SweepDecision, type UploadJob } from '../../shared/sweep.ts';
+import { isNoSuchUpload } from '../engine/abort.ts';
 import { STATUS_OSS_RETRY, type StatusStore } from '../status/store.ts';
 
 export interface SweepOptions {
@@ -89,6 +90,13 @@ export async function sweepUploads(o: SweepOptions): Promise<SweepResult> {
         result.decisions.push({ ...dec, aborted: true });
         o.logger.info('sweep aborted an upload', { bucket: dec.upload.bucket, key: dec.upload.key, uploadId: dec.upload.uploadId, reason: dec.reason });
       } catch (err) {
+        if (isNoSuchUpload(err)) {
+          // Another sweep (or the job itself) ended it between the listing and the abort: nothing is left open.
+          result.aborted++;
+          result.decisions.push({ ...dec, aborted: true });
+          o.logger.info('sweep found the upload already gone', { bucket: dec.upload.bucket, key: dec.upload.key, uploadId: dec.upload.uploadId });
+          continue;
+        }
         result.failed++;
         result.decisions.push({ ...dec, aborted: false, error: (err as Error).message });
         o.logger.error('sweep could not abort an upload', { bucket: dec.upload.bucket, key: dec.upload.key, uploadId: dec.upload.uploadId, error: errorToJson(err) });

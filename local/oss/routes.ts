@@ -45,6 +45,7 @@ export const ROUTES: readonly Route[] = [
   { operation: 'ListMultipartUploads', method: 'GET', target: 'bucket', subresources: ['uploads'], handler: m.listUploads },
   { operation: 'GetBucketLocation', method: 'GET', target: 'bucket', subresources: ['location'], handler: b.getBucketLocation },
   { operation: 'GetBucketInfo', method: 'GET', target: 'bucket', subresources: ['bucketInfo'], handler: b.getBucketInfo },
+  { operation: 'GetBucketVersioning', method: 'GET', target: 'bucket', subresources: ['versioning'], handler: b.getBucketVersioning },
   { operation: 'ListObjectsV2', method: 'GET', target: 'bucket', subresources: ['list-type=2'], accepts: ['continuation-token'], handler: b.listObjectsV2 },
   { operation: 'ListObjects', method: 'GET', target: 'bucket', handler: b.listObjectsV1 },
 

@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  scheduleProblem,
   DEFAULTS,
   PART_BUFFER_MEMORY_FRACTION,
   memoryBudgetProblem,
@@ -51,6 +52,7 @@ describe('validateConfig: defaults', () => {
     expect(c.image.reference).toBe(`registry-vpc.cn-hangzhou.aliyuncs.com/acme/ossferry@${DIGEST}`);
     expect(c.statusPrefix).toBe('ossferry/status/');
     expect(c.abortIncompleteUploadsDays).toBe(3);
+    expect(c.sweep).toEqual({ enabled: true, schedule: '0 0 3 * * *', olderThanSeconds: 86_400 });
     expect(c.archiveRules).toEqual([]);
     expect(c.warnings).toEqual([expect.stringMatching(/^alarms\.contactGroups is empty: .*pulumi config set --path 'alarms\.contactGroups\[0\]'/)]);
     expect(Object.isFrozen(c)).toBe(true);
@@ -134,6 +136,13 @@ const REFUSALS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ['abort days 0', { abortIncompleteUploadsDays: '0' }, 'ossferry:abortIncompleteUploadsDays', /between 1 and 365/],
   ['name prefix with uppercase', { namePrefix: 'OssFerry' }, 'ossferry:namePrefix', /lowercase/],
   ['log level unknown', { logLevel: 'verbose' }, 'ossferry:logLevel', /debug, info, warn or error/],
+  ['sweep schedule with five cron fields', { sweep: { schedule: '0 3 * * *' } }, 'ossferry:sweep.schedule', /has 5 fields; an FC timer cron has six.*Fix: pulumi config set --path sweep\.schedule '0 0 3 \* \* \*'/],
+  ['sweep schedule not a cron field', { sweep: { schedule: '0 0 3 * * mon;rm' } }, 'ossferry:sweep.schedule', /field "mon;rm" is not a cron field/],
+  ['sweep schedule every 0m', { sweep: { schedule: '@every 0m' } }, 'ossferry:sweep.schedule', /at least every 1m/],
+  ['sweep schedule unknown shorthand', { sweep: { schedule: '@daily' } }, 'ossferry:sweep.schedule', /"@every <n>m" or "@every <n>h"/],
+  ['sweep grace period not a duration', { sweep: { olderThan: 'a day' } }, 'ossferry:sweep.olderThan', /"a day" is not a duration; use e\.g\. 24h/],
+  ['sweep grace period under an hour', { sweep: { olderThan: '10m' } }, 'ossferry:sweep.olderThan', /at least 1h/],
+  ['sweep enabled not a boolean', { sweep: { enabled: 'yes' } }, 'ossferry:sweep.enabled', /true or false/],
   [
     'archive rules that overflow the 4 KB function environment',
     {
@@ -150,6 +159,18 @@ const REFUSALS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ],
   ['structured value that is not JSON', { worker: '{memoryMb: 4096' }, 'ossferry:worker', /expected object|object/i],
 ];
+
+describe('validateConfig: deleteSourceAfterVerify', () => {
+  it('warns that a deleting rule needs versioning on its source bucket, naming the fix', () => {
+    // Prepare
+    const values = { ...baseValues(), archiveRules: [rule(), rule({ name: 'move', sourcePrefix: 'drop/', destinationPrefix: 'moved/', deleteSourceAfterVerify: true })] };
+    // Act
+    const c = configOf(values);
+    // Assess
+    const warned = c.warnings.filter((w) => w.includes('deleteSourceAfterVerify'));
+    expect(warned).toEqual([expect.stringMatching(/^archiveRules\[1\] \("move"\) sets deleteSourceAfterVerify: OSS has no conditional DELETE.*versioning is Enabled on source bucket acme-logs\. Fix: enable versioning on the source bucket/)]);
+  });
+});
 
 describe('validateConfig: each refusal names its key', () => {
   it.each(REFUSALS)('refuses %s', (_what, change, field, words) => {
@@ -283,6 +304,22 @@ describe('sizing arithmetic (properties)', () => {
         expect(field).toBe(fits ? undefined : 'ossferry:transfer.streamsPerWorker');
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('sweep schedule (property)', () => {
+  it('accepts six cron fields and "@every <n>m|h" (n ≥ 1); refuses other field counts', () => {
+    const field = fc.constantFrom('*', '0', '30', '0-5', '*/15', '1,2,3', '?', 'MON-FRI', '1-5/2');
+    fc.assert(
+      fc.property(fc.array(field, { minLength: 1, maxLength: 9 }), fc.integer({ min: 1, max: 999 }), fc.constantFrom('m', 'h'), (fields, n, unit) => {
+        // Act
+        const cron = scheduleProblem(fields.join(' '));
+        const every = scheduleProblem(`@every ${n}${unit}`);
+        // Assess
+        expect(cron === undefined).toBe(fields.length === 6);
+        expect(every).toBeUndefined();
+      }),
     );
   });
 });

@@ -31,6 +31,7 @@ describe('serviceRoleStatements', () => {
         'oss:ListParts',
         'oss:AbortMultipartUpload',
         'oss:ListMultipartUploads',
+        'oss:ListObjects',
         'fc:InvokeFunction',
         'log:PostLogStoreLogs',
         'oss:DeleteObject',
@@ -51,6 +52,16 @@ describe('serviceRoleStatements', () => {
     // Assess
     const deletable = ss.filter((s) => s.Action.includes('oss:DeleteObject')).flatMap((s) => s.Resource);
     expect(deletable).toEqual(['acs:oss:*:*:acme-dst/copies/*']);
+  });
+
+  it('may list only the status bucket (leases and the sweep read the status objects)', () => {
+    // Prepare
+    const c = configOf(baseValues());
+    // Act
+    const ss = serviceRoleStatements(c);
+    // Assess
+    const listable = ss.filter((s) => s.Action.includes('oss:ListObjects')).flatMap((s) => s.Resource);
+    expect(listable).toEqual([`acs:oss:*:*:${c.statusBucket}`]);
   });
 
   it('grants the image pull actions FC needs, on the configured repository only', () => {
@@ -75,7 +86,7 @@ describe('serviceRoleStatements', () => {
     ]);
   });
 
-  it('adds DeleteObject only for the source of a rule that deletes after verify', () => {
+  it('adds DeleteObject, DeleteObjectVersion and GetBucketVersioning only for the source of a rule that deletes after verify', () => {
     // Prepare
     const archiveRules = [
       { name: 'keep', sourceBucket: 'acme-a', sourcePrefix: 'in/', destinationBucket: 'acme-b', destinationPrefix: 'out/' },
@@ -88,6 +99,9 @@ describe('serviceRoleStatements', () => {
     const deletable = ss.filter((s) => s.Action.includes('oss:DeleteObject')).flatMap((s) => s.Resource);
     expect(deletable).toContain('acs:oss:*:*:acme-c/drop/*.bin');
     expect(deletable).not.toContain('acs:oss:*:*:acme-a/in/*');
+    const versionDeletable = ss.filter((s) => s.Action.includes('oss:DeleteObjectVersion')).flatMap((s) => s.Resource);
+    expect(versionDeletable).toEqual(['acs:oss:*:*:acme-c/drop/*.bin']);
+    expect(ss.filter((s) => s.Action.includes('oss:GetBucketVersioning')).flatMap((s) => s.Resource)).toEqual(['acs:oss:*:*:acme-c']);
   });
 
   it('uses Resource "*" only for the listed unscopable actions, each with a reason', () => {

@@ -208,7 +208,7 @@ describe('full stack (archive rules, created VPC, SFTP secret)', () => {
     // Act
     const { out } = await build(values, true);
     // Assess
-    const triggers = ofType(T.trigger).map(inputs);
+    const triggers = ofType(T.trigger).map(inputs).filter((t) => t.type === 'oss');
     expect(triggers).toHaveLength(2);
     for (const t of triggers) {
       expect(t).toMatchObject({
@@ -233,6 +233,33 @@ describe('full stack (archive rules, created VPC, SFTP secret)', () => {
       { prefix: 'dumps/', suffix: '' },
     ]);
     expect(await promiseOf(out.archiveTriggerNames)).toEqual(['ossferry-prod-logs', 'ossferry-prod-dumps']);
+  });
+
+  it('runs the orphaned-upload sweep on a timer trigger whose payload the coordinator reads as a sweep of every destination', async () => {
+    // Prepare
+    const values = { ...fullValues(), destinations: JSON.stringify([{ bucket: 'acme-dst', prefix: 'copies/' }]), sweep: JSON.stringify({ schedule: '@every 6h', olderThan: '48h' }) };
+    const { parseCoordinatorEvent } = await import('../../functions/coordinator/event.ts');
+    // Act
+    await build(values, true);
+    // Assess
+    const timers = ofType(T.trigger).map(inputs).filter((t) => t.type === 'timer');
+    expect(timers).toHaveLength(1);
+    expect(timers[0]).toMatchObject({ service: 'ossferry-prod', function: 'ossferry-prod-coordinator', name: 'ossferry-prod-sweep' });
+    expect(timers[0]!.role).toBeUndefined();
+    expect(timers[0]!.sourceArn).toBeUndefined();
+    const cfg = JSON.parse(timers[0]!.config);
+    expect(Object.keys(cfg).sort()).toEqual(['cronExpression', 'enable', 'payload']);
+    expect(cfg).toMatchObject({ cronExpression: '@every 6h', enable: true });
+    const delivered = JSON.stringify({ triggerTime: '2026-12-07T03:00:00Z', triggerName: 'ossferry-prod-sweep', payload: cfg.payload });
+    expect(parseCoordinatorEvent(delivered, {})).toEqual({
+      kind: 'sweep',
+      olderThanSeconds: 48 * 3600,
+      destinations: [
+        { bucket: 'acme-dst', prefix: 'copies/' },
+        { bucket: 'acme-archive', prefix: 'logs/' },
+        { bucket: 'acme-archive', prefix: 'dumps/' },
+      ],
+    });
   });
 
   it('trusts fc.aliyuncs.com for the service role and oss.aliyuncs.com for the trigger role', async () => {
@@ -369,13 +396,16 @@ describe('full stack (archive rules, created VPC, SFTP secret)', () => {
 });
 
 describe('minimal stack (no VPC, no rules)', () => {
-  it('creates no trigger, trigger role, VPC, bucket or ECS grant', async () => {
+  it('creates no OSS trigger, trigger role, VPC, bucket or ECS grant (only the sweep timer)', async () => {
     // Prepare
     const values = baseValues();
     // Act
     const { out } = await build(values);
     // Assess
-    expect(ofType(T.trigger)).toHaveLength(0);
+    expect(ofType(T.trigger).map(inputs).map((t) => t.type)).toEqual(['timer']);
+    const sweep = JSON.parse(inputs(ofType(T.trigger)[0]!).config);
+    expect(sweep).toMatchObject({ cronExpression: '0 0 3 * * *', enable: true });
+    expect(JSON.parse(sweep.payload)).toMatchObject({ kind: 'sweep', olderThanSeconds: 86_400 });
     expect(ofType(T.role)).toHaveLength(1);
     expect(ofType(T.vpc)).toHaveLength(0);
     expect(ofType(T.bucket)).toHaveLength(0);

@@ -153,18 +153,32 @@ describe('handleOssEvent', () => {
     expect(lines.filter((l) => l.includes('trigger record ignored'))).toHaveLength(3);
   });
 
-  it('deleteSourceAfterVerify: the source is deleted once verified; a redelivery finds the archive and reports alreadyArchived', async () => {
+  it('a redelivery after the archived source was deleted finds the archive and reports alreadyArchived', async () => {
+    // Prepare
+    const data = generateLogLike(256 * 1024, 29);
+    const event = await putAndEvent('incoming/gone.log', data);
+    const first = await handleOssEvent(event, eventDeps());
+    await client('logs-src').delete('incoming/gone.log');
+    // Act
+    const again = await handleOssEvent(event, eventDeps());
+    // Assess
+    expect(first).toMatchObject({ archived: 1, failed: 0 });
+    expect(again).toMatchObject({ alreadyArchived: 1, failed: 0 });
+    expect(Buffer.compare(gunzipSync((await client('logs-dst').get('archive/gone.log.gz')).content as Buffer), data)).toBe(0);
+  });
+
+  it('deleteSourceAfterVerify on a source bucket without versioning: the record is refused before any upload, the source untouched', async () => {
     // Prepare
     const data = generateLogLike(1024 * 1024, 23);
     const event = await putAndEvent('drop/e.log', data);
     // Act
-    const first = await handleOssEvent(event, eventDeps());
-    const again = await handleOssEvent(event, eventDeps());
+    const r = await handleOssEvent(event, eventDeps());
     // Assess
-    expect(first.results[0]!.report).toMatchObject({ sourceDeleted: true, gzipLevel: 2 });
-    await expect(client('logs-src').head('drop/e.log')).rejects.toMatchObject({ status: 404 });
-    expect(again).toMatchObject({ alreadyArchived: 1, failed: 0 });
-    expect(Buffer.compare(gunzipSync((await client('logs-dst').get('dropped/e.log.gz')).content as Buffer), data)).toBe(0);
+    expect(r).toMatchObject({ archived: 0, failed: 1 });
+    expect(r.results[0]!.error).toMatchObject({ code: 'InvalidInput', message: expect.stringMatching(/^deleteSourceAfterVerify: refused for oss:\/\/logs-src\/drop\/e\.log: versioning is not enabled .*Fix: enable versioning on the source bucket/) });
+    expect(Buffer.compare((await client('logs-src').get('drop/e.log')).content as Buffer, data)).toBe(0);
+    await expect(client('logs-dst').head('dropped/e.log.gz')).rejects.toMatchObject({ status: 404 });
+    expect(await uploadsLeft()).toBe(0);
   });
 
   it('a malformed body is refused naming the field', async () => {

@@ -27,6 +27,9 @@ import { OssPartSink } from '../../functions/oss/part-sink.ts';
 import { JobFailedError } from '../../functions/engine/errors.ts';
 import { classifyDispatchError } from '../../functions/engine/dispatch.ts';
 import { runJob } from '../../functions/engine/lifecycle.ts';
+import { deleteArchivedVersion } from '../../functions/engine/source-delete.ts';
+import { InvalidInputError } from '../../shared/errors.ts';
+import { uploadsLeft } from '../helpers/local-cloud.ts';
 import type { EngineDeps, JobOptions } from '../../functions/engine/types.ts';
 import type { ArchiveReport } from '../../shared/report.ts';
 import { ARCHIVE_META } from '../../shared/verify.ts';
@@ -287,30 +290,35 @@ describe('archive jobs over an OSS source (uncompressed CRC known at Initiate)',
     await expectDecodes('oss-src/app.log.gz', data.length, crc64(data));
   });
 
-  it('deleteSourceAfterVerify deletes an unchanged source and keeps one whose ETag changed', async () => {
+  it('deleteSourceAfterVerify on a source bucket without versioning is refused at job start: nothing uploaded, the source untouched', async () => {
     // Prepare
     const data = generateLogLike(MiB, 13);
     await src.put('incoming/del.log', data);
-    await src.put('incoming/keep.log', data);
     const { deps } = harness();
-    const rewriting: EngineDeps = {
-      ...deps,
-      dispatch: async (w, s) => {
-        const out = await deps.dispatch(w, s);
-        await src.put('incoming/keep.log', Buffer.concat([data, Buffer.from('appended later\n')]));
-        return out;
-      },
-    };
+    let dispatched = 0;
+    const counting: EngineDeps = { ...deps, dispatch: (w, s) => (dispatched++, deps.dispatch(w, s)) };
     // Act
-    const deleted = await runArchiveJob(archiveJob('oss://src/incoming/del.log', 'del/del.log.gz'), deps, { deleteSourceAfterVerify: true });
-    const kept = await runArchiveJob(archiveJob('oss://src/incoming/keep.log', 'del/keep.log.gz'), rewriting, { deleteSourceAfterVerify: true });
+    const err = await runArchiveJob(archiveJob('oss://src/incoming/del.log', 'del/del.log.gz'), counting, { deleteSourceAfterVerify: true }).catch((e: unknown) => e);
     // Assess
-    expect(deleted.sourceDeleted).toBe(true);
-    await expect(src.head('incoming/del.log')).rejects.toMatchObject({ status: 404 });
-    expect(kept.sourceDeleted).toBe(false);
-    expect(kept.sourceKeptReason).toMatch(/ETag/);
-    expect((await src.head('incoming/keep.log')).status).toBe(200);
-    await expectDecodes('del/keep.log.gz', data.length, crc64(data));
+    expect(err).toBeInstanceOf(InvalidInputError);
+    expect((err as Error).message).toMatch(/^deleteSourceAfterVerify: refused for oss:\/\/src\/incoming\/del\.log: versioning is not enabled on source bucket src, and OSS has no conditional DELETE.*nothing was uploaded.*Fix: enable versioning on the source bucket/);
+    expect(dispatched).toBe(0);
+    expect(Buffer.compare((await src.get('incoming/del.log')).content as Buffer, data)).toBe(0);
+    await expect(dst.head('del/del.log.gz')).rejects.toMatchObject({ status: 404 });
+    expect(await uploadsLeft(dst)).toBe(0);
+  });
+
+  it('the after-verify delete names the archived version: a server that keeps no versions refuses it and the source stays', async () => {
+    // Prepare
+    await src.put('incoming/versioned.log', Buffer.from('bytes\n'));
+    const { deps } = harness();
+    const job = archiveJob('oss://src/incoming/versioned.log', 'del/versioned.log.gz');
+    // Act
+    const r = await deleteArchivedVersion(job, deps, 'CAEQARiBgID', silentLogger);
+    // Assess
+    expect(r.sourceDeleted).toBe(false);
+    expect(r.sourceKeptReason).toMatch(/^delete of version CAEQARiBgID failed: .*versionId/);
+    expect((await src.head('incoming/versioned.log')).status).toBe(200);
   });
 });
 

@@ -58,4 +58,24 @@ describe('sweepUploads', () => {
     expect(real).toMatchObject({ aborted: 3, kept: 1, failed: 0 });
     expect(await openUploads()).toEqual(['elsewhere/not-swept.bin', 'in/running.bin']);
   });
+
+  it('an upload another sweep aborted between the listing and the abort counts as gone, not as a failure', async () => {
+    // Prepare
+    const gone = (await dst.initMultipartUpload('race/gone.bin')).uploadId;
+    const racing = new Proxy(dst, {
+      get(target, prop, receiver) {
+        if (prop !== 'abortMultipartUpload') return Reflect.get(target, prop, receiver);
+        // The concurrent sweep's abort lands first, at exactly this point.
+        return async (key: string, uploadId: string) => {
+          await target.abortMultipartUpload(key, uploadId);
+          return target.abortMultipartUpload(key, uploadId);
+        };
+      },
+    });
+    // Act
+    const r = await sweepUploads({ status, clientFor: () => racing, destinations: [{ bucket: 'dst', prefix: 'race/' }], olderThanMs: 0, dryRun: false, logger: silentLogger, now: () => Date.now() + 1_000 });
+    // Assess
+    expect(r).toMatchObject({ aborted: 1, kept: 0, failed: 0 });
+    expect(r.decisions.map((d) => [d.upload.uploadId, d.aborted])).toEqual([[gone, true]]);
+  });
 });

@@ -19,6 +19,7 @@ describe('route table', () => {
       ['GET', '/?uploads', false, HOST, 'ListMultipartUploads'],
       ['GET', '/?location', false, HOST, 'GetBucketLocation'],
       ['GET', '/?bucketInfo', false, HOST, 'GetBucketInfo'],
+      ['GET', '/?versioning', false, HOST, 'GetBucketVersioning'],
       ['GET', '/?list-type=2&prefix=a', false, HOST, 'ListObjectsV2'],
       ['GET', '/?list-type=1', false, HOST, 'ListObjects'],
       ['PUT', '/k?partNumber=1&uploadId=U', true, HOST, 'UploadPartCopy'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decideSweep, TERMINAL_JOB_STATES, type OpenUpload, type UploadJob } from '../../shared/sweep.ts';
+import { decideSweep, parseDurationSeconds, parseSweepEvent, TERMINAL_JOB_STATES, type OpenUpload, type UploadJob } from '../../shared/sweep.ts';
 
 const HOUR = 3_600_000;
 const states = fc.constantFrom('initiating', 'running', 'completing', 'interrupted', 'succeeded', 'failed', 'cancelled');
@@ -45,5 +45,48 @@ describe('decideSweep', () => {
       ['abort', 'its job j1 is succeeded'],
       ['keep', 'its job j2 is running and may resume'],
     ]);
+  });
+});
+
+describe('parseDurationSeconds', () => {
+  it('reads a whole number with an optional s/m/h/d unit (property), refuses anything else', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 100_000 }), fc.constantFrom(['', 1], ['s', 1], ['m', 60], ['h', 3600], ['d', 86_400]), (n, [unit, mult]) => {
+        // Act
+        const r = parseDurationSeconds(`${n}${unit as string}`);
+        // Assess
+        expect(r).toBe(n * (mult as number));
+      }),
+    );
+    // Act / Assess
+    for (const bad of ['', 'soon', '1.5h', '-1h', '24 hours', '1w']) expect(parseDurationSeconds(bad)).toMatch(/is not a duration/);
+  });
+});
+
+describe('parseSweepEvent', () => {
+  it('recognises only kind "sweep", validates its fields and names what is wrong', () => {
+    // Act
+    const ok = parseSweepEvent({ kind: 'sweep', olderThanSeconds: 86_400, destinations: [{ bucket: 'acme-archive', prefix: 'logs/' }] });
+    const dry = parseSweepEvent({ kind: 'sweep', olderThanSeconds: 0, destinations: [{ bucket: 'acme-archive' }], dryRun: true });
+    const notSweep = [parseSweepEvent({ source: 'http://h/f', destination: 'oss://b/k' }), parseSweepEvent({ events: [] }), parseSweepEvent(null), parseSweepEvent([])];
+    const d = [{ bucket: 'acme-archive', prefix: '' }];
+    const bad = [
+      parseSweepEvent({ kind: 'sweep', destinations: d }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: -1, destinations: d }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1.5, destinations: d }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1, destinations: d, dryRun: 'yes' }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1, destinations: d, extra: 1 }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1 }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1, destinations: [] }),
+      parseSweepEvent({ kind: 'sweep', olderThanSeconds: 1, destinations: [{ bucket: 'X' }] }),
+    ];
+    // Assess
+    expect(ok).toEqual({ kind: 'sweep', olderThanSeconds: 86_400, destinations: [{ bucket: 'acme-archive', prefix: 'logs/' }] });
+    expect(dry).toEqual({ kind: 'sweep', olderThanSeconds: 0, destinations: [{ bucket: 'acme-archive', prefix: '' }], dryRun: true });
+    expect(notSweep).toEqual([undefined, undefined, undefined, undefined]);
+    expect(bad.slice(0, 3)).toEqual(Array(3).fill('olderThanSeconds must be a whole number of seconds ≥ 0'));
+    expect(bad[3]).toBe('dryRun must be true or false');
+    expect(bad[4]).toBe('unknown field "extra" in a sweep event');
+    expect(bad.slice(5)).toEqual(Array(3).fill('destinations must be a non-empty list of {"bucket","prefix"}'));
   });
 });

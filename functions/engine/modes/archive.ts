@@ -17,17 +17,16 @@ import type OSS from 'ali-oss';
 import { planArchiveTasks, validateCompletedParts, DEFAULT_ARCHIVE_MEMBER_SIZE, type ArchivePlan } from '../../../shared/archive-parts.ts';
 import { crc64Combine, crc64CombineParts } from '../../../shared/crc64/index.ts';
 import { crc64FromWire } from '../../../shared/crc64/wire.ts';
-import { IntegrityError, OssferryError, errorToJson } from '../../../shared/errors.ts';
+import { IntegrityError, OssferryError } from '../../../shared/errors.ts';
 import { normalizeEtag } from '../../../shared/events.ts';
 import { ossUrl, type Job } from '../../../shared/job.ts';
 import { OSS as LIMITS } from '../../../shared/limits.ts';
-import type { Logger } from '../../../shared/log.ts';
 import { NO_REUSE, type ArchiveReport } from '../../../shared/report.ts';
 import { taskSourceFor, taskToWire, type ArchiveResult } from '../../../shared/task.ts';
 import { ARCHIVE_META, OBJECT_META } from '../../../shared/verify.ts';
-import type { SourceIdentity } from '../../sources/types.ts';
 import type { JobStatus } from '../../status/store.ts';
 import { headDestination, initiateOf, objectMeta } from '../destination.ts';
+import { deleteArchivedVersion } from '../source-delete.ts';
 import { header, ossRetry, type ResponseHeaders } from '../oss-calls.ts';
 import type { DestinationInfo, EngineDeps, JobMode, JobOptions, ModeContext, ModePlan, RoundTask, RunFacts } from '../types.ts';
 
@@ -186,7 +185,7 @@ function archivePlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModeP
     },
     async report(run: RunFacts): Promise<ArchiveReport> {
       let deleted: { sourceDeleted: boolean; sourceKeptReason?: string } | undefined;
-      if (options.deleteSourceAfterVerify) deleted = await deleteSourceIfUnchanged(job, deps, identity, log);
+      if (options.deleteSourceAfterVerify && options.deleteVersionId) deleted = await deleteArchivedVersion(job, deps, options.deleteVersionId, log);
       const seconds = Math.max(((deps.now ?? Date.now)() - ctx.started) / 1000, 1e-6);
       const receipts = plan.tasks.flatMap((t) => results.get(t.index)!.receipts);
       return {
@@ -298,27 +297,4 @@ function alreadyArchivedReport(base: ReportBase, existing: DestinationInfo, star
     verified: { combinedCrc64: crc, ossCrc64: crc, uncompressedCrc64: u },
     alreadyArchived: true,
   };
-}
-
-async function deleteSourceIfUnchanged(job: Job, deps: EngineDeps, identity: SourceIdentity, log: Logger): Promise<{ sourceDeleted: boolean; sourceKeptReason?: string }> {
-  if (job.source.kind !== 'oss') return { sourceDeleted: false, sourceKeptReason: 'only OSS sources are deleted after verification' };
-  if (!deps.sourceClientFor) return { sourceDeleted: false, sourceKeptReason: 'no OSS client for the source bucket was configured' };
-  if (identity.etag === undefined) return { sourceDeleted: false, sourceKeptReason: 'the source had no ETag to compare' };
-  const key = job.source.key;
-  const src = deps.sourceClientFor(job.source.bucket);
-  try {
-    const h = await ossRetry(() => src.head(key));
-    const etagNow = header((h.res as unknown as { headers: ResponseHeaders }).headers, 'etag');
-    if (etagNow === undefined || normalizeEtag(etagNow) !== normalizeEtag(identity.etag)) {
-      log.warn('source changed after archiving; kept', { archivedEtag: identity.etag, etagNow });
-      return { sourceDeleted: false, sourceKeptReason: `the source's ETag is now ${etagNow ?? 'missing'}, not the archived ${identity.etag}` };
-    }
-    await ossRetry(() => src.delete(key));
-    log.info('source deleted after verified archive', { source: job.source.url });
-    return { sourceDeleted: true };
-  } catch (err) {
-    if ((err as { status?: number }).status === 404) return { sourceDeleted: false, sourceKeptReason: 'the source no longer exists' };
-    log.error('deleting the source failed; the archive is complete', { error: errorToJson(err) });
-    return { sourceDeleted: false, sourceKeptReason: `delete failed: ${(err as Error).message}` };
-  }
 }

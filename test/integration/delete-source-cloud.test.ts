@@ -1,0 +1,67 @@
+/**
+ * Delete-after-verify end to end on the local cloud: an OSS event for a rule with deleteSourceAfterVerify,
+ * delivered to the coordinator over the local FC gateway. The local OSS answers GetBucketVersioning as OSS does
+ * for a bucket that never had versioning, so the job is refused at start: the record fails naming the field,
+ * the reason and the fix; the source is untouched, nothing is at the destination, no upload is left.
+ */
+import OSS from 'ali-oss';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateLogLike } from '../../bench/lib/loglike.ts';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { uploadsLeft } from '../helpers/local-cloud.ts';
+
+let cloud: LocalCloud;
+
+beforeAll(async () => {
+  cloud = await startLocalCloud({
+    buckets: ['ossferry', 'logs-src'],
+    workers: { maxInstances: 1, instanceConcurrency: 1 },
+    coordinatorEnv: {
+      OSSFERRY_ARCHIVE_RULES: JSON.stringify([{ name: 'move', sourceBucket: 'logs-src', sourcePrefix: 'move/', destinationBucket: 'ossferry', destinationPrefix: 'moved/', deleteSourceAfterVerify: true }]),
+    },
+  });
+}, 120_000);
+afterAll(async () => {
+  await cloud?.close();
+});
+
+describe('deleteSourceAfterVerify through the local cloud', () => {
+  it('the local OSS reports a bucket without versioning as OSS does (no Status)', async () => {
+    // Act
+    const r = await (cloud.ossClient('logs-src') as unknown as { getBucketVersioning(b: string): Promise<{ status: number; versionStatus?: string }> }).getBucketVersioning('logs-src');
+    // Assess
+    expect(r.status).toBe(200);
+    expect(r.versionStatus).toBeUndefined();
+  });
+
+  it('an OSS event on the rule is refused at job start: source untouched, nothing archived, no upload left', async () => {
+    // Prepare
+    const src: OSS = cloud.ossClient('logs-src');
+    const data = generateLogLike(512 * 1024, 31);
+    const put = await src.put('move/app.log', data);
+    const etag = String((put.res.headers as Record<string, string>).etag).replace(/"/g, '');
+    const event = {
+      events: [
+        {
+          eventName: 'ObjectCreated:PutObject',
+          eventSource: 'acs:oss',
+          eventTime: new Date().toISOString(),
+          eventVersion: '1.0',
+          oss: { bucket: { name: 'logs-src' }, object: { key: 'move/app.log', size: data.length, eTag: etag, deltaSize: data.length }, ossSchemaVersion: '1.0' },
+          region: cloud.oss.region,
+        },
+      ],
+    };
+    // Act
+    const r = await cloud.submitOssEvent(event);
+    // Assess
+    expect(r).toMatchObject({ archived: 0, alreadyArchived: 0, failed: 1 });
+    expect(r.results[0]!.error).toMatchObject({
+      code: 'InvalidInput',
+      message: expect.stringMatching(/^deleteSourceAfterVerify: refused for oss:\/\/logs-src\/move\/app\.log: versioning is not enabled on source bucket logs-src.*nothing was uploaded and the source is untouched\. Fix: enable versioning on the source bucket/),
+    });
+    expect(Buffer.compare((await src.get('move/app.log')).content as Buffer, data)).toBe(0);
+    await expect(cloud.ossClient('ossferry').head('moved/app.log.gz')).rejects.toMatchObject({ status: 404 });
+    expect(await uploadsLeft(cloud.ossClient('ossferry'))).toBe(0);
+  });
+});
