@@ -15,7 +15,7 @@ import { crc64FromWire } from '../shared/crc64/wire.ts';
 import { InvalidInputError } from '../shared/errors.ts';
 import { parseOssUrl } from '../shared/job.ts';
 import { toJsonValue } from '../shared/json.ts';
-import { checkLocalFile, checkStoredBytes, isArchive, type Measured, type StoredObject, type VerifyCheck } from '../shared/verify.ts';
+import { checkLocalFile, checkStoredBytes, isArchive, isUnpinned, type Measured, type StoredObject, type VerifyCheck } from '../shared/verify.ts';
 import { ossAccess, type OssAccessFlags } from './oss-access.ts';
 
 export interface VerifyOptions extends OssAccessFlags {
@@ -98,6 +98,8 @@ export async function readStoredBytes(client: OSS, key: string, gunzip: boolean)
 export interface VerifyOutcome {
   target: string;
   archive: boolean;
+  /** The object says it was copied unpinned: the checks prove the bytes, not that they are one source version. */
+  unpinned: boolean;
   stored: StoredObject;
   checks: VerifyCheck[];
   verified: boolean;
@@ -116,7 +118,7 @@ export async function verifyObject(client: OSS, target: string, key: string, how
     const r = await readStoredBytes(client, key, archive);
     checks.push(...checkStoredBytes(stored, r.read, r.decodeError ?? r.decoded));
   }
-  return { target, archive, stored, checks, verified: checks.length > 0 && checks.every((c) => c.ok) };
+  return { target, archive, unpinned: isUnpinned(stored), stored, checks, verified: checks.length > 0 && checks.every((c) => c.ok) };
 }
 
 export async function verifyCommand(target: string, o: VerifyOptions): Promise<number> {
@@ -143,5 +145,6 @@ export function printVerify(v: VerifyOutcome, json = false): void {
   const w = Math.max(...v.checks.map((c) => c.what.length));
   process.stdout.write(`\n  ${v.target}${v.archive ? ' (ossferry archive: gzip members)' : ''}\n`);
   for (const c of v.checks) process.stdout.write(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.what.padEnd(w)}  ${c.ok ? c.actual : `expected ${c.expected}, got ${c.actual}`}\n`);
+  if (v.unpinned) process.stdout.write(`\n  note  the source had no strong validator and was copied unpinned (unpinned: trust): a change during the copy would not have been seen\n`);
   process.stdout.write(`\n  ${v.verified ? 'verified' : 'VERIFICATION FAILED'}\n\n`);
 }

@@ -46,6 +46,11 @@ export interface VerifyCheck {
   ok: boolean;
 }
 
+/** Copied from a source without a strong validator under unpinned: trust: its bytes can verify and still mix two versions. */
+export function isUnpinned(o: StoredObject): boolean {
+  return o.meta[OBJECT_META.UNPINNED] === 'true';
+}
+
 /** An ossferry archive: gzip members whose uncompressed size and CRC-64 are recorded as metadata. */
 export function isArchive(o: StoredObject): boolean {
   return o.meta[ARCHIVE_META.FORMAT] === 'gzip-members' || o.meta[ARCHIVE_META.UNCOMPRESSED_CRC64] !== undefined;

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyObject } from '../../cli/verify.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { startOrigin, type Origin } from '../helpers/origin.ts';
 
@@ -84,14 +85,16 @@ describe('object attributes', () => {
     expect(h['cache-control']).toBe('max-age=600');
   });
 
-  it('a trusted unpinned source is labelled on the object and in the report', async () => {
+  it('a trusted unpinned source is labelled on the object, in the report and by verify', async () => {
     // Prepare
     const weak = await startOrigin(randomBytes(150_000), { lastModified: new Date(Date.now() - 60_000).toUTCString() });
     // Act
     const report = await cloud.submitJob({ source: weak.url, destination: `oss://${cloud.bucket}/attrs/trusted.bin`, unpinned: 'trust' });
     await weak.close();
+    const checked = await verifyObject(client, `oss://${cloud.bucket}/attrs/trusted.bin`, 'attrs/trusted.bin', { read: true });
     // Assess
     expect(report.unpinned).toBe(true);
     expect((await headersOf('attrs/trusted.bin'))['x-oss-meta-ossferry-unpinned']).toBe('true');
+    expect(checked).toMatchObject({ verified: true, unpinned: true });
   });
 });
