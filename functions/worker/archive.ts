@@ -141,7 +141,6 @@ export async function runArchiveTask(task: ArchiveTask, deps: ArchiveWorkerDeps)
     }, retryOpts(`part ${part.partNumber}`)).then(
       (up) => {
         receipts.push({ partNumber: part.partNumber, etag: up.etag, size: part.size, crc64: up.crc64 });
-        log.debug('archive part uploaded', { partNumber: part.partNumber, size: part.size, members: part.endMember - part.firstMember });
       },
       (err: unknown) => {
         uploadError ??= err;

@@ -102,7 +102,6 @@ export async function runCopyTask(task: CopyTask, deps: CopyWorkerDeps): Promise
             log.warn('part retry', { partNumber: part.partNumber, retry: n, delayMs, error: { name: (err as Error).name, code: (err as { code?: unknown }).code, message: (err as Error).message } }),
         });
         receipts.push(receipt);
-        log.debug('part done', { partNumber: part.partNumber, size: receipt.size });
       } catch (err) {
         if (cancel.signal.aborted) return;
         if (!isRetryableError(err)) {
@@ -130,7 +129,8 @@ export async function runCopyTask(task: CopyTask, deps: CopyWorkerDeps): Promise
   receipts.sort((a, b) => a.partNumber - b.partNumber);
   const doneSet = new Set(receipts.map((r) => r.partNumber));
   const unfinished = task.parts.map((p) => p.partNumber).filter((n) => !doneSet.has(n));
-  const bytes = receipts.reduce((s, r) => s + r.size, 0);
-  log.info('task finished', { done: receipts.length, unfinished: unfinished.length, failed: errors.length, bytes, ms: now() - started, stoppedEarly: cancel.signal.aborted || now() >= stopAt });
+  // Not `bytes`: the parts already logged theirs (part sink), and the dashboard sums that field.
+  const taskBytes = receipts.reduce((s, r) => s + r.size, 0);
+  log.info('task finished', { done: receipts.length, unfinished: unfinished.length, failed: errors.length, taskBytes, ms: now() - started, stoppedEarly: cancel.signal.aborted || now() >= stopAt });
   return { mode: 'copy', receipts, unfinished, errors };
 }
