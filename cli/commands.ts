@@ -413,7 +413,11 @@ export function printProgress(p: JobProgress, json = false): void {
   const pct = p.size > 0 ? ((p.bytes / p.size) * 100).toFixed(1) : '100.0';
   out(`job ${p.jobId}: ${p.state}`);
   out(`  ${p.source} → ${p.destination}`);
-  out(`  ${formatBytes(p.bytes)} / ${formatBytes(p.size)} (${pct}%), parts ${p.parts}/${p.partCount} × ${formatBytes(p.partSize)}, round ${p.rounds}, run ${p.attempts}`);
+  if (p.archive) {
+    out(`  input ${formatBytes(p.archive.inputBytesDone)} / ${formatBytes(p.size)} (${pct}%) in ${p.archive.tasksDone}/${p.archive.tasks} finished tasks, gzip ${formatBytes(p.archive.compressedBytesStored)} stored in ${p.parts} parts, round ${p.rounds}, run ${p.attempts}`);
+  } else {
+    out(`  ${formatBytes(p.bytes)} / ${formatBytes(p.size)} (${pct}%), parts ${p.parts}/${p.partCount} × ${formatBytes(p.partSize)}, round ${p.rounds}, run ${p.attempts}`);
+  }
   out(`  started ${p.startedAt}, updated ${p.updatedAt}${p.uploadId ? `, upload ${p.uploadId}` : ''}`);
   if (p.error) out(`  error: ${p.error.code ?? p.error.name}: ${p.error.message}`);
 }

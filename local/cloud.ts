@@ -25,7 +25,6 @@ import { silentLogger, type Logger } from '../shared/log.ts';
 import { createFcInvoker, type FcInvoker } from '../functions/invoke/invoker.ts';
 import { parseJobReport, type ArchiveReport, type CopyReport } from '../shared/report.ts';
 import type { OssEventResult } from '../functions/coordinator/trigger.ts';
-import { OssPartSink } from '../functions/oss/part-sink.ts';
 import { ossStatusStore, parseStatusLocation, type JobStatus, type StatusStore } from '../functions/status/store.ts';
 import { startFcGateway, type LocalFunctionSpec, type RunningFcGateway } from './fc/gateway.ts';
 import { freePort } from './fc/instances.ts';
@@ -99,15 +98,8 @@ export interface LocalCloudOptions {
   serverProcesses?: boolean | ServerProcessOptions;
 }
 
-/** Progress of a running job; archive jobs add the compressed bytes OSS already holds. */
-export interface LocalJobProgress extends JobProgress {
-  archive?: {
-    /** Compressed bytes uploaded so far (ListParts on the open upload, or the status object's receipts). */
-    compressedBytes: number;
-    /** Uncompressed input bytes of finished, verified tasks. */
-    inputBytesVerified: number;
-  };
-}
+/** Progress of a running job (archive jobs carry input and compressed bytes: JobProgress.archive). */
+export type LocalJobProgress = JobProgress;
 
 /** What the coordinator answered: a copy report or an archive report. */
 export type JobReport = ({ kind: 'copy' } & CopyReport) | ({ kind: 'archive' } & ArchiveReport);
@@ -297,7 +289,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const invoker = coordinatorInvoker(fc, sts, oss.region, coordinator.timeoutSeconds, logger);
     const submit = async (jobSpec: JobSpecInput, opts: SubmitOptions = {}): Promise<JobReport> => {
       const archive = jobSpec.mode === 'archive';
-      const read = archive ? (jobId: string) => archiveProgress(statusStore, ossClient, jobId) : (jobId: string) => jobProgress(statusStore, ossClient, jobId);
+      const read = (jobId: string) => jobProgress(statusStore, ossClient, jobId);
       // The host stats the source to learn the job id, with the functions' SFTP settings (same key, same pins).
       const sourceDeps = {
         allow: parseAllowList('127.0.0.1'),
@@ -379,32 +371,5 @@ function startProgressPoller(
       wake?.();
       await loop.catch(() => undefined);
     },
-  };
-}
-
-
-/**
- * Progress of an archive job. Its status object counts input bytes per finished task (`bytesDone`) and
- * tasks as `partCount`; the compressed parts are known only as they land, so ListParts on the open upload
- * gives the compressed bytes so far. `bytes` stays the verified input bytes (never a guess from compressed ones).
- */
-export async function archiveProgress(store: StatusStore, clientFor: (bucket: string) => OSS, jobId: string): Promise<LocalJobProgress | undefined> {
-  const p = await jobProgress(store, clientFor, jobId);
-  const s = p ? await store.read(jobId) : undefined;
-  if (!p || !s) return undefined;
-  let compressed = s.parts.reduce((a, r) => a + r.size, 0);
-  if (s.state === 'running' && s.uploadId) {
-    const m = /^oss:\/\/([^/]+)\/(.+)$/.exec(s.destination);
-    if (m) {
-      const listed = await new OssPartSink({ client: clientFor(m[1]!), bucket: m[1]!, key: m[2]!, uploadId: s.uploadId }).listParts().catch(() => undefined);
-      if (listed) compressed = Math.max(compressed, listed.reduce((a, x) => a + x.size, 0));
-    }
-  }
-  const compressedDone = typeof p.report?.compressedSize === 'number' ? p.report.compressedSize : compressed;
-  return {
-    ...p,
-    bytes: s.state === 'succeeded' ? s.size : s.bytesDone,
-    parts: p.parts,
-    archive: { compressedBytes: compressedDone, inputBytesVerified: s.state === 'succeeded' ? s.size : s.bytesDone },
   };
 }

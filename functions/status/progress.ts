@@ -1,13 +1,14 @@
 /**
- * Live progress of a job, for `ossferry start/copy/status`: the status object gives the plan, the upload id
- * and the verified receipts; ListParts on the open upload gives the bytes OSS already holds (workers report
- * receipts only when a task ends, ListParts moves with every part).
+ * Live progress of a job, for `ossferry start/copy/status`, from what is really done and cheap to read: one
+ * status GET (plan, upload id, the receipts and archive task results journalled so far) and one ListParts on
+ * the open upload (every part OSS holds, including those whose worker has not returned its receipts yet).
  */
 import type OSS from 'ali-oss';
 import { jobIdOf, parseJob, type JobSpecInput } from '../../shared/job.ts';
 import { OssPartSink } from '../oss/part-sink.ts';
+import type { ListedPart } from '../oss/types.ts';
 import { openSource, type SourceDeps } from '../sources/index.ts';
-import type { JobState, StatusStore } from './store.ts';
+import type { JobState, JobStatus, StatusStore } from './store.ts';
 
 export interface JobProgress {
   jobId: string;
@@ -15,8 +16,12 @@ export interface JobProgress {
   source: string;
   destination: string;
   size: number;
-  /** Bytes OSS holds for this upload (ListParts), or the verified bytes once the upload is closed. */
+  /**
+   * Bytes of the input done: copy — bytes OSS holds for the upload (receipts ∪ ListParts); archive — input
+   * bytes of finished, verified tasks (a task in flight has no input figure OSS could prove).
+   */
   bytes: number;
+  /** Parts OSS holds (copy: of partCount; archive: compressed parts, partCount counts tasks). */
   parts: number;
   partCount: number;
   partSize: number;
@@ -25,6 +30,15 @@ export interface JobProgress {
   startedAt: string;
   updatedAt: string;
   uploadId?: string;
+  /** Archive jobs: both sides of the compression. */
+  archive?: {
+    /** Input bytes of finished, verified tasks (== `bytes`). */
+    inputBytesDone: number;
+    /** Compressed bytes OSS holds: finished tasks' receipts plus the parts of tasks in flight (ListParts). */
+    compressedBytesStored: number;
+    tasksDone: number;
+    tasks: number;
+  };
   error?: { name: string; code?: string; message: string };
   /** The final report (JSON form) once succeeded. */
   report?: Record<string, unknown>;
@@ -34,27 +48,36 @@ export interface JobProgress {
 export async function jobProgress(store: StatusStore, clientFor: (bucket: string) => OSS, jobId: string): Promise<JobProgress | undefined> {
   const s = await store.read(jobId);
   if (!s) return undefined;
-  let bytes = s.bytesDone;
-  let parts = s.parts.length;
-  if ((s.state === 'running' || s.state === 'interrupted') && s.uploadId) {
-    const m = /^oss:\/\/([^/]+)\/(.+)$/.exec(s.destination);
-    if (m) {
-      const sink = new OssPartSink({ client: clientFor(m[1]!), bucket: m[1]!, key: m[2]!, uploadId: s.uploadId });
-      const listed = await sink.listParts().catch(() => undefined);
-      if (listed) {
-        bytes = Math.max(bytes, Math.min(s.size, listed.reduce((a, p) => a + p.size, 0)));
-        parts = Math.max(parts, listed.length);
-      }
-    }
-  }
+  const listed = (s.state === 'running' || s.state === 'interrupted') && s.uploadId ? await listOpenUpload(s, s.uploadId, clientFor) : undefined;
+  return progressOf(s, listed);
+}
+
+/** ListParts of the job's open upload; undefined when it cannot be read (gone, no access): receipts then stand. */
+async function listOpenUpload(s: JobStatus, uploadId: string, clientFor: (bucket: string) => OSS): Promise<ListedPart[] | undefined> {
+  const m = /^oss:\/\/([^/]+)\/(.+)$/.exec(s.destination);
+  if (!m) return undefined;
+  return new OssPartSink({ client: clientFor(m[1]!), bucket: m[1]!, key: m[2]!, uploadId }).listParts().catch(() => undefined);
+}
+
+/**
+ * Progress from a status object and the upload's listed parts (pure). A part counts once, by part number:
+ * as listed when OSS lists it, else by its receipt (an upload closed or unreadable leaves only receipts).
+ */
+export function progressOf(s: JobStatus, listed: readonly ListedPart[] | undefined): JobProgress {
+  const stored = new Map<number, number>(s.parts.map((r) => [r.partNumber, r.size]));
+  for (const p of listed ?? []) stored.set(p.partNumber, p.size);
+  const storedBytes = [...stored.values()].reduce((a, n) => a + n, 0);
+  const done = s.state === 'succeeded';
+  const archive = s.mode === 'archive' || s.tasks !== undefined;
+  const bytes = done ? s.size : archive ? s.bytesDone : Math.min(s.size, Math.max(s.bytesDone, storedBytes));
   const out: JobProgress = {
-    jobId,
+    jobId: s.jobId,
     state: s.state,
     source: s.source,
     destination: s.destination,
     size: s.size,
-    bytes: s.state === 'succeeded' ? s.size : bytes,
-    parts: s.state === 'succeeded' ? s.partCount : parts,
+    bytes,
+    parts: done && !archive ? s.partCount : stored.size,
     partCount: s.partCount,
     partSize: s.partSize,
     rounds: s.rounds,
@@ -62,6 +85,10 @@ export async function jobProgress(store: StatusStore, clientFor: (bucket: string
     startedAt: s.startedAt,
     updatedAt: s.updatedAt,
   };
+  if (archive) {
+    const reported = done && typeof s.report?.compressedSize === 'number' ? s.report.compressedSize : undefined;
+    out.archive = { inputBytesDone: bytes, compressedBytesStored: reported ?? storedBytes, tasksDone: done ? s.partCount : (s.tasks?.length ?? 0), tasks: s.partCount };
+  }
   if (s.uploadId) out.uploadId = s.uploadId;
   if (s.error) out.error = { name: s.error.name, message: s.error.message, ...(s.error.code ? { code: s.error.code } : {}) };
   if (s.report) out.report = s.report;
