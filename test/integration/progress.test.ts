@@ -71,7 +71,10 @@ describe('progress that tells the truth, through the local cloud', () => {
     expect(steps.size).toBeGreaterThan(2);
     // Compressed bytes are seen stored before every task has finished (ListParts of tasks in flight).
     expect(archive.some((a) => a.tasksDone < 3 && a.compressedBytesStored > 0)).toBe(true);
-    expect(archive.at(-1)!.compressedBytesStored).toBe(report.compressedSize);
+    // Polls stop when the job answers, so the last one may predate the end: the finished job's own progress is whole.
+    const final = (await cloud.progressOf(report.jobId))!.archive!;
+    expect(final).toMatchObject({ tasksDone: 3, compressedBytesStored: report.compressedSize, inputBytesDone: ARCHIVE_SIZE });
+    expect(archive.at(-1)!.compressedBytesStored).toBeLessThanOrEqual(report.compressedSize);
     // Assess: the rate at the end is a windowed one, never more than the whole input over the window
     const samples = seen.reduce<ProgressSample[]>((kept, s) => pushSample(kept, { atMs: s.atMs, done: s.p.bytes }), []);
     const span = seen.at(-1)!.atMs - seen[0]!.atMs;
