@@ -3,6 +3,7 @@ import type OSS from 'ali-oss';
 import { expect } from 'vitest';
 import { FunctionInvocationError } from '../../functions/invoke/invoker.ts';
 import type { FunctionErrorBody } from '../../functions/runtime/types.ts';
+import { ossEventBody } from '../../shared/events.ts';
 
 /** Multipart uploads still open in the client's bucket: a finished or failed job must leave none. */
 export async function uploadsLeft(client: OSS): Promise<number> {
@@ -20,4 +21,11 @@ export async function invocationFailure(p: Promise<unknown>): Promise<FunctionEr
   const body = (err as FunctionInvocationError).body;
   expect(typeof body).toBe('object');
   return body as FunctionErrorBody;
+}
+
+/** Puts `data` at bucket/key through `client` and returns the OSS trigger body FC would deliver for that write. */
+export async function putWithEvent(client: OSS, bucket: string, key: string, data: Buffer, region: string): Promise<ReturnType<typeof ossEventBody>> {
+  const put = await client.put(key, data);
+  const eTag = String((put.res.headers as Record<string, string>).etag);
+  return ossEventBody({ eventName: 'ObjectCreated:PutObject', bucket, key, size: data.length, eTag, region, accountId: '1234567890123456', eventTime: new Date() });
 }

@@ -13,7 +13,7 @@ import type OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogLike } from '../../bench/lib/loglike.ts';
 import { crc64 } from '../../shared/crc64/index.ts';
-import { invocationFailure } from '../helpers/local-cloud.ts';
+import { invocationFailure, putWithEvent } from '../helpers/local-cloud.ts';
 import { startLocalCloud, type LocalCloud, type LocalJobProgress } from '../../local/cloud.ts';
 import { decodeWith } from '../helpers/decode.ts';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
@@ -147,20 +147,7 @@ describe('archive jobs through the local cloud (fc2 → gateway → worker proce
   it('a duplicated OSS trigger event through fc2 yields one archive; the second delivery reports already archived', async () => {
     // Prepare
     const data = generateLogLike(1536 * 1024, 79);
-    const put = await cloud.ossClient('logs-src').put('incoming/web.log', data);
-    const etag = String((put.res.headers as Record<string, string>).etag).replace(/"/g, '');
-    const event = {
-      events: [
-        {
-          eventName: 'ObjectCreated:PutObject',
-          eventSource: 'acs:oss',
-          eventTime: new Date().toISOString(),
-          eventVersion: '1.0',
-          oss: { bucket: { name: 'logs-src' }, object: { key: 'incoming/web.log', size: data.length, eTag: etag, deltaSize: data.length }, ossSchemaVersion: '1.0' },
-          region: cloud.oss.region,
-        },
-      ],
-    };
+    const event = await putWithEvent(cloud.ossClient('logs-src'), 'logs-src', 'incoming/web.log', data, cloud.oss.region);
     // Act
     const first = await cloud.submitOssEvent(event);
     const etagAfterFirst = (await client.head('archived/web.log.gz')).res.headers as Record<string, string>;

@@ -8,7 +8,7 @@ import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogLike } from '../../bench/lib/loglike.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
-import { uploadsLeft } from '../helpers/local-cloud.ts';
+import { putWithEvent, uploadsLeft } from '../helpers/local-cloud.ts';
 
 let cloud: LocalCloud;
 
@@ -38,20 +38,7 @@ describe('deleteSourceAfterVerify through the local cloud', () => {
     // Prepare
     const src: OSS = cloud.ossClient('logs-src');
     const data = generateLogLike(512 * 1024, 31);
-    const put = await src.put('move/app.log', data);
-    const etag = String((put.res.headers as Record<string, string>).etag).replace(/"/g, '');
-    const event = {
-      events: [
-        {
-          eventName: 'ObjectCreated:PutObject',
-          eventSource: 'acs:oss',
-          eventTime: new Date().toISOString(),
-          eventVersion: '1.0',
-          oss: { bucket: { name: 'logs-src' }, object: { key: 'move/app.log', size: data.length, eTag: etag, deltaSize: data.length }, ossSchemaVersion: '1.0' },
-          region: cloud.oss.region,
-        },
-      ],
-    };
+    const event = await putWithEvent(src, 'logs-src', 'move/app.log', data, cloud.oss.region);
     // Act
     const r = await cloud.submitOssEvent(event);
     // Assess

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogLike } from '../../bench/lib/loglike.ts';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
+import { putWithEvent } from '../helpers/local-cloud.ts';
 
 const MiB = 1024 * 1024;
 const DEFAULTS = { partSizeBytes: 1 * MiB, streamsPerWorker: 1, gzipLevel: 3 } as const;
@@ -91,20 +92,7 @@ describe('transfer.* stack config as job defaults', () => {
   it('gzipLevel: an OSS event matching a rule without gzipLevel is archived at the default level', async () => {
     // Prepare
     const data = generateLogLike(300 * 1024, 9);
-    const put = await cloud.ossClient('logs-src').put('incoming/event.log', data);
-    const eTag = String((put.res.headers as Record<string, string>).etag).replace(/"/g, '');
-    const event = {
-      events: [
-        {
-          eventName: 'ObjectCreated:PutObject',
-          eventSource: 'acs:oss',
-          eventTime: new Date().toISOString(),
-          eventVersion: '1.0',
-          oss: { bucket: { name: 'logs-src' }, object: { key: 'incoming/event.log', size: data.length, eTag, deltaSize: data.length }, ossSchemaVersion: '1.0' },
-          region: cloud.oss.region,
-        },
-      ],
-    };
+    const event = await putWithEvent(cloud.ossClient('logs-src'), 'logs-src', 'incoming/event.log', data, cloud.oss.region);
     // Act
     const result = await cloud.submitOssEvent(event);
     // Assess
