@@ -165,7 +165,7 @@ export const JOB_FIXES: Readonly<Record<string, string>> = Object.freeze({
   expectedCrc64: 'use the unsigned decimal CRC-64 (as in x-oss-hash-crc64ecma), or omit it',
   object:
     'use {"preserve": true|false, "storageClass": "Standard|IA|Archive|ColdArchive|DeepColdArchive", "serverSideEncryption": "AES256|KMS|SM4", "kmsKeyId": "…", "tags": {"k": "v"}, "acl": "default|private|public-read|public-read-write"} (CLI: --no-preserve, --storage-class, --sse, --sse-kms-key-id, --tag k=v, --acl)',
-  unpinned: 'use "refuse" (default: a source without a strong ETag or CRC-64 is refused) or "trust" (copied and marked unpinned)',
+  unpinned: 'use "refuse" (default: an http(s) source without a strong ETag or CRC-64 is refused), "reread" (each uploaded range read again and compared) or "trust" (copied and marked unpinned)',
   sftpHostKeyFingerprint:
     'use the server host key fingerprint as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it (SHA256:<43 base64 characters>), only with an sftp:// source',
   sourceName: 'use a stable name for the source such as file:///absolute/path (1..2048 characters), or omit it',

@@ -19,7 +19,7 @@ export interface PinFields {
 }
 
 /** What a job does with a source that has no strong validator. */
-export const UNPINNED_POLICIES = ['refuse', 'trust'] as const;
+export const UNPINNED_POLICIES = ['refuse', 'reread', 'trust'] as const;
 export type UnpinnedPolicy = (typeof UNPINNED_POLICIES)[number];
 export const DEFAULT_UNPINNED_POLICY: UnpinnedPolicy = 'refuse';
 
@@ -39,16 +39,16 @@ export const isPinned = (id: PinFields): boolean => {
 export class UnpinnedSourceError extends InvalidInputError {}
 
 /**
- * Refuses an unpinned identity under `refuse`; returns whether the job goes on unpinned (`trust`: the caller
- * records that in the report and the object's metadata).
+ * Refuses an unpinned identity under `refuse`; returns whether the job goes on unpinned (`reread`: every uploaded
+ * range is read again and compared; `trust`: recorded in the report and the object's metadata).
  */
 export function checkPinned(id: PinFields, policy: UnpinnedPolicy, source: string): { unpinned: boolean } {
   if (isPinned(id)) return { unpinned: false };
-  if (policy === 'trust') return { unpinned: true };
+  if (policy !== 'refuse') return { unpinned: true };
   const has = validatorOf(id) === 'mtime' ? 'only Last-Modified (one-second resolution)' : 'neither a strong ETag nor a CRC-64';
   throw new UnpinnedSourceError(
     'unpinned',
     `${source} has ${has}, so a change during the copy could not be detected and the object could mix two versions; nothing was uploaded`,
-    'serve the file with a strong ETag (or copy it from an OSS signed URL, which carries its CRC-64), or accept the risk with --unpinned trust (job field "unpinned": "trust"; the object is then marked unpinned)',
+    'serve the file with a strong ETag (or copy it from an OSS signed URL, which carries its CRC-64), or prove each part by reading it again with --unpinned reread (a second read of the source), or accept the risk with --unpinned trust (job field "unpinned"; the object is then marked unpinned)',
   );
 }

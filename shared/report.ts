@@ -51,6 +51,8 @@ interface ReportBase {
   reused: ReusedWork;
   /** The source had no strong validator and the job trusted it (unpinned: trust): a change mid-copy would not have been seen. */
   unpinned?: boolean;
+  /** The source had no strong validator and every uploaded range was read again and matched (unpinned: reread). */
+  reread?: boolean;
 }
 
 export interface CopyReport extends ReportBase {
@@ -113,6 +115,7 @@ const base = {
   uploadId: z.string(),
   reused: reusedSchema,
   unpinned: z.boolean().optional(),
+  reread: z.boolean().optional(),
 };
 
 export const copyReportSchema = z.strictObject({

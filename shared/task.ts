@@ -10,6 +10,7 @@
  * CRC-64 values are decimal strings on the wire and bigint after parsing (docs/CONVENTIONS.md "Values"); the
  * `*ToWire` functions do the reverse for outgoing JSON (JSON.stringify cannot serialise bigint).
  */
+import { isPinned } from './pinning.ts';
 import { z } from 'zod';
 import { MAX_ARCHIVE_MEMBER_SIZE, MAX_ARCHIVE_PART_TARGET } from './archive-parts.ts';
 import { crc64ToWire, crc64Wire } from './crc64/wire.ts';
@@ -50,6 +51,8 @@ export const taskSourceSchema = z.strictObject({
   region: z.string().optional(),
   /** SFTP host key pin from the job (sftpHostKeyFingerprint, `SHA256:…`); else env OSSFERRY_SFTP_HOST_KEYS. */
   hostKeyFingerprint: z.string().regex(SFTP_FINGERPRINT_RE).optional(),
+  /** unpinned: reread — the source has no strong validator: each uploaded range is read again and its CRC-64 compared. */
+  reread: z.literal(true).optional(),
 });
 /** Epoch ms by which the worker must have answered; the FC invocation deadline also applies. */
 export const taskDeadlineMsSchema = z.number().int().positive().optional();
@@ -118,6 +121,7 @@ export interface TaskSource {
   endpoint?: string;
   region?: string;
   hostKeyFingerprint?: string;
+  reread?: true;
 }
 
 /** The task source for a job's source at `identity`: OSS endpoint/region hints and the SFTP host key pin. */
@@ -128,6 +132,7 @@ export function taskSourceFor(job: Job, identity: SourceFingerprint, hostKeyFing
     ...(job.source.kind === 'oss' && job.source.endpoint ? { endpoint: job.source.endpoint } : {}),
     ...(job.source.kind === 'oss' && job.source.region ? { region: job.source.region } : {}),
     ...(hostKeyFingerprint ? { hostKeyFingerprint } : {}),
+    ...(job.unpinned === 'reread' && !isPinned(identity) ? { reread: true as const } : {}),
   };
 }
 

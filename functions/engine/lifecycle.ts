@@ -75,8 +75,8 @@ export async function runJob(job: Job, deps: EngineDeps, options: JobOptions = {
   // 2. Job identity.
   const jobId = jobIdOf(job, identity);
   const log = deps.logger.child({ jobId, ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}) });
-  // An http(s) source without a strong validator got here only because the job said unpinned: trust.
-  const unpinned = job.source.kind === 'http' && !isPinned(identity);
+  // An http(s) source without a strong validator got here only because the job said reread or trust; trust is labelled.
+  const unpinned = job.source.kind === 'http' && job.unpinned === 'trust' && !isPinned(identity);
   const ctx: ModeContext = { job, jobId, identity, ...(attributes ? { attributes } : {}), unpinned, options, deps, log, source: source.displayUrl, destination: ossUrl(job.destination), started };
 
   // 3. Ownership: one live owner per job; a later invocation takes over only once the lease expired.

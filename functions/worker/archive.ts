@@ -25,6 +25,7 @@ import type { Logger } from '../../shared/log.ts';
 import { DEFAULT_BACKOFF, retry, type BackoffPolicy } from '../../shared/retry.ts';
 import type { ArchiveResult, ArchiveTask, PartReceipt } from '../../shared/task.ts';
 import type { PartSink } from '../oss/types.ts';
+import { rereadMatches } from '../sources/range-crc.ts';
 import type { RangeSource, SourceIdentity } from '../sources/types.ts';
 
 export interface ArchiveWorkerDeps {
@@ -177,6 +178,7 @@ export async function runArchiveTask(task: ArchiveTask, deps: ArchiveWorkerDeps)
     await submit(packer.finish());
     await Promise.all(inFlight);
     if (uploadError !== undefined) throw uploadError;
+    if (task.source.reread) await rereadMatches(source, task.start, task.end, pin, crc, 'task input', cancel.signal);
   } catch (err) {
     cancel.abort(err);
     await Promise.allSettled(inFlight);

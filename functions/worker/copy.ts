@@ -13,6 +13,7 @@ import { DEFAULT_BACKOFF, isRetryableError, retry, type BackoffPolicy } from '..
 import type { CopyResult, CopyTask, PartReceipt, WorkerError } from '../../shared/task.ts';
 import type { PartRange } from '../../shared/plan.ts';
 import type { PartSink } from '../oss/types.ts';
+import { rereadMatches } from '../sources/range-crc.ts';
 import type { RangeSource } from '../sources/types.ts';
 
 export interface CopyWorkerDeps {
@@ -79,6 +80,7 @@ export async function runCopyTask(task: CopyTask, deps: CopyWorkerDeps): Promise
     const body = await source.read(part.start, part.end, pin, cancel.signal);
     try {
       const up = await sink.uploadPart(part.partNumber, body, size, cancel.signal);
+      if (task.source.reread) await rereadMatches(source, part.start, part.end, pin, up.crc64, `part ${part.partNumber}`, cancel.signal);
       return { partNumber: part.partNumber, etag: up.etag, size, crc64: up.crc64 };
     } finally {
       body.destroy();

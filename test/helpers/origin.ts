@@ -19,6 +19,8 @@ export interface Origin {
   data: Buffer;
   /** Ranged GETs answered so far. */
   gets: number;
+  /** Called before each ranged GET is answered, with its 1-based count (a test changes `data` here). */
+  beforeGet?: (n: number) => void;
   close(): Promise<void>;
 }
 
@@ -29,14 +31,17 @@ export async function startOrigin(data: Buffer, headers: OriginHeaders): Promise
     if (headers.etag !== undefined) common.etag = headers.etag;
     if (headers.lastModified !== undefined) common['last-modified'] = headers.lastModified;
     if (headers.crc64 !== undefined) common['x-oss-hash-crc64ecma'] = headers.crc64.toString(10);
-    const body = origin.data;
     const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    if (req.method !== 'HEAD' && m) {
+      origin.gets++;
+      origin.beforeGet?.(origin.gets);
+    }
+    const body = origin.data;
     if (req.method === 'HEAD' || !m) {
       res.writeHead(200, { ...common, 'content-length': body.length });
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
-    origin.gets++;
     const start = Number(m[1]);
     const end = Math.min(Number(m[2]) + 1, body.length);
     res.writeHead(206, { ...common, 'content-length': end - start, 'content-range': `bytes ${start}-${end - 1}/${body.length}` });

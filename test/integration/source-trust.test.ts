@@ -101,3 +101,50 @@ describe('a completed object that does not verify', () => {
     expect(await uploadsLeft(client)).toBe(0);
   });
 });
+
+describe('unpinned: reread proves every part by reading it again', () => {
+  const lastModifiedOnly = () => ({ lastModified: new Date(Date.now() - 60_000).toUTCString() });
+
+  it('an unchanged source is copied, each part read twice, and the report says reread', async () => {
+    // Prepare
+    const data = randomBytes(350_000);
+    const origin = await startOrigin(data, lastModifiedOnly());
+    // Act
+    const report = await cloud.submitJob({ source: origin.url, destination: `oss://${cloud.bucket}/reread/same.bin`, partSize: 100 * 1024, unpinned: 'reread' });
+    await origin.close();
+    // Assess
+    expect(report).toMatchObject({ parts: 4, reread: true, crc64: crc64(data) });
+    expect(report.unpinned).toBeUndefined();
+    expect(origin.gets).toBe(2 * report.parts);
+    expect(((await client.get('reread/same.bin')).content as Buffer).equals(data)).toBe(true);
+  });
+
+  it('a source rewritten at the same size during the copy is caught: the job fails, nothing written, no upload left', async () => {
+    // Prepare: after the first ranged read the origin serves another version of the same size (no validator changes).
+    const data = randomBytes(350_000);
+    const origin = await startOrigin(data, lastModifiedOnly());
+    origin.beforeGet = (n) => {
+      if (n === 2) origin.data = randomBytes(data.length);
+    };
+    // Act
+    const body = await invocationFailure(cloud.submitJob({ source: origin.url, destination: `oss://${cloud.bucket}/reread/changed.bin`, partSize: 100 * 1024, streamsPerWorker: 1, workers: 1, unpinned: 'reread' }));
+    await origin.close();
+    // Assess
+    expect(body.code).toBe('SourceChanged');
+    expect(body.errorMessage).toMatch(/read again has CRC-64 \d+, uploaded \d+: the source changed during the copy \(unpinned: reread\)/);
+    await expect(client.head('reread/changed.bin')).rejects.toMatchObject({ status: 404 });
+    expect(await uploadsLeft(client)).toBe(0);
+  });
+
+  it('an archive task re-reads its input range and matches it', async () => {
+    // Prepare
+    const data = randomBytes(300_000);
+    const origin = await startOrigin(data, lastModifiedOnly());
+    // Act
+    const report = await cloud.submitJob({ source: origin.url, destination: `oss://${cloud.bucket}/reread/archive.gz`, mode: 'archive', unpinned: 'reread' });
+    await origin.close();
+    // Assess
+    expect(report).toMatchObject({ reread: true, uncompressedCrc64: crc64(data) });
+    expect(origin.gets).toBeGreaterThanOrEqual(2);
+  });
+});

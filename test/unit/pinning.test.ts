@@ -20,7 +20,7 @@ describe('pinning', () => {
     );
   });
 
-  it('property: refuse throws exactly for unpinned identities; trust never throws and says whether it was unpinned', () => {
+  it('property: refuse throws exactly for unpinned identities; reread and trust never throw and say whether it was unpinned', () => {
     fc.assert(
       fc.property(identity, (id) => {
         const refused = (() => {
@@ -34,6 +34,7 @@ describe('pinning', () => {
         })();
         expect(refused).toBe(!isPinned(id));
         expect(checkPinned(id, 'trust', 'http://h/f')).toEqual({ unpinned: !isPinned(id) });
+        expect(checkPinned(id, 'reread', 'http://h/f')).toEqual({ unpinned: !isPinned(id) });
       }),
     );
   });

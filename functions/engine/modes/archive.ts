@@ -21,6 +21,7 @@ import { IntegrityError, OssferryError } from '../../../shared/errors.ts';
 import { normalizeEtag } from '../../../shared/events.ts';
 import { ossUrl, type Job } from '../../../shared/job.ts';
 import { OSS as LIMITS } from '../../../shared/limits.ts';
+import { isPinned } from '../../../shared/pinning.ts';
 import { NO_REUSE, type ArchiveReport } from '../../../shared/report.ts';
 import { taskSourceFor, taskToWire, type ArchiveResult } from '../../../shared/task.ts';
 import { ARCHIVE_META, OBJECT_META } from '../../../shared/verify.ts';
@@ -205,6 +206,7 @@ function archivePlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModeP
         uploadId: run.uploadId,
         reused: run.reused,
         ...(ctx.unpinned ? { unpinned: true } : {}),
+        ...(ctx.job.unpinned === 'reread' && !isPinned(ctx.identity) ? { reread: true } : {}),
         verified: { combinedCrc64: run.combinedCrc64, ossCrc64: run.ossCrc64, uncompressedCrc64: uncompressedCrc, ...(identity.crc64 !== undefined ? { sourceCrc64: identity.crc64 } : {}) },
         ...(deleted ?? {}),
       };

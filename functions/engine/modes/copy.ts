@@ -6,13 +6,15 @@
  * size), or, when no receipt survived, by reading that source range again and comparing its CRC-64 with the
  * one OSS lists for the part (HashCrc64ecma). A part no proof covers is uploaded again: never trusted.
  */
-import { crc64, crc64CombineParts } from '../../../shared/crc64/index.ts';
+import { crc64CombineParts } from '../../../shared/crc64/index.ts';
 import { IntegrityError, OssferryError } from '../../../shared/errors.ts';
+import { isPinned } from '../../../shared/pinning.ts';
 import { planJob, replanMissing, splitParts, type PartRange } from '../../../shared/plan.ts';
 import { NO_REUSE, type CopyReport } from '../../../shared/report.ts';
 import { taskSourceFor, taskToWire, type PartReceipt } from '../../../shared/task.ts';
 import type { ListedPart } from '../../oss/types.ts';
 import type { JobStatus } from '../../status/store.ts';
+import { rangeCrc64 } from '../../sources/range-crc.ts';
 import { initiateOf, objectMeta } from '../destination.ts';
 import type { DestinationInfo, JobMode, ModeContext, ModePlan, RoundTask, RunFacts } from '../types.ts';
 
@@ -40,14 +42,6 @@ function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan
   let reusedParts = 0;
   log.info('job planned', { mode: 'copy', source: ctx.source, destination: ctx.destination, size: identity.size, partSize, parts: parts.length, workers: job.workers, streamsPerWorker: job.streamsPerWorker });
 
-  /** CRC-64 of source bytes [start, end) at the job's source version. */
-  const rereadCrc = async (source: ReturnType<typeof deps.openSource>, p: PartRange): Promise<bigint> => {
-    const body = await source.read(p.start, p.end, identity, deps.signal);
-    let crc = 0n;
-    for await (const chunk of body as AsyncIterable<Buffer>) crc = crc64(chunk, crc);
-    return crc;
-  };
-
   return {
     partSize,
     partCount: parts.length,
@@ -73,7 +67,7 @@ function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan
           await Promise.all(
             Array.from({ length: Math.min(REREAD_CONCURRENCY, queue.length) }, async () => {
               for (let item = queue.shift(); item; item = queue.shift()) {
-                const crc = await rereadCrc(source, item.planned);
+                const crc = await rangeCrc64(source, item.planned.start, item.planned.end, identity, deps.signal);
                 if (crc !== item.listed.crc64) {
                   log.warn('listed part differs from the source range; it is uploaded again', { partNumber: item.listed.partNumber });
                   continue;
@@ -164,6 +158,7 @@ function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan
         uploadId: run.uploadId,
         reused: run.reused,
         ...(ctx.unpinned ? { unpinned: true } : {}),
+        ...(ctx.job.unpinned === 'reread' && !isPinned(ctx.identity) ? { reread: true } : {}),
         verified: {
           combinedCrc64: run.combinedCrc64,
           ossCrc64: run.ossCrc64,
