@@ -110,7 +110,7 @@ export function jobSpecFromFlags(source: string, destination: string, f: Transfe
   if (object !== undefined) spec.object = object;
   if (f.unpinned !== undefined) {
     if (!(UNPINNED_POLICIES as readonly string[]).includes(f.unpinned)) {
-      throw new InvalidInputError('--unpinned', `${JSON.stringify(f.unpinned)} is not a policy`, `pass ${UNPINNED_POLICIES.join(' or ')}`);
+      throw new InvalidInputError('--unpinned', `${JSON.stringify(f.unpinned)} is not a policy`, `pass ${UNPINNED_POLICIES.slice(0, -1).join(', ')} or ${UNPINNED_POLICIES.at(-1)}`);
     }
     spec.unpinned = f.unpinned as UnpinnedPolicy;
   }

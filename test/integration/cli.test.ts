@@ -170,7 +170,7 @@ describe('ossferry CLI', () => {
     { args: ['copy', 'sftp://u@127.0.0.1:22/x', 'oss://bucket/k', '--sftp-key-file', '/etc/hostname', '--sftp-host-key', `SHA256:${'A'.repeat(43)}`], message: /--sftp-key-file: "\/etc\/hostname" is not a PEM\/OpenSSH private key/ },
     { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--sftp-host-key', `SHA256:${'A'.repeat(43)}`], message: /--sftp-host-key: only applies to sftp:\/\/ sources/ },
     { args: ['start', '--archive-size', 'lots'], message: /--archive-size: "lots" is not a size/ },
-    { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--unpinned', 'maybe'], message: /--unpinned: "maybe" is not a policy\. Fix: pass refuse or trust/ },
+    { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--unpinned', 'maybe'], message: /--unpinned: "maybe" is not a policy\. Fix: pass refuse, reread or trust/ },
     { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--storage-class', 'Glacier'], message: /--storage-class: "Glacier" is not one of Standard, IA/ },
     { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--tag', 'noequals'], message: /--tag: "noequals" is not key=value/ },
     { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--sse-kms-key-id', 'k1'], message: /object\.kmsKeyId: only applies with serverSideEncryption KMS\. Fix: add --sse KMS/ },
