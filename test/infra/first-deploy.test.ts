@@ -4,12 +4,12 @@
  * destination, alarms, and the on-demand instance quota.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { OssferryStackConfig } from '../../infra/config-schema.ts';
 import type { StackOutputs } from '../../infra/program.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
 import { FUNCTION_LIFECYCLE } from '../../shared/function-env.ts';
-import { baseValues, configOf, installMocks, ofType, one, promiseOf, recorded, settle, unwrap, violations } from './harness.ts';
+import { baseValues, checkEveryStack, configOf, installMocks, ofType, one, promiseOf, settle, unwrap } from './harness.ts';
 
 let createStack: (c: OssferryStackConfig) => StackOutputs;
 
@@ -17,13 +17,7 @@ beforeAll(async () => {
   await installMocks();
   ({ createStack } = await import('../../infra/program.ts'));
 });
-beforeEach(() => {
-  recorded.length = 0;
-  violations.length = 0;
-});
-afterEach(() => {
-  expect(violations).toEqual([]);
-});
+checkEveryStack();
 
 const T = {
   fn: 'alicloud:fc/v2Function:V2Function',

@@ -2,6 +2,7 @@
  * Test harness for the Pulumi program: mocks that record every resource, a config builder, and helpers to
  * resolve Outputs. Import this before any infra/ module so setMocks runs first (Pulumi docs: unit testing, setMocks before the program loads).
  */
+import { afterEach, beforeEach, expect } from 'vitest';
 import * as pulumi from '@pulumi/pulumi';
 import { validateConfig } from '../../infra/config-schema.ts';
 import type { OssferryStackConfig, RawStackConfig } from '../../infra/config-schema.ts';
@@ -71,4 +72,18 @@ export function one(type: string, nameEnds: string, from: Recorded[] = recorded)
   const found = ofType(type, from).filter((r) => r.name.endsWith(nameEnds));
   if (found.length !== 1) throw new Error(`expected one ${type} named *${nameEnds}, found ${found.length}`);
   return found[0]!;
+}
+
+/**
+ * Per-test bookkeeping of every stack test file: records cleared before each test, and every stack a test
+ * builds must pass the provider-schema check (infra/check/schema-check.ts) after it.
+ */
+export function checkEveryStack(): void {
+  beforeEach(() => {
+    recorded.length = 0;
+    violations.length = 0;
+  });
+  afterEach(() => {
+    expect(violations).toEqual([]);
+  });
 }

@@ -2,8 +2,8 @@
  * The Pulumi program under pulumi.runtime.setMocks: every resource and its key properties, derived from config.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DIGEST, baseValues, configOf, installMocks, isSecretWire, one, ofType, promiseOf, recorded, settle, unwrap, violations } from './harness.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DIGEST, baseValues, checkEveryStack, configOf, installMocks, isSecretWire, one, ofType, promiseOf, settle, unwrap } from './harness.ts';
 import type { Recorded } from './harness.ts';
 import type { OssferryStackConfig } from '../../infra/config-schema.ts';
 import type { StackOutputs } from '../../infra/program.ts';
@@ -19,14 +19,7 @@ beforeAll(async () => {
   ({ createStack } = await import('../../infra/program.ts'));
   ({ UNSCOPABLE_ACTIONS: UNSCOPABLE } = await import('../../infra/policy.ts'));
 });
-beforeEach(() => {
-  recorded.length = 0;
-  violations.length = 0;
-});
-// Every stack a test builds must pass the provider-schema check (infra/check/schema-check.ts).
-afterEach(() => {
-  expect(violations).toEqual([]);
-});
+checkEveryStack();
 
 const T = {
   service: 'alicloud:fc/service:Service',
