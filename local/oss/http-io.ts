@@ -45,6 +45,8 @@ export interface ServerContext {
   /** Base for <Location> in Complete responses. */
   endpoint: () => string;
   timeouts: TimeoutSettings;
+  /** Tests: runs before the handler of an operation (after auth and faults), e.g. to change a copy source at an exact point. */
+  beforeOperation?: (operation: string) => Promise<void>;
 }
 
 /** One request in flight. */

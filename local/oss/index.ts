@@ -92,6 +92,11 @@ export interface LocalOss {
   /** The admin API (health, run-time faults): its own loopback port, `Authorization: Bearer <token>`. */
   admin: { endpoint: string; token: string };
   setFaults(f: FaultConfig): void;
+  /**
+   * Tests: runs `fn` once, before the next request of `operation` is handled (a hook at an exact point, not a
+   * sleep), e.g. rewriting a copy source just before the first UploadPartCopy reads it.
+   */
+  onceBefore(operation: string, fn: () => Promise<void>): void;
   close(): Promise<void>;
 }
 
@@ -111,7 +116,12 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
   for (const s of sts) creds.set(s.accessKeyId, { ...s });
   const faults = new Faults(options.faults, options.seed);
   let endpoint = '';
+  const armed = new Map<string, Array<() => Promise<void>>>();
   const server = createOssHttpServer({
+    beforeOperation: async (op) => {
+      const fn = armed.get(op)?.shift();
+      if (fn) await fn();
+    },
     store,
     faults,
     region,
@@ -153,6 +163,9 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
     clientOptions: (bucket, opts) => localOssClientOptions({ endpoint, port, region, accessKeyId, accessKeySecret }, bucket, opts),
     setFaults(f) {
       faults.set(f, options.seed);
+    },
+    onceBefore(operation, fn) {
+      armed.set(operation, [...(armed.get(operation) ?? []), fn]);
     },
     async close() {
       if (closed) return;

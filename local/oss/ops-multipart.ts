@@ -99,11 +99,12 @@ async function uploadPart(sc: ServerContext, c: Ctx, bucket: string, isCopy: boo
     const part: PartMeta = { partNumber, etag, size, crc64: crc, lastModified: now, file };
     await store.commitPart(bucket, uploadId, part);
   });
-  const headers = { ETag: quote(etag), 'x-oss-hash-crc64ecma': crc, ...extra };
   if (isCopy) {
-    sendXml(c, 200, 'CopyPartResult', { LastModified: isoDate(now), ETag: quote(etag) }, headers);
+    // OSS documents ETag + Content-Range and a CopyPartResult body, no x-oss-hash-crc64ecma: the part's CRC-64
+    // is known from ListParts (HashCrc64ecma). Not sending one keeps clients honest about where it comes from.
+    sendXml(c, 200, 'CopyPartResult', { LastModified: isoDate(now), ETag: quote(etag) }, { ETag: quote(etag), ...extra });
   } else {
-    sendEmpty(c, 200, { ...headers, 'Content-MD5': got.md5.toString('base64') });
+    sendEmpty(c, 200, { ETag: quote(etag), 'x-oss-hash-crc64ecma': crc, 'Content-MD5': got.md5.toString('base64') });
   }
 }
 
