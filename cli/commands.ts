@@ -83,7 +83,9 @@ export function printReport(r: CopyReport, json = false): void {
     ['destination', r.destination],
     ['size', `${r.size} bytes (${formatBytes(r.size)})`],
     ['parts', `${r.parts} × ${formatBytes(r.partSize)}${r.resumedParts ? ` (${r.resumedParts} resumed: ${r.reused.byReceipt} proven by receipt, ${r.reused.byReread} by re-reading the source)` : ''}`],
-    ['workers', `${r.workers} parallel, ${r.tasks} invocations, ${r.rounds} round(s)`],
+    r.path === 'server-copy'
+      ? ['path', `server-side copy (UploadPartCopy in the region): ${r.workerBytes ?? 0} bytes through workers, ${r.rounds} round(s)`]
+      : ['workers', `${r.workers} parallel, ${r.tasks} invocations, ${r.rounds} round(s)`],
     ['time', `${r.seconds.toFixed(2)} s`],
     ['throughput', `${r.mbPerSecond.toFixed(1)} MB/s`],
     ['CRC-64', `${r.crc64} (combined parts == OSS${r.verified.sourceCrc64 !== undefined ? ' == source' : ''}${r.verified.expectedCrc64 !== undefined ? ' == expected' : ''})`],

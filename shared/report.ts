@@ -65,6 +65,10 @@ export interface CopyReport extends ReportBase {
   verified: { combinedCrc64: bigint; ossCrc64: bigint; sourceCrc64?: bigint; expectedCrc64?: bigint };
   /** The destination already held this job's verified object (a repeated invocation). */
   alreadyDone?: boolean;
+  /** How the bytes went: OSS copied them server-side (UploadPartCopy, same region), or workers streamed them. */
+  path?: 'server-copy' | 'stream';
+  /** Bytes workers uploaded in this run (0 for a server copy). */
+  workerBytes?: number;
 }
 
 export interface ArchiveReport extends ReportBase {
@@ -126,6 +130,8 @@ export const copyReportSchema = z.strictObject({
   resumedParts: z.number(),
   verified: z.strictObject({ combinedCrc64: crc64Wire, ossCrc64: crc64Wire, sourceCrc64: crc64Wire.optional(), expectedCrc64: crc64Wire.optional() }),
   alreadyDone: z.boolean().optional(),
+  path: z.enum(['server-copy', 'stream']).optional(),
+  workerBytes: z.number().optional(),
 });
 
 export const archiveReportSchema = z.strictObject({

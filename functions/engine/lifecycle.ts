@@ -226,15 +226,19 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
       let inFlight = 0;
       await Promise.all(
         tasks.map(async (t) => {
-          tasksDispatched++;
-          peakWorkers = Math.max(peakWorkers, ++inFlight);
+          // Work the coordinator runs itself (server-side copy) invokes no worker.
+          const byWorker = t.run === undefined;
+          if (byWorker) {
+            tasksDispatched++;
+            peakWorkers = Math.max(peakWorkers, ++inFlight);
+          }
           let outcome: DispatchOutcome;
           try {
-            outcome = await deps.dispatch(t.wire, roundCtl.signal);
+            outcome = t.run ? await t.run(roundCtl.signal) : await deps.dispatch(t.wire!, roundCtl.signal);
           } catch (err) {
             outcome = roundCtl.signal.aborted ? { kind: 'fatal', error: roundCtl.signal.reason ?? err } : { kind: 'retry', error: err };
           } finally {
-            inFlight--;
+            if (byWorker) inFlight--;
           }
           if (outcome.kind === 'retry') return log.warn('worker task failed; it goes to the next round', { round, ...t.label, error: errorToJson(outcome.error) });
           let problem: string | undefined;

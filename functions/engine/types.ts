@@ -92,9 +92,11 @@ export interface ModeContext {
   started: number;
 }
 
-/** One task of a dispatch round. */
+/** One task of a dispatch round: a worker task to dispatch, or work the coordinator runs itself (server-side copy). */
 export interface RoundTask {
-  wire: WorkerTaskWire;
+  wire?: WorkerTaskWire;
+  /** Runs in place of a worker dispatch (no worker is invoked); answers as a dispatch would. */
+  run?(signal: AbortSignal): Promise<DispatchOutcome>;
   /** Fields naming the task in logs. */
   label: Record<string, unknown>;
   /** Takes the worker's answer: a problem description when it does not match the task (then it runs again). */

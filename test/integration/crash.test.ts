@@ -111,6 +111,29 @@ describe('copy: the coordinator killed at each lifecycle step, then the job deli
   }, 120_000);
 });
 
+describe('server copy (UploadPartCopy): the coordinator killed mid-copy, then the job delivered again', () => {
+  for (const step of ['midDispatch', 'beforeComplete'] as const) {
+    it(`${step}: the same upload is resumed from its receipts, one correct object, still no worker bytes`, async () => {
+      // Prepare: 6 parts copied server-side from a same-region OSS source
+      const data = randomBytes(600_000);
+      await client.put(`crash-src/pc-${step}.bin`, data);
+      const spec = { source: `oss://${cloud.bucket}/crash-src/pc-${step}.bin`, destination: `oss://${cloud.bucket}/crash/pc-${step}.bin`, partSize: 100 * 1024 };
+      await crashOnce(step, () => cloud.submitJob(spec));
+      // Act
+      const report = await cloud.submitJob(spec);
+      // Assess
+      expect(report.path).toBe('server-copy');
+      expect(report.workerBytes).toBe(0);
+      expect(report.crc64).toBe(crc64(data));
+      expect(report.reused.upload).toBe(true);
+      expect(report.reused.byReceipt).toBeGreaterThan(0);
+      if (step === 'beforeComplete') expect(report.reused).toMatchObject({ parts: 6, byReceipt: 6 });
+      expect(((await client.get(`crash/pc-${step}.bin`)).content as Buffer).equals(data)).toBe(true);
+      expect(await uploadsLeft(client)).toBe(0);
+    }, 120_000);
+  }
+});
+
 describe('archive: the coordinator killed at each lifecycle step, then the job delivered again', () => {
   const steps: CrashStep[] = ['afterIntent', 'afterInitiate', 'midDispatch', 'beforeComplete', 'afterComplete', 'beforeSucceeded'];
   for (const step of steps) {
