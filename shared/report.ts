@@ -53,6 +53,8 @@ interface ReportBase {
   unpinned?: boolean;
   /** The source had no strong validator and every uploaded range was read again and matched (unpinned: reread). */
   reread?: boolean;
+  /** Where the job's verification receipt was written (oss://…/<jobId>.receipt.json, next to its status object). */
+  receipt?: string;
 }
 
 export interface CopyReport extends ReportBase {
@@ -120,6 +122,7 @@ const base = {
   reused: reusedSchema,
   unpinned: z.boolean().optional(),
   reread: z.boolean().optional(),
+  receipt: z.string().optional(),
 };
 
 export const copyReportSchema = z.strictObject({

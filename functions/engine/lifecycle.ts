@@ -13,6 +13,7 @@ import type { ObjectAttributes } from '../../shared/attributes.ts';
 import { warnIfSlowCrc } from '../../shared/crc64/index.ts';
 import { IntegrityError, InvalidInputError, OssferryError, errorToJson } from '../../shared/errors.ts';
 import { jobIdOf, ossUrl, type Job } from '../../shared/job.ts';
+import type { Logger } from '../../shared/log.ts';
 import { isPinned } from '../../shared/pinning.ts';
 import { NO_REUSE, jobReportToJson, type JobReport, type ReusedWork } from '../../shared/report.ts';
 import { taskDeadlineMs } from '../../shared/task.ts';
@@ -21,6 +22,7 @@ import { OssPartSink } from '../oss/part-sink.ts';
 import { DestinationExistsError } from '../oss/types.ts';
 import type { SourceIdentity } from '../sources/types.ts';
 import { acquireLease, type JobLease } from '../status/lease.ts';
+import { receiptOf, writeReceipt } from '../status/receipt.ts';
 import { StatusWriter, type JobStatus } from '../status/store.ts';
 import { abortUpload, failJob, isNoSuchUpload } from './abort.ts';
 import { abortStrayUploads, completeOnce, headDestination, missingBucket } from './destination.ts';
@@ -117,7 +119,13 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     if (done) {
       log.info('job already complete at the destination', { destination: ctx.destination });
       lease?.assertOwner();
-      if (prior && prior.state !== 'succeeded') await deps.status?.write({ ...prior, state: 'succeeded', report: jobReportToJson(done), updatedAt: new Date().toISOString() });
+      if (prior && prior.state !== 'succeeded') {
+        // The earlier run stopped between Complete and its last status write: its receipt goes first, as it would have.
+        const receipt = await recordReceipt(deps, prior, done, log);
+        const report = receipt ? { ...done, receipt } : done;
+        await deps.status?.write({ ...prior, state: 'succeeded', report: jobReportToJson(report), updatedAt: new Date().toISOString() });
+        return report;
+      }
       return done;
     }
   }
@@ -314,7 +322,10 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
   } catch (err) {
     return failVerified(err);
   }
-  const report = await plan.report({ uploadId, etag: final.etag, ossCrc64: completed.crc64, combinedCrc64: checked.combined, tasks: tasksDispatched, peakWorkers, rounds: status.rounds, attempts, reused });
+  let report = await plan.report({ uploadId, etag: final.etag, ossCrc64: completed.crc64, combinedCrc64: checked.combined, tasks: tasksDispatched, peakWorkers, rounds: status.rounds, attempts, reused });
+  Object.assign(status, plan.journal());
+  const receipt = await recordReceipt(deps, status, report, log);
+  if (receipt) report = { ...report, receipt };
   crash('beforeSucceeded');
   status.state = 'succeeded';
   status.report = jobReportToJson(report);
@@ -322,4 +333,19 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
   await writer.flush();
   log.info('job succeeded', { destination: ctx.destination, size: identity.size, seconds: report.seconds, mbPerSecond: report.mbPerSecond, crc64: checked.combined, reused });
   return report;
+}
+
+/**
+ * Writes the job's receipt next to its status object (functions/status/receipt.ts); returns its location. A failed
+ * write does not fail a verified job: it is logged, and `verify` then finds no receipt to check.
+ */
+async function recordReceipt(deps: EngineDeps, status: JobStatus, report: JobReport, log: Logger): Promise<string | undefined> {
+  const store = deps.status;
+  if (!store?.client) return undefined;
+  try {
+    return await writeReceipt(store.client, store.location, receiptOf(status, report, new Date()));
+  } catch (err) {
+    log.error('writing the receipt failed; the object is verified, but verify will find no receipt for it', { error: errorToJson(err) });
+    return undefined;
+  }
 }
