@@ -45,8 +45,11 @@ export interface ServerContext {
   /** Base for <Location> in Complete responses. */
   endpoint: () => string;
   timeouts: TimeoutSettings;
-  /** Tests: runs before the handler of an operation (after auth and faults), e.g. to change a copy source at an exact point. */
-  beforeOperation?: (operation: string) => Promise<void>;
+  /**
+   * Tests: runs at an exact point of an operation: `request` before its handler (after auth and faults), `answer`
+   * once the part is stored and before the answer is sent (UploadPart, UploadPartCopy).
+   */
+  testHook?: (operation: string, at: 'request' | 'answer') => Promise<void>;
 }
 
 /** One request in flight. */

@@ -93,10 +93,12 @@ export interface LocalOss {
   admin: { endpoint: string; token: string };
   setFaults(f: FaultConfig): void;
   /**
-   * Tests: runs `fn` once, before the next request of `operation` is handled (a hook at an exact point, not a
-   * sleep), e.g. rewriting a copy source just before the first UploadPartCopy reads it.
+   * Tests: runs `fn` once, at an exact point of the next request of `operation` (a hook, not a sleep): `request`
+   * (default) before it is handled, e.g. rewriting a copy source just before the first UploadPartCopy reads it;
+   * `answer` once a part is stored and before the answer is sent (UploadPart, UploadPartCopy), e.g. changing a
+   * source after a part was read in full and before the client can read it again.
    */
-  onceBefore(operation: string, fn: () => Promise<void>): void;
+  onceBefore(operation: string, fn: () => Promise<void>, at?: 'request' | 'answer'): void;
   close(): Promise<void>;
 }
 
@@ -118,8 +120,8 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
   let endpoint = '';
   const armed = new Map<string, Array<() => Promise<void>>>();
   const server = createOssHttpServer({
-    beforeOperation: async (op) => {
-      const fn = armed.get(op)?.shift();
+    testHook: async (op, at) => {
+      const fn = armed.get(`${at} ${op}`)?.shift();
       if (fn) await fn();
     },
     store,
@@ -164,8 +166,9 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
     setFaults(f) {
       faults.set(f, options.seed);
     },
-    onceBefore(operation, fn) {
-      armed.set(operation, [...(armed.get(operation) ?? []), fn]);
+    onceBefore(operation, fn, at = 'request') {
+      const k = `${at} ${operation}`;
+      armed.set(k, [...(armed.get(k) ?? []), fn]);
     },
     async close() {
       if (closed) return;

@@ -99,6 +99,7 @@ async function uploadPart(sc: ServerContext, c: Ctx, bucket: string, isCopy: boo
     const part: PartMeta = { partNumber, etag, size, crc64: crc, lastModified: now, file };
     await store.commitPart(bucket, uploadId, part);
   });
+  await sc.testHook?.(c.op, 'answer');
   if (isCopy) {
     // OSS documents ETag + Content-Range and a CopyPartResult body, no x-oss-hash-crc64ecma: the part's CRC-64
     // is known from ListParts (HashCrc64ecma). Not sending one keeps clients honest about where it comes from.
