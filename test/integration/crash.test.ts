@@ -17,7 +17,8 @@ import { generateLogLike } from '../../bench/lib/loglike.ts';
 import { crc64 } from '../../shared/crc64/index.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import type { CrashStep } from '../../functions/engine/crash.ts';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { LOCAL_DEFAULTS, startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { parseReceipt } from '../../shared/receipt.ts';
 import { uploadsLeft } from '../helpers/local-cloud.ts';
 
 const MiB = 1024 * 1024;
@@ -86,7 +87,13 @@ describe('copy: the coordinator killed at each lifecycle step, then the job deli
         expect(r).toMatchObject({ upload: true, parts: 6, byReceipt: 6 });
         expect(report.tasks).toBe(0);
       }
-      if (step === 'afterComplete' || step === 'beforeSucceeded') expect(report.alreadyDone).toBe(true);
+      if (step === 'afterComplete' || step === 'beforeSucceeded') {
+        expect(report.alreadyDone).toBe(true);
+        // The run that finds the object done writes the receipt the crashed run did not get to (or rewrites it).
+        const receipt = parseReceipt(((await cloud.ossClient(LOCAL_DEFAULTS.statusBucket).get(`${LOCAL_DEFAULTS.statusPrefix}/${report.jobId}.receipt.json`)).content as Buffer).toString('utf8'));
+        expect(report.receipt).toBe(`oss://${LOCAL_DEFAULTS.statusBucket}/${LOCAL_DEFAULTS.statusPrefix}/${report.jobId}.receipt.json`);
+        expect(receipt).toMatchObject({ mode: 'copy', jobId: report.jobId, object: { crc64: crc64(data), size: data.length } });
+      }
       if (step === 'afterLease' || step === 'afterIntent') expect(r).toMatchObject({ upload: false, parts: 0 });
     }, 120_000);
   }
