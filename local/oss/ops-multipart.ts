@@ -201,6 +201,7 @@ export async function abort(sc: ServerContext, c: Ctx, bucket: string): Promise<
 
 export function listParts(sc: ServerContext, c: Ctx, bucket: string): void {
   const { uploadId, upload } = requireUpload(sc, c, bucket);
+  const withCrc = !sc.faults.omitsCrc64(c.op);
   const max = clampInt(getParam(c.addr.query, 'max-parts'), 1000, 1, 1000, 'max-parts');
   const marker = clampInt(getParam(c.addr.query, 'part-number-marker'), 0, 0, OSS.MAX_PART_NUMBER, 'part-number-marker');
   const all = [...upload.parts.values()].filter((p) => p.partNumber > marker).sort((a, b) => a.partNumber - b.partNumber);
@@ -219,7 +220,7 @@ export function listParts(sc: ServerContext, c: Ctx, bucket: string): void {
       PartNumber: String(p.partNumber),
       LastModified: isoDate(p.lastModified),
       ETag: quote(p.etag),
-      HashCrc64ecma: p.crc64,
+      ...(withCrc ? { HashCrc64ecma: p.crc64 } : {}),
       Size: String(p.size),
     })),
   });

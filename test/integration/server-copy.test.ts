@@ -4,7 +4,8 @@
  * from OSS (ListParts: the UploadPartCopy answer carries none, as on OSS), and the object's CRC-64 equals the
  * source's. A source rewritten just before the first part copy (a hook in the local OSS at that exact request)
  * fails the job cleanly: 412, upload aborted, nothing at the destination. A source behind another endpoint (the
- * stand-in for another region: a second local OSS, allow-listed) is streamed by workers. Loopback only.
+ * stand-in for another region: a second local OSS, allow-listed) is streamed by workers; a part whose CRC-64 OSS
+ * states nowhere fails the job rather than being assumed. Loopback only.
  */
 import { randomBytes } from 'node:crypto';
 import OSS from 'ali-oss';
@@ -69,6 +70,22 @@ describe('same-region OSS → OSS by UploadPartCopy', () => {
     expect(body.errorMessage).toMatch(/multipart upload \S+ aborted, nothing written to oss:\/\/\S+\/pc-dst\/changing\.bin/);
     expect(body.details).toMatchObject({ aborted: true });
     await expect(client.head('pc-dst/changing.bin')).rejects.toMatchObject({ status: 404 });
+    expect(await uploadsLeft(client)).toBe(0);
+  });
+
+  it('a copied part whose CRC-64 OSS states nowhere fails the job, naming the fix: never assumed, upload aborted, nothing written', async () => {
+    // Prepare: ListParts answers without HashCrc64ecma (and the UploadPartCopy answer carries none)
+    const data = randomBytes(300_000);
+    await client.put('pc-src/nocrc.bin', data);
+    cloud.oss.setFaults({ operations: { ListParts: { omitCrc64: true } } });
+    // Act
+    const body = await invocationFailure(cloud.submitJob({ source: `oss://${cloud.bucket}/pc-src/nocrc.bin`, destination: `oss://${cloud.bucket}/pc-dst/nocrc.bin`, partSize: 100 * KiB }));
+    cloud.oss.setFaults({});
+    // Assess
+    expect(body.code).toBe('Integrity');
+    expect(body.errorMessage).toMatch(/OSS stated no CRC-64 for the server-copied part .*Fix: pass the source's endpoint \(--source-endpoint https:\/\/oss-<region>-internal\.aliyuncs\.com\)/);
+    expect(body.details).toMatchObject({ aborted: true });
+    await expect(client.head('pc-dst/nocrc.bin')).rejects.toMatchObject({ status: 404 });
     expect(await uploadsLeft(client)).toBe(0);
   });
 
