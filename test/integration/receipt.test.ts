@@ -98,6 +98,21 @@ describe('receipts written by copy, checked by verify', () => {
     expect(read.outcome.checks.find((c) => c.what === 'receipt parts recombined CRC-64 vs receipt object CRC-64')).toMatchObject({ ok: true });
   });
 
+  it('a same-region OSS → OSS copy prints its server-side path, and its receipt records it and verifies (exit 0)', async () => {
+    // Act
+    const copy = await runOssferry(['copy', 'oss://mybucket/plain.bin', 'oss://mybucket/plain-copy.bin', '--part-size', '100KiB', '--data-dir', dataDir]);
+    const read = await verify('oss://mybucket/plain-copy.bin');
+    // Assess
+    expect(copy.code).toBe(0);
+    expect(copy.stdout).toMatch(/path +server-side copy \(UploadPartCopy in the region\): 0 bytes through workers/);
+    expect(read.code).toBe(0);
+    expect(read.outcome.receipt).toBe('checked');
+    const jobId = /job id +(j[0-9a-f]{32})/.exec(copy.stdout)![1]!;
+    const receipt = await withOss(async (client) => JSON.parse(((await client('ossferry-status').get(`jobs/${jobId}.receipt.json`)).content as Buffer).toString('utf8')) as Record<string, unknown>);
+    expect(receipt).toMatchObject({ mode: 'copy', path: 'server-copy', object: { url: 'oss://mybucket/plain-copy.bin', crc64: crc64(plain).toString() } });
+    expect((receipt.parts as unknown[]).length).toBe(7);
+  });
+
   it('a corrupt receipt, another object\'s receipt, and one whose part CRC was altered are reported, never trusted (exit 1)', async () => {
     // Prepare: three forged receipts at the archive job's receipt location, one at a time
     const key = receiptKey(archiveReport);
