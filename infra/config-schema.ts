@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { parseArchiveRules, DEFAULT_GZIP_LEVEL } from '../shared/archive-rules.ts';
 import type { ArchiveRule, GzipLevel } from '../shared/archive-rules.ts';
 import { InvalidInputError } from '../shared/errors.ts';
-import { parseObjectDefaults, type ObjectDefaults } from '../shared/job-defaults.ts';
+import { parseObjectDefaults, type ObjectDefaults } from '../shared/object-options.ts';
 import { FC, OSS, UNITS } from '../shared/limits.ts';
 import { endpointSyntax } from '../shared/oss-endpoint.ts';
 import { PLAN_DEFAULTS } from '../shared/plan.ts';

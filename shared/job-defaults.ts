@@ -4,34 +4,20 @@
  * storage class, server-side encryption, tags and ACL, for jobs that do not choose their own. Explicit job options
  * always win. Pure; the coordinator applies them in one call per path.
  */
-import { objectOptionsProblem, objectOptionsSchema, type ObjectOptions } from './attributes.ts';
+import { parseObjectDefaults, type ObjectDefaults } from './object-options.ts';
 import type { ArchiveRule, GzipLevel } from './archive-rules.ts';
 import { InvalidInputError } from './errors.ts';
 import { FUNCTION_ENV } from './function-env.ts';
 import { JOB_DEFAULTS, type Job } from './job.ts';
 import { OSS } from './limits.ts';
 
-/** The object options a deployment may default (not `preserve`: keeping the source's attributes is per job). */
-export const objectDefaultsSchema = objectOptionsSchema.omit({ preserve: true });
-export type ObjectDefaults = Omit<ObjectOptions, 'preserve'>;
+export type { ObjectDefaults };
 
 export interface JobDefaults {
   partSize?: number;
   streamsPerWorker?: number;
   gzipLevel?: GzipLevel;
   object?: ObjectDefaults;
-}
-
-/** Checks object defaults as the job schema does; a problem names `field` (the stack key or the variable). */
-export function parseObjectDefaults(value: unknown, field: string, fix: string): ObjectDefaults {
-  const r = objectDefaultsSchema.safeParse(value);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new InvalidInputError(`${field}${i?.path.length ? `.${i.path.join('.')}` : ''}`, i?.message ?? 'is invalid', fix);
-  }
-  const problem = objectOptionsProblem({ preserve: true, ...r.data });
-  if (problem) throw new InvalidInputError(`${field}.${problem.field.replace(/^object\./, '')}`, problem.problem, fix);
-  return r.data;
 }
 
 /**
