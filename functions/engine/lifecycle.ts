@@ -54,9 +54,11 @@ export async function runJob(job: Job, deps: EngineDeps, options: JobOptions = {
   const source = deps.openSource(job);
   let identity: SourceIdentity;
   let attributes: ObjectAttributes | undefined;
+  let serverCopyable = false;
   try {
     identity = await source.stat(deps.signal);
     attributes = source.attributes?.();
+    serverCopyable = source.serverCopyable?.() ?? false;
   } catch (err) {
     const gone = await mode.sourceGone?.(job, deps, options, err, started);
     if (gone) return gone;
@@ -79,7 +81,7 @@ export async function runJob(job: Job, deps: EngineDeps, options: JobOptions = {
   const log = deps.logger.child({ jobId, ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}) });
   // An http(s) source without a strong validator got here only because the job said reread or trust; trust is labelled.
   const unpinned = job.source.kind === 'http' && job.unpinned === 'trust' && !isPinned(identity);
-  const ctx: ModeContext = { job, jobId, identity, ...(attributes ? { attributes } : {}), unpinned, options, deps, log, source: source.displayUrl, destination: ossUrl(job.destination), started };
+  const ctx: ModeContext = { job, jobId, identity, ...(attributes ? { attributes } : {}), unpinned, serverCopyable, options, deps, log, source: source.displayUrl, destination: ossUrl(job.destination), started };
 
   // 3. Ownership: one live owner per job; a later invocation takes over only once the lease expired.
   let lease: JobLease | undefined;

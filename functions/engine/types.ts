@@ -86,6 +86,8 @@ export interface ModeContext {
   attributes?: ObjectAttributes;
   /** The job trusted a source without a strong validator (unpinned: trust): labelled on the object and in the report. */
   unpinned: boolean;
+  /** OSS can copy the source object server-side (an OSS source that is not Appendable): see modes/server-copy.ts. */
+  serverCopyable?: boolean;
   /** Source and destination as reports show them. */
   source: string;
   destination: string;

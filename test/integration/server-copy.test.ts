@@ -104,6 +104,20 @@ describe('same-region OSS → OSS by UploadPartCopy', () => {
     expect(await uploadsLeft(client)).toBe(0);
   });
 
+  it('an Appendable source (which UploadPartCopy refuses) in the same region is streamed', async () => {
+    // Prepare
+    const data = randomBytes(250_000);
+    const first = await client.append('pc-src/appended.bin', data.subarray(0, 100_000));
+    await client.append('pc-src/appended.bin', data.subarray(100_000), { position: String(first.nextAppendPosition) } as never);
+    // Act
+    const report = await cloud.submitJob({ source: `oss://${cloud.bucket}/pc-src/appended.bin`, destination: `oss://${cloud.bucket}/pc-dst/appended.bin`, partSize: 100 * KiB });
+    // Assess
+    expect(report.path).toBe('stream');
+    expect(report.workerBytes).toBe(data.length);
+    expect(report.crc64).toBe(crc64(data));
+    expect(((await client.get('pc-dst/appended.bin')).content as Buffer).equals(data)).toBe(true);
+  });
+
   it('an archive of a same-region OSS source is streamed (compression needs the bytes)', async () => {
     // Prepare
     const data = Buffer.from('line of a log\n'.repeat(20_000));

@@ -19,18 +19,19 @@ const identity = fc.record(
 );
 
 describe('chooseCopyPath', () => {
-  it('property: server copy exactly for a copy of a same-region oss:// source (no endpoint, no other region) with size, ETag and CRC-64', () => {
+  it('property: server copy exactly for a copy of a same-region, server-copyable oss:// source (no endpoint, no other region) with size, ETag and CRC-64', () => {
     fc.assert(
-      fc.property(spec, identity, (s, id) => {
+      fc.property(spec, identity, fc.boolean(), (s, id, copyable) => {
         // Prepare
         const ossOnly = s.source.startsWith('oss://') ? s : { source: s.source, mode: s.mode };
         const job = parseJob({ ...ossOnly, destination: 'oss://dst/b.bin' });
         // Act
-        const choice = chooseCopyPath(job, id, region);
+        const choice = chooseCopyPath(job, id, region, copyable);
         // Assess
         const expected =
           job.mode === 'copy' &&
           job.source.kind === 'oss' &&
+          copyable &&
           job.source.endpoint === undefined &&
           (job.source.region === undefined || job.source.region === region) &&
           id.size > 0 &&
@@ -47,7 +48,7 @@ describe('chooseCopyPath', () => {
     // Prepare
     const job = parseJob({ source: 'oss://src/a.bin', sourceRegion: 'cn-hangzhou', destination: 'oss://dst/b.bin' });
     // Act
-    const choice = chooseCopyPath(job, { size: 10, etag: '"A"', crc64: 1n }, undefined);
+    const choice = chooseCopyPath(job, { size: 10, etag: '"A"', crc64: 1n }, undefined, true);
     // Assess
     expect(choice).toMatchObject({ path: 'stream', reason: expect.stringMatching(/sourceRegion cn-hangzhou/) });
   });

@@ -33,7 +33,7 @@ export const copyMode: JobMode = {
 
 function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan {
   const { job, jobId, identity, deps, log } = ctx;
-  const path = chooseCopyPath(job, identity, deps.ossHints?.region);
+  const path = chooseCopyPath(job, identity, deps.ossHints?.region, ctx.serverCopyable ?? false);
   const planOptions = { partSize: job.partSize, maxWorkers: job.workers, streamsPerWorker: job.streamsPerWorker };
   // Server copy sizes parts for its own SERVER_COPY_STREAMS calls in flight; streaming for the job's workers × streams.
   const freshPartSize = path.path === 'server-copy' ? choosePartSize(identity.size, { partSize: job.partSize, maxWorkers: SERVER_COPY_STREAMS, streamsPerWorker: 1 }) : planJob(identity.size, planOptions).partSize;

@@ -31,13 +31,14 @@ export type PathChoice = { path: 'server-copy'; etag: string } | { path: 'stream
 
 /**
  * Decides the path of a copy job (pure): server copy only for an oss:// source the destination's client can read
- * in place (no sourceEndpoint, no other sourceRegion) that is pinned by an ETag and publishes a CRC-64 to prove the
- * result against; everything else streams.
+ * in place (no sourceEndpoint, no other sourceRegion), that OSS can copy (`serverCopyable`: not Appendable), pinned
+ * by an ETag and publishing a CRC-64 to prove the result against; everything else streams.
  */
-export function chooseCopyPath(job: Job, identity: SourceIdentity, functionRegion: string | undefined): PathChoice {
+export function chooseCopyPath(job: Job, identity: SourceIdentity, functionRegion: string | undefined, serverCopyable: boolean): PathChoice {
   const s = job.source;
   if (job.mode !== 'copy') return { path: 'stream', reason: 'archive mode compresses the bytes' };
   if (s.kind !== 'oss') return { path: 'stream', reason: `a ${s.kind} source` };
+  if (!serverCopyable) return { path: 'stream', reason: 'OSS cannot copy this object server-side (an Appendable object)' };
   if (s.endpoint !== undefined) return { path: 'stream', reason: 'the job names a sourceEndpoint (another region or OSS service)' };
   if (s.region !== undefined && s.region !== functionRegion) return { path: 'stream', reason: `sourceRegion ${s.region} is not the destination's region ${functionRegion ?? '(unknown)'}` };
   if (identity.size === 0) return { path: 'stream', reason: 'an empty source has no byte range to copy' };
