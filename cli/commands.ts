@@ -25,7 +25,7 @@ import { LOCAL_DEFAULTS, startLocalCloud, type JobReport, type LocalCloud, type 
 import { runningCloudState } from '../local/cloud-state.ts';
 import { sshdAvailable, startSshd, SSHD_PATH, type Sshd } from '../local/sshd.ts';
 import { formatBytes, jobSpecFromFlags, parseSize, parseWhole, type TransferFlags } from './args.ts';
-import { envCredentials, ossAccess } from './oss-access.ts';
+import { envCredentials, ossAccess, statusLocationOf } from './oss-access.ts';
 import { progressDisplay } from './progress.ts';
 import { verifyObject } from './verify.ts';
 
@@ -83,7 +83,9 @@ export function printReport(r: CopyReport, json = false): void {
     ['destination', r.destination],
     ['size', `${r.size} bytes (${formatBytes(r.size)})`],
     ['parts', `${r.parts} × ${formatBytes(r.partSize)}${r.resumedParts ? ` (${r.resumedParts} resumed: ${r.reused.byReceipt} proven by receipt, ${r.reused.byReread} by re-reading the source)` : ''}`],
-    ['workers', `${r.workers} parallel, ${r.tasks} invocations, ${r.rounds} round(s)`],
+    r.path === 'server-copy'
+      ? ['path', `server-side copy (UploadPartCopy in the region): ${r.workerBytes ?? 0} bytes through workers, ${r.rounds} round(s)`]
+      : ['workers', `${r.workers} parallel, ${r.tasks} invocations, ${r.rounds} round(s)`],
     ['time', `${r.seconds.toFixed(2)} s`],
     ['throughput', `${r.mbPerSecond.toFixed(1)} MB/s`],
     ['CRC-64', `${r.crc64} (combined parts == OSS${r.verified.sourceCrc64 !== undefined ? ' == source' : ''}${r.verified.expectedCrc64 !== undefined ? ' == expected' : ''})`],
@@ -425,7 +427,7 @@ export function printProgress(p: JobProgress, json = false): void {
 /** `ossferry status <jobId>`: from a deployment's status location, or a local OSS data directory. */
 export async function statusCommand(jobId: string, o: StatusOptions): Promise<number> {
   if (!/^j[0-9a-f]{32}$/.test(jobId)) throw new InvalidInputError('jobId', `${JSON.stringify(jobId)} is not an ossferry job id`, 'pass the id printed by ossferry copy (j + 32 hex digits)');
-  const location = o.statusLocation ?? (o.dataDir ? 'oss://ossferry-status/jobs' : process.env.OSSFERRY_STATUS_LOCATION ?? '');
+  const location = statusLocationOf(o) ?? '';
   if (!location) throw new InvalidInputError('--status-location', 'is not set', 'pass --status-location oss://bucket/prefix (or set OSSFERRY_STATUS_LOCATION), or --data-dir for the local cloud');
   const access = await ossAccess(o, 'ossferry copy');
   try {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import OSS from 'ali-oss';
 import { InvalidInputError } from '../shared/errors.ts';
+import { LOCAL_DEFAULTS } from '../local/cloud.ts';
 import { runningCloudState } from '../local/cloud-state.ts';
 import { localOssClientOptions } from '../local/oss/client-options.ts';
 import { startOssServer } from '../local/oss/index.ts';
@@ -72,4 +73,12 @@ export async function ossAccess(o: OssAccessFlags, dataDirHint: string): Promise
     local: false,
     async close() {},
   };
+}
+
+/**
+ * Where a command finds status objects (and receipts): --status-location, else the local cloud's with --data-dir,
+ * else OSSFERRY_STATUS_LOCATION; undefined when none is given.
+ */
+export function statusLocationOf(o: { statusLocation?: string; dataDir?: string }): string | undefined {
+  return o.statusLocation ?? (o.dataDir ? `oss://${LOCAL_DEFAULTS.statusBucket}/${LOCAL_DEFAULTS.statusPrefix}` : process.env.OSSFERRY_STATUS_LOCATION) ?? undefined;
 }

@@ -96,7 +96,8 @@ export function buildProgram(cmds: Commands): Command {
       .command('verify')
       .description('prove an object: against a local file (--against, nothing downloaded) or by reading it back (archives decoded), by size and CRC-64')
       .argument('<target>', 'oss://bucket/key')
-      .option('--against <file>', 'local file the object should hold (for an ossferry archive: the file before compression)'),
+      .option('--against <file>', 'local file the object should hold (for an ossferry archive: the file before compression)')
+      .option('--status-location <oss-url>', "oss://bucket/prefix of status objects, where the job's receipt is checked (env OSSFERRY_STATUS_LOCATION)"),
   ).action(async (target: string, o) => {
     process.exitCode = await verifyCommand(target, o);
   });

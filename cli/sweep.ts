@@ -11,9 +11,8 @@ import { silentLogger } from '../shared/log.ts';
 import { parseDurationSeconds } from '../shared/sweep.ts';
 import { ossStatusStore, parseStatusLocation } from '../functions/status/store.ts';
 import { sweepUploads, type SweepResult } from '../functions/sweep/sweep.ts';
-import { LOCAL_DEFAULTS } from '../local/cloud.ts';
 import { err, out } from './commands.ts';
-import { ossAccess, type OssAccessFlags } from './oss-access.ts';
+import { ossAccess, statusLocationOf, type OssAccessFlags } from './oss-access.ts';
 
 export interface SweepFlags extends OssAccessFlags {
   olderThan: string;
@@ -69,7 +68,7 @@ export async function sweepCommand(o: SweepFlags): Promise<number> {
   if (typeof olderThan === 'string') throw new InvalidInputError('--older-than', olderThan, 'pass a duration such as 24h, 90m, 3600s or 7d');
   const destinations = (o.destination ?? []).map(parseDestination);
   if (!o.dataDir && destinations.length === 0) throw new InvalidInputError('--destination', 'is not set', `${DESTINATION_FIX}: the buckets the deployment writes to`);
-  const location = o.statusLocation ?? (o.dataDir ? `oss://${LOCAL_DEFAULTS.statusBucket}/${LOCAL_DEFAULTS.statusPrefix}` : process.env.OSSFERRY_STATUS_LOCATION ?? '');
+  const location = statusLocationOf(o) ?? '';
   if (!location) throw new InvalidInputError('--status-location', 'is not set', 'pass --status-location oss://bucket/prefix (or set OSSFERRY_STATUS_LOCATION), or --data-dir for the local cloud');
   const loc = parseStatusLocation(location, '--status-location');
   const access = await ossAccess(o, 'ossferry copy or ossferry local cloud');

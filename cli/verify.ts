@@ -3,7 +3,10 @@
  * copy path. With --against, a local file's size and CRC-64 are compared with the object's (for an archive:
  * with the recorded uncompressed size and CRC-64) and nothing is downloaded. Without it, the object is read
  * back: its bytes against OSS's own x-oss-hash-crc64ecma, and an archive's decoded content (every gzip member,
- * Node zlib) against the recorded uncompressed size and CRC-64. Exit 0 verified, 1 a check failed, 2 bad input.
+ * Node zlib) against the recorded uncompressed size and CRC-64. When the job's receipt is found (next to its status
+ * object: --status-location, --data-dir or OSSFERRY_STATUS_LOCATION), it is checked too: it must be this object's,
+ * its parts must recombine to the object's CRC-64, and the content must match what it records (for an archive the
+ * decoded bytes against its uncompressed CRC-64). Exit 0 verified, 1 a check failed, 2 bad input.
  */
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -15,12 +18,16 @@ import { crc64FromWire } from '../shared/crc64/wire.ts';
 import { InvalidInputError } from '../shared/errors.ts';
 import { parseOssUrl } from '../shared/job.ts';
 import { toJsonValue } from '../shared/json.ts';
-import { checkLocalFile, checkStoredBytes, isArchive, isUnpinned, type Measured, type StoredObject, type VerifyCheck } from '../shared/verify.ts';
-import { ossAccess, type OssAccessFlags } from './oss-access.ts';
+import { checkAgainstReceipt, checkReceipt, receiptFor, type FoundReceipt } from '../shared/receipt.ts';
+import { checkLocalFile, checkStoredBytes, isArchive, isUnpinned, OBJECT_META, type Measured, type StoredObject, type VerifyCheck } from '../shared/verify.ts';
+import { readReceipt } from '../functions/status/receipt.ts';
+import { parseStatusLocation } from '../functions/status/store.ts';
+import { ossAccess, statusLocationOf, type OssAccessFlags } from './oss-access.ts';
 
 export interface VerifyOptions extends OssAccessFlags {
   against?: string;
   json?: boolean;
+  statusLocation?: string;
 }
 
 /** Reads a local file with large buffers, computing its size and CRC-64 (ISA-L). */
@@ -101,6 +108,8 @@ export interface VerifyOutcome {
   /** The object says it was copied unpinned: the checks prove the bytes, not that they are one source version. */
   unpinned: boolean;
   stored: StoredObject;
+  /** Where the job's receipt was looked for and what was found (checked, absent, unusable). */
+  receipt: string;
   checks: VerifyCheck[];
   verified: boolean;
 }
@@ -109,16 +118,32 @@ export interface VerifyOutcome {
  * Checks `key` against `against` (the content it should hold, measured elsewhere: a local file) and, with
  * `read`, reads it back (see the module comment). Throws for a missing object and for I/O failures.
  */
-export async function verifyObject(client: OSS, target: string, key: string, how: { against?: Measured; read?: boolean }): Promise<VerifyOutcome> {
+export async function verifyObject(
+  client: OSS,
+  target: string,
+  key: string,
+  how: { against?: Measured; read?: boolean; receipt?: (jobId: string) => Promise<FoundReceipt> },
+): Promise<VerifyOutcome> {
   const stored = await headStoredObject(client, key);
   if (!stored) throw new InvalidInputError('target', `${target} does not exist`, 'check the bucket and key (ossferry copy prints the destination)');
   const archive = isArchive(stored);
-  const checks: VerifyCheck[] = how.against ? checkLocalFile(stored, how.against) : [];
+  const jobId = stored.meta[OBJECT_META.JOB_ID];
+  const found: FoundReceipt = !how.receipt ? { kind: 'none', why: 'no status location given' } : !jobId ? { kind: 'none', why: 'the object names no ossferry job' } : await how.receipt(jobId);
+  // A receipt is used only once it is shown to be this object's (checkReceipt reports one that is not).
+  const receipt = receiptFor(found, target, stored);
+  const checks: VerifyCheck[] = [...checkReceipt(found, target, stored)];
+  if (how.against) {
+    checks.push(...checkLocalFile(stored, how.against));
+    if (receipt) checks.push(...checkAgainstReceipt(receipt, how.against, 'local file'));
+  }
   if (how.read) {
     const r = await readStoredBytes(client, key, archive);
     checks.push(...checkStoredBytes(stored, r.read, r.decodeError ?? r.decoded));
+    const content = archive ? r.decoded : r.read;
+    if (receipt && content && !r.decodeError) checks.push(...checkAgainstReceipt(receipt, content, archive ? 'decoded content' : 'bytes read'));
   }
-  return { target, archive, unpinned: isUnpinned(stored), stored, checks, verified: checks.length > 0 && checks.every((c) => c.ok) };
+  const receiptNote = found.kind === 'none' ? `none (${found.why})` : found.kind === 'unusable' ? `unusable: ${found.problem}` : receipt ? 'checked' : 'not this object\'s: not used';
+  return { target, archive, unpinned: isUnpinned(stored), stored, receipt: receiptNote, checks, verified: checks.length > 0 && checks.every((c) => c.ok) };
 }
 
 export async function verifyCommand(target: string, o: VerifyOptions): Promise<number> {
@@ -128,7 +153,10 @@ export async function verifyCommand(target: string, o: VerifyOptions): Promise<n
   try {
     // With --against nothing is downloaded; without it the object is read back.
     const how = o.against !== undefined ? { against: await measureFile(o.against) } : { read: true };
-    const outcome = await verifyObject(access.client(dest.bucket), target, dest.key, how);
+    const location = statusLocationOf(o);
+    const loc = location !== undefined ? parseStatusLocation(location, '--status-location') : undefined;
+    const receipt = loc ? (jobId: string) => readReceipt(access.client(loc.bucket), loc, jobId) : undefined;
+    const outcome = await verifyObject(access.client(dest.bucket), target, dest.key, { ...how, ...(receipt ? { receipt } : {}) });
     printVerify(outcome, o.json);
     return outcome.verified ? 0 : 1;
   } finally {
@@ -145,6 +173,7 @@ export function printVerify(v: VerifyOutcome, json = false): void {
   const w = Math.max(...v.checks.map((c) => c.what.length));
   process.stdout.write(`\n  ${v.target}${v.archive ? ' (ossferry archive: gzip members)' : ''}\n`);
   for (const c of v.checks) process.stdout.write(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.what.padEnd(w)}  ${c.ok ? c.actual : `expected ${c.expected}, got ${c.actual}`}\n`);
+  process.stdout.write(`\n  receipt  ${v.receipt}\n`);
   if (v.unpinned) process.stdout.write(`\n  note  the source had no strong validator and was copied unpinned (unpinned: trust): a change during the copy would not have been seen\n`);
   process.stdout.write(`\n  ${v.verified ? 'verified' : 'VERIFICATION FAILED'}\n\n`);
 }

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { parseArchiveRules, DEFAULT_GZIP_LEVEL } from '../shared/archive-rules.ts';
 import type { ArchiveRule, GzipLevel } from '../shared/archive-rules.ts';
 import { InvalidInputError } from '../shared/errors.ts';
+import { parseObjectDefaults, type ObjectDefaults } from '../shared/object-options.ts';
 import { FC, OSS, UNITS } from '../shared/limits.ts';
 import { endpointSyntax } from '../shared/oss-endpoint.ts';
 import { PLAN_DEFAULTS } from '../shared/plan.ts';
@@ -131,6 +132,8 @@ export interface OssferryStackConfig {
   readonly coordinator: CoordinatorConfig;
   readonly worker: WorkerConfig;
   readonly transfer: TransferConfig;
+  /** Destination object defaults for every job (storage class, encryption, tags, ACL); a job's own options win. */
+  readonly object: ObjectDefaults;
   readonly logging: LoggingConfig;
   readonly alarms: AlarmsConfig;
   /** The account's on-demand instance quota in this region (FC default 100); worker.maxInstances must fit. */
@@ -390,6 +393,8 @@ const topSchema = z.strictObject({
   coordinator: json(coordinatorSchema).prefault({}),
   worker: json(workerSchema).prefault({}),
   transfer: json(transferSchema).prefault({}),
+  // Checked by the job-side schema (shared/job-defaults.ts) below, so stack and job accept the same values.
+  object: json(z.unknown()).default({}),
   logging: json(loggingSchema).prefault({}),
   alarms: json(
     z.strictObject({
@@ -429,6 +434,7 @@ const FIXES: Record<string, string> = {
   coordinator: 'pulumi config set --path coordinator.<field> <value>',
   worker: 'pulumi config set --path worker.<field> <value>',
   transfer: 'pulumi config set --path transfer.<field> <value>',
+  object: 'pulumi config set --path object.storageClass IA (fields: storageClass, serverSideEncryption, kmsKeyId, tags, acl)',
   logging: 'pulumi config set --path logging.<field> <value>',
   alarms: "pulumi config set --path 'alarms.contactGroups[0]' <CloudMonitor contact group>",
   instanceQuota: 'pulumi config set instanceQuota <your regional on-demand instance quota, default 100>',
@@ -640,6 +646,13 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
     );
   }
 
+  const objectDefaults = parseObjectDefaults(v.object, key('object'), FIXES.object!);
+  if (objectDefaults.serverSideEncryption === 'KMS') {
+    warnings.push(
+      `object.serverSideEncryption is KMS: every object is written with a KMS data key, and this stack does not grant the function role kms:GenerateDataKey / kms:Decrypt. Fix: grant them on ${objectDefaults.kmsKeyId ? `key ${objectDefaults.kmsKeyId}` : "OSS's default KMS key"} to the stack's FC service role (<namePrefix>-fc-service), or use AES256`,
+    );
+  }
+
   const transfer: TransferConfig = {
     partSizeBytes: v.transfer.partSizeMb * UNITS.MB,
     streamsPerWorker: v.transfer.streamsPerWorker,
@@ -747,6 +760,7 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
     coordinator: v.coordinator as CoordinatorConfig,
     worker: v.worker as WorkerConfig,
     transfer,
+    object: objectDefaults,
     logging: { ...v.logging, project: logProject },
     alarms: { contactGroups: v.alarms.contactGroups },
     instanceQuota: v.instanceQuota,

@@ -42,6 +42,7 @@ export function functionEnvironment(c: OssferryStackConfig, role: FunctionRole):
       allowedOssEndpoints: c.allowedOssEndpoints,
       logLevel: c.logLevel,
       transfer: c.transfer,
+      objectDefaults: c.object,
       archiveRules: c.archiveRules,
       sftpHostKeys: c.sftpHostKeys,
     },

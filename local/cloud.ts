@@ -89,6 +89,8 @@ export interface LocalCloudOptions {
    * OSSFERRY_STREAMS_PER_WORKER, OSSFERRY_GZIP_LEVEL on the coordinator); explicit job options win.
    */
   transfer?: FunctionEnvSpec['transfer'];
+  /** The deployment's destination object defaults, as stack config `object.*` sets them (OSSFERRY_OBJECT_DEFAULTS). */
+  objectDefaults?: FunctionEnvSpec['objectDefaults'];
   /** Extra environment for the coordinator only (e.g. OSSFERRY_ARCHIVE_RULES for trigger events). */
   coordinatorEnv?: Record<string, string>;
   /**
@@ -228,6 +230,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       allowedSourceHosts: ['127.0.0.1'],
       ...(process.env[FUNCTION_ENV.LOG_LEVEL] ? { logLevel: process.env[FUNCTION_ENV.LOG_LEVEL]! } : {}),
       ...(options.transfer ? { transfer: options.transfer } : {}),
+      ...(options.objectDefaults ? { objectDefaults: options.objectDefaults } : {}),
       ...(options.sftp ? { sftpPrivateKey: options.sftp.privateKey } : {}),
       ...(options.sftp?.hostKeys ? { sftpHostKeys: options.sftp.hostKeys } : {}),
       endpoints: { fc: fcEndpoint, oss: oss.endpoint },

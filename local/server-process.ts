@@ -80,6 +80,9 @@ export async function startOssServerProcess(options: OssServerOptions, po: Serve
     setFaults(f: FaultConfig) {
       child.stdin?.write(JSON.stringify({ op: 'setFaults', faults: f }) + '\n');
     },
+    onceBefore: () => {
+      throw new ServerProcessError('onceBefore is not available when the local OSS runs in a separate process');
+    },
     close: () => stopChild(child),
   };
 }

@@ -5,7 +5,6 @@
  * for InitiateMultipartUpload (OSS takes an object's headers and metadata only there, never at Complete).
  */
 import { lookup as mimeLookup } from 'mime-types';
-import { z } from 'zod';
 
 /** The standard headers a copy keeps, lower-case. */
 export const CARRIED_HEADERS = ['content-type', 'content-encoding', 'cache-control', 'content-disposition', 'expires'] as const;
@@ -47,35 +46,9 @@ export function contentTypeFor(key: string): string | undefined {
   return t === false ? undefined : t;
 }
 
-export const STORAGE_CLASSES = ['Standard', 'IA', 'Archive', 'ColdArchive', 'DeepColdArchive'] as const;
-export const SSE_ALGORITHMS = ['AES256', 'KMS', 'SM4'] as const;
-export const OBJECT_ACLS = ['default', 'private', 'public-read', 'public-read-write'] as const;
-
-/** What the job sets on the destination object (job spec field `object`). */
-export const objectOptionsSchema = z.strictObject({
-  /** Keep the source's attributes (default true; --no-preserve drops them). */
-  preserve: z.boolean().default(true),
-  storageClass: z.enum(STORAGE_CLASSES).optional(),
-  serverSideEncryption: z.enum(SSE_ALGORITHMS).optional(),
-  /** KMS key id, only with serverSideEncryption KMS. */
-  kmsKeyId: z.string().min(1).max(256).optional(),
-  /** Object tags (OSS: at most 10, keys ≤ 128 and values ≤ 256 characters). */
-  tags: z
-    .record(z.string().min(1).max(128), z.string().max(256))
-    .refine((t) => Object.keys(t).length <= 10, { message: 'has more than 10 tags (OSS allows 10 per object)' })
-    .optional(),
-  acl: z.enum(OBJECT_ACLS).optional(),
-});
-export type ObjectOptions = z.output<typeof objectOptionsSchema>;
-export type ObjectOptionsInput = z.input<typeof objectOptionsSchema>;
-
-/** A problem with object options that the schema cannot see alone; undefined when they are consistent. */
-export function objectOptionsProblem(o: ObjectOptions): { field: string; problem: string; fix: string } | undefined {
-  if (o.kmsKeyId !== undefined && o.serverSideEncryption !== 'KMS') {
-    return { field: 'object.kmsKeyId', problem: 'only applies with serverSideEncryption KMS', fix: 'add --sse KMS, or remove --sse-kms-key-id' };
-  }
-  return undefined;
-}
+// The job's object options live in ./object-options.ts (zod only, so the Pulumi program can check stack defaults with them).
+export { OBJECT_ACLS, objectOptionsProblem, objectOptionsSchema, SSE_ALGORITHMS, STORAGE_CLASSES, type ObjectOptions, type ObjectOptionsInput } from './object-options.ts';
+import type { ObjectOptions } from './object-options.ts';
 
 /** Whether the job writes an archive (gzip) or a copy: decides the destination's Content-Type. */
 export type WriteMode = 'copy' | 'archive';

@@ -25,6 +25,8 @@ export interface FunctionEnvSpec {
   logLevel?: string;
   /** The coordinator's job defaults (shared/job-defaults.ts); explicit job options win. Unset: the job's own defaults. */
   transfer?: { partSizeBytes?: number; streamsPerWorker?: number; gzipLevel?: number };
+  /** Destination object defaults (shared/job-defaults.ts ObjectDefaults); a job's own `object` fields win. */
+  objectDefaults?: Readonly<Record<string, unknown>>;
   archiveRules?: readonly unknown[];
   sftpHostKeys?: Readonly<Record<string, string>>;
   /** Plain SFTP key (local cloud only: the stack injects it as a secret Output). */
@@ -57,6 +59,7 @@ export function buildFunctionEnv(s: FunctionEnvSpec, role: FunctionRole): Record
   if (s.transfer?.partSizeBytes !== undefined) env[FUNCTION_ENV.PART_SIZE_BYTES] = String(s.transfer.partSizeBytes);
   if (s.transfer?.streamsPerWorker !== undefined) env[FUNCTION_ENV.STREAMS_PER_WORKER] = String(s.transfer.streamsPerWorker);
   if (s.transfer?.gzipLevel !== undefined) env[FUNCTION_ENV.GZIP_LEVEL] = String(s.transfer.gzipLevel);
+  if (s.objectDefaults && Object.keys(s.objectDefaults).length > 0) env[FUNCTION_ENV.OBJECT_DEFAULTS] = JSON.stringify(s.objectDefaults);
   if (s.archiveRules && s.archiveRules.length > 0) env[FUNCTION_ENV.ARCHIVE_RULES] = JSON.stringify(s.archiveRules);
   return env;
 }

@@ -24,6 +24,8 @@ export const FUNCTION_ENV = Object.freeze({
   STREAMS_PER_WORKER: 'OSSFERRY_STREAMS_PER_WORKER',
   MAX_WORKERS: 'OSSFERRY_MAX_WORKERS',
   GZIP_LEVEL: 'OSSFERRY_GZIP_LEVEL',
+  /** JSON object of destination object defaults (storage class, encryption, tags, ACL) from stack config `object`. */
+  OBJECT_DEFAULTS: 'OSSFERRY_OBJECT_DEFAULTS',
   /** Worker function timeout in seconds: workers stop taking parts before it (issue 4 item 4). */
   WORKER_TIMEOUT_SECONDS: 'OSSFERRY_WORKER_TIMEOUT_SECONDS',
   /** JSON array of archive rules (shared/archive-rules.ts). */

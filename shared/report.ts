@@ -53,6 +53,8 @@ interface ReportBase {
   unpinned?: boolean;
   /** The source had no strong validator and every uploaded range was read again and matched (unpinned: reread). */
   reread?: boolean;
+  /** Where the job's verification receipt was written (oss://…/<jobId>.receipt.json, next to its status object). */
+  receipt?: string;
 }
 
 export interface CopyReport extends ReportBase {
@@ -65,6 +67,10 @@ export interface CopyReport extends ReportBase {
   verified: { combinedCrc64: bigint; ossCrc64: bigint; sourceCrc64?: bigint; expectedCrc64?: bigint };
   /** The destination already held this job's verified object (a repeated invocation). */
   alreadyDone?: boolean;
+  /** How the bytes went: OSS copied them server-side (UploadPartCopy, same region), or workers streamed them. */
+  path?: 'server-copy' | 'stream';
+  /** Bytes workers uploaded in this run (0 for a server copy). */
+  workerBytes?: number;
 }
 
 export interface ArchiveReport extends ReportBase {
@@ -116,6 +122,7 @@ const base = {
   reused: reusedSchema,
   unpinned: z.boolean().optional(),
   reread: z.boolean().optional(),
+  receipt: z.string().optional(),
 };
 
 export const copyReportSchema = z.strictObject({
@@ -126,6 +133,8 @@ export const copyReportSchema = z.strictObject({
   resumedParts: z.number(),
   verified: z.strictObject({ combinedCrc64: crc64Wire, ossCrc64: crc64Wire, sourceCrc64: crc64Wire.optional(), expectedCrc64: crc64Wire.optional() }),
   alreadyDone: z.boolean().optional(),
+  path: z.enum(['server-copy', 'stream']).optional(),
+  workerBytes: z.number().optional(),
 });
 
 export const archiveReportSchema = z.strictObject({

@@ -13,6 +13,7 @@ import type { ObjectAttributes } from '../../shared/attributes.ts';
 import { warnIfSlowCrc } from '../../shared/crc64/index.ts';
 import { IntegrityError, InvalidInputError, OssferryError, errorToJson } from '../../shared/errors.ts';
 import { jobIdOf, ossUrl, type Job } from '../../shared/job.ts';
+import type { Logger } from '../../shared/log.ts';
 import { isPinned } from '../../shared/pinning.ts';
 import { NO_REUSE, jobReportToJson, type JobReport, type ReusedWork } from '../../shared/report.ts';
 import { taskDeadlineMs } from '../../shared/task.ts';
@@ -21,6 +22,7 @@ import { OssPartSink } from '../oss/part-sink.ts';
 import { DestinationExistsError } from '../oss/types.ts';
 import type { SourceIdentity } from '../sources/types.ts';
 import { acquireLease, type JobLease } from '../status/lease.ts';
+import { receiptOf, writeReceipt } from '../status/receipt.ts';
 import { StatusWriter, type JobStatus } from '../status/store.ts';
 import { abortUpload, failJob, isNoSuchUpload } from './abort.ts';
 import { abortStrayUploads, completeOnce, headDestination, missingBucket } from './destination.ts';
@@ -52,9 +54,11 @@ export async function runJob(job: Job, deps: EngineDeps, options: JobOptions = {
   const source = deps.openSource(job);
   let identity: SourceIdentity;
   let attributes: ObjectAttributes | undefined;
+  let serverCopyable = false;
   try {
     identity = await source.stat(deps.signal);
     attributes = source.attributes?.();
+    serverCopyable = source.serverCopyable?.() ?? false;
   } catch (err) {
     const gone = await mode.sourceGone?.(job, deps, options, err, started);
     if (gone) return gone;
@@ -77,7 +81,7 @@ export async function runJob(job: Job, deps: EngineDeps, options: JobOptions = {
   const log = deps.logger.child({ jobId, ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}) });
   // An http(s) source without a strong validator got here only because the job said reread or trust; trust is labelled.
   const unpinned = job.source.kind === 'http' && job.unpinned === 'trust' && !isPinned(identity);
-  const ctx: ModeContext = { job, jobId, identity, ...(attributes ? { attributes } : {}), unpinned, options, deps, log, source: source.displayUrl, destination: ossUrl(job.destination), started };
+  const ctx: ModeContext = { job, jobId, identity, ...(attributes ? { attributes } : {}), unpinned, serverCopyable, options, deps, log, source: source.displayUrl, destination: ossUrl(job.destination), started };
 
   // 3. Ownership: one live owner per job; a later invocation takes over only once the lease expired.
   let lease: JobLease | undefined;
@@ -117,7 +121,13 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     if (done) {
       log.info('job already complete at the destination', { destination: ctx.destination });
       lease?.assertOwner();
-      if (prior && prior.state !== 'succeeded') await deps.status?.write({ ...prior, state: 'succeeded', report: jobReportToJson(done), updatedAt: new Date().toISOString() });
+      if (prior && prior.state !== 'succeeded') {
+        // The earlier run stopped between Complete and its last status write: its receipt goes first, as it would have.
+        const receipt = await recordReceipt(deps, prior, done, log);
+        const report = receipt ? { ...done, receipt } : done;
+        await deps.status?.write({ ...prior, state: 'succeeded', report: jobReportToJson(report), updatedAt: new Date().toISOString() });
+        return report;
+      }
       return done;
     }
   }
@@ -226,15 +236,19 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
       let inFlight = 0;
       await Promise.all(
         tasks.map(async (t) => {
-          tasksDispatched++;
-          peakWorkers = Math.max(peakWorkers, ++inFlight);
+          // Work the coordinator runs itself (server-side copy) invokes no worker.
+          const byWorker = t.run === undefined;
+          if (byWorker) {
+            tasksDispatched++;
+            peakWorkers = Math.max(peakWorkers, ++inFlight);
+          }
           let outcome: DispatchOutcome;
           try {
-            outcome = await deps.dispatch(t.wire, roundCtl.signal);
+            outcome = t.run ? await t.run(roundCtl.signal) : await deps.dispatch(t.wire!, roundCtl.signal);
           } catch (err) {
             outcome = roundCtl.signal.aborted ? { kind: 'fatal', error: roundCtl.signal.reason ?? err } : { kind: 'retry', error: err };
           } finally {
-            inFlight--;
+            if (byWorker) inFlight--;
           }
           if (outcome.kind === 'retry') return log.warn('worker task failed; it goes to the next round', { round, ...t.label, error: errorToJson(outcome.error) });
           let problem: string | undefined;
@@ -310,7 +324,10 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
   } catch (err) {
     return failVerified(err);
   }
-  const report = await plan.report({ uploadId, etag: final.etag, ossCrc64: completed.crc64, combinedCrc64: checked.combined, tasks: tasksDispatched, peakWorkers, rounds: status.rounds, attempts, reused });
+  let report = await plan.report({ uploadId, etag: final.etag, ossCrc64: completed.crc64, combinedCrc64: checked.combined, tasks: tasksDispatched, peakWorkers, rounds: status.rounds, attempts, reused });
+  Object.assign(status, plan.journal());
+  const receipt = await recordReceipt(deps, status, report, log);
+  if (receipt) report = { ...report, receipt };
   crash('beforeSucceeded');
   status.state = 'succeeded';
   status.report = jobReportToJson(report);
@@ -318,4 +335,19 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
   await writer.flush();
   log.info('job succeeded', { destination: ctx.destination, size: identity.size, seconds: report.seconds, mbPerSecond: report.mbPerSecond, crc64: checked.combined, reused });
   return report;
+}
+
+/**
+ * Writes the job's receipt next to its status object (functions/status/receipt.ts); returns its location. A failed
+ * write does not fail a verified job: it is logged, and `verify` then finds no receipt to check.
+ */
+async function recordReceipt(deps: EngineDeps, status: JobStatus, report: JobReport, log: Logger): Promise<string | undefined> {
+  const store = deps.status;
+  if (!store?.client) return undefined;
+  try {
+    return await writeReceipt(store.client, store.location, receiptOf(status, report, new Date()));
+  } catch (err) {
+    log.error('writing the receipt failed; the object is verified, but verify will find no receipt for it', { error: errorToJson(err) });
+    return undefined;
+  }
 }

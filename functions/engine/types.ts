@@ -86,15 +86,19 @@ export interface ModeContext {
   attributes?: ObjectAttributes;
   /** The job trusted a source without a strong validator (unpinned: trust): labelled on the object and in the report. */
   unpinned: boolean;
+  /** OSS can copy the source object server-side (an OSS source that is not Appendable): see modes/server-copy.ts. */
+  serverCopyable?: boolean;
   /** Source and destination as reports show them. */
   source: string;
   destination: string;
   started: number;
 }
 
-/** One task of a dispatch round. */
+/** One task of a dispatch round: a worker task to dispatch, or work the coordinator runs itself (server-side copy). */
 export interface RoundTask {
-  wire: WorkerTaskWire;
+  wire?: WorkerTaskWire;
+  /** Runs in place of a worker dispatch (no worker is invoked); answers as a dispatch would. */
+  run?(signal: AbortSignal): Promise<DispatchOutcome>;
   /** Fields naming the task in logs. */
   label: Record<string, unknown>;
   /** Takes the worker's answer: a problem description when it does not match the task (then it runs again). */

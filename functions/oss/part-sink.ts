@@ -104,6 +104,14 @@ export function partTimeoutMs(size: number): number {
   return 120_000 + Math.ceil(size / (1024 * 1024)) * 1000;
 }
 
+/** The object an UploadPartCopy reads: same region as the destination, pinned by its ETag (and version, when known). */
+export interface CopySource {
+  bucket: string;
+  key: string;
+  etag: string;
+  versionId?: string;
+}
+
 export interface OssPartSinkOptions {
   client: OSS;
   bucket: string;
@@ -225,37 +233,101 @@ export class OssPartSink implements PartSink {
     return { etag: res.etag, crc64: crcStream.crc, size };
   }
 
+  /** One ListParts page: parts after `marker`, at most `max`; and the marker of the next page when truncated. */
+  async #listPage(uploadId: string, max: number, marker: string | undefined): Promise<{ parts: ListedPart[]; next?: string }> {
+    const query: Record<string, string | number> = { 'max-parts': max };
+    if (marker) query['part-number-marker'] = marker;
+    const r = await this.#client.listParts(this.key, uploadId, query as unknown as OSS.ListPartsQuery);
+    const raw = (Array.isArray(r.parts) ? r.parts : r.parts ? [r.parts] : []) as unknown as Array<{ PartNumber: string; ETag: string; Size: string; HashCrc64ecma?: string }>;
+    const parts = raw.map((p) => {
+      const listed: ListedPart = { partNumber: Number(p.PartNumber), etag: p.ETag, size: Number(p.Size) };
+      // Real OSS lists each part's CRC-64; a malformed one is treated as absent (the part is then proven otherwise).
+      if (typeof p.HashCrc64ecma === 'string') {
+        try {
+          listed.crc64 = crc64FromWire(p.HashCrc64ecma, 'HashCrc64ecma');
+        } catch {
+          // unusable: left out
+        }
+      }
+      return listed;
+    });
+    // ali-oss returns IsTruncated raw, as a string ("true"/"false").
+    const truncated = String(r.isTruncated) === 'true';
+    return truncated && r.nextPartNumberMarker ? { parts, next: String(r.nextPartNumberMarker) } : { parts };
+  }
+
   async listParts(): Promise<ListedPart[]> {
     const uploadId = this.#requireUpload();
     const out: ListedPart[] = [];
     let marker: string | undefined;
     try {
-      for (;;) {
-        const query: Record<string, string | number> = { 'max-parts': 1000 };
-        if (marker) query['part-number-marker'] = marker;
-        const r = await this.#client.listParts(this.key, uploadId, query as unknown as OSS.ListPartsQuery);
-        const parts = (Array.isArray(r.parts) ? r.parts : r.parts ? [r.parts] : []) as unknown as Array<{ PartNumber: string; ETag: string; Size: string; HashCrc64ecma?: string }>;
-        for (const p of parts) {
-          const listed: ListedPart = { partNumber: Number(p.PartNumber), etag: p.ETag, size: Number(p.Size) };
-          // Real OSS lists each part's CRC-64; a malformed one is treated as absent (the part is then proven otherwise).
-          if (typeof p.HashCrc64ecma === 'string') {
-            try {
-              listed.crc64 = crc64FromWire(p.HashCrc64ecma, 'HashCrc64ecma');
-            } catch {
-              // unusable: left out
-            }
-          }
-          out.push(listed);
-        }
-        // ali-oss returns IsTruncated raw, as a string ("true"/"false").
-        const truncated = String(r.isTruncated) === 'true';
-        if (!truncated || !r.nextPartNumberMarker) break;
-        marker = String(r.nextPartNumberMarker);
-      }
+      do {
+        const page = await this.#listPage(uploadId, 1000, marker);
+        out.push(...page.parts);
+        marker = page.next;
+      } while (marker);
     } catch (err) {
       throw this.#mapError(err, 'ListParts');
     }
     return out.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  /**
+   * Server-side copy of bytes [start, end) of `source` (same region) into part `partNumber` (UploadPartCopy):
+   * no bytes pass through this process. Pinned with x-oss-copy-source-if-match on the source's ETag (a changed
+   * source answers 412 PreconditionFailed). OSS documents no CRC-64 in the answer, so the part's CRC-64 comes
+   * from the answer when one is sent, else from ListParts (HashCrc64ecma) for exactly this part; a part whose
+   * CRC-64 OSS states nowhere, or whose listed ETag or size differ, is an IntegrityError.
+   */
+  async copyPart(partNumber: number, source: CopySource, start: number, end: number): Promise<UploadedPart> {
+    const uploadId = this.#requireUpload();
+    const size = end - start;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || size < 1 || size > LIMITS.MAX_PART_SIZE) {
+      throw new InvalidInputError('range', `[${start}, ${end}) is not a copyable part (1 B..5 GB)`, 'use the part ranges from the plan');
+    }
+    const started = performance.now();
+    let res: { etag: string; res: { headers: Headers } };
+    try {
+      res = (await this.#client.uploadPartCopy(this.key, uploadId, partNumber, `${start}-${end - 1}`, { sourceKey: source.key, sourceBucketName: source.bucket }, {
+        headers: { 'x-oss-copy-source-if-match': source.etag },
+        ...(source.versionId ? { versionId: source.versionId } : {}),
+        timeout: partTimeoutMs(size),
+      } as never)) as unknown as typeof res;
+    } catch (err) {
+      throw this.#mapError(err, `UploadPartCopy ${partNumber}`);
+    }
+    const etag = res.etag ?? header(res.res.headers, 'etag');
+    const range = header(res.res.headers, 'content-range');
+    if (range !== undefined && !range.startsWith(`bytes ${start}-${end - 1}/`)) {
+      throw new IntegrityError(`part ${partNumber} of ${this.#where()}: UploadPartCopy copied ${range}, asked for bytes ${start}-${end - 1}`);
+    }
+    let crc: bigint | undefined;
+    const answered = header(res.res.headers, 'x-oss-hash-crc64ecma');
+    if (answered !== undefined) crc = crc64FromWire(answered, 'x-oss-hash-crc64ecma');
+    else {
+      let listed: ListedPart | undefined;
+      try {
+        listed = (await this.#listPage(uploadId, 1, partNumber > 1 ? String(partNumber - 1) : undefined)).parts.find((p) => p.partNumber === partNumber);
+      } catch (err) {
+        throw this.#mapError(err, 'ListParts');
+      }
+      if (!listed || listed.etag !== etag || listed.size !== size) {
+        throw new IntegrityError(`part ${partNumber} of ${this.#where()}: ListParts does not show the copied part (${listed ? `ETag ${listed.etag}, ${listed.size} bytes` : 'not listed'}; copied ETag ${etag}, ${size} bytes)`);
+      }
+      crc = listed.crc64;
+    }
+    if (crc === undefined || !etag) {
+      // Not transient: copying the part again would not make OSS state one.
+      throw Object.assign(
+        new IntegrityError(
+          `part ${partNumber} of ${this.#where()}: OSS stated no CRC-64 for the server-copied part (neither UploadPartCopy nor ListParts), so it cannot be proven. Fix: pass the source's endpoint (--source-endpoint https://oss-<region>-internal.aliyuncs.com) so workers stream and check the bytes`,
+        ),
+        { retryable: false },
+      );
+    }
+    const durationMs = Math.round(performance.now() - started);
+    this.#log.info('part copied server-side', { partNumber, bytes: size, seconds: durationMs / 1000, durationMs });
+    return { etag, crc64: crc, size };
   }
 
   async complete(parts: ReadonlyArray<{ partNumber: number; etag: string }>, options: CompleteOptions = {}): Promise<CompletedObject> {

@@ -40,6 +40,7 @@ export class OssSource implements RangeSource {
   readonly #timeout: number;
   readonly #chunk: number;
   #attributes: ObjectAttributes | undefined;
+  #objectType: string | undefined;
 
   constructor(options: OssSourceOptions) {
     this.#client = options.client;
@@ -75,6 +76,7 @@ export class OssSource implements RangeSource {
       throw this.#wrap(err, 'HEAD', true);
     }
     this.#attributes = attributesFromHeaders(h);
+    this.#objectType = header(h, 'x-oss-object-type');
     const id: SourceIdentity = { size: Number(header(h, 'content-length')) };
     const etag = header(h, 'etag');
     if (etag) id.etag = etag;
@@ -124,6 +126,11 @@ export class OssSource implements RangeSource {
 
   attributes(): ObjectAttributes | undefined {
     return this.#attributes;
+  }
+
+  serverCopyable(): boolean {
+    // UploadPartCopy cannot copy Appendable objects (OSS API reference); Normal and Multipart objects it can.
+    return this.#objectType !== undefined && this.#objectType !== 'Appendable';
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,11 @@ export interface RangeSource {
    * x-oss-meta-*), for kinds that have such attributes (HTTP, OSS); undefined before stat().
    */
   attributes?(): ObjectAttributes | undefined;
+  /**
+   * OSS sources: whether OSS can copy the object stat() saw server-side (UploadPartCopy refuses Appendable
+   * objects). Absent for other kinds: never server-copyable.
+   */
+  serverCopyable?(): boolean;
 }
 
 /** The source is not the object the job was planned against (size/ETag/mtime changed). Never retried. */

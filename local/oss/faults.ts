@@ -22,6 +22,8 @@ export const OperationFaultSchema = z.strictObject({
   latencyMs: z.number().int().min(0).max(600_000).optional(),
   /** Answer with a wrong x-oss-hash-crc64ecma (the stored object is right): a client must not trust what it cannot check. */
   misreportCrc64: z.boolean().optional(),
+  /** Answer without the CRC-64 (ListParts: no HashCrc64ecma), as OSS may for parts made by a copy: a client must not assume one. */
+  omitCrc64: z.boolean().optional(),
 });
 
 export const FaultConfigSchema = z.strictObject({
@@ -86,6 +88,11 @@ export class Faults {
   /** Whether `operation`'s answer states a wrong CRC-64 (deterministic, no draw). */
   misreportsCrc64(operation: string): boolean {
     return ({ ...this.config.all, ...this.config.operations?.[operation] }).misreportCrc64 === true;
+  }
+
+  /** Whether `operation`'s answer leaves out the CRC-64 (deterministic, no draw). */
+  omitsCrc64(operation: string): boolean {
+    return ({ ...this.config.all, ...this.config.operations?.[operation] }).omitCrc64 === true;
   }
 
   /** Three draws per request (error, slow-down, reset) whatever the outcome, so sequences stay aligned. */

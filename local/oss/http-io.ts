@@ -45,6 +45,11 @@ export interface ServerContext {
   /** Base for <Location> in Complete responses. */
   endpoint: () => string;
   timeouts: TimeoutSettings;
+  /**
+   * Tests: runs at an exact point of an operation: `request` before its handler (after auth and faults), `answer`
+   * once the part is stored and before the answer is sent (UploadPart, UploadPartCopy).
+   */
+  testHook?: (operation: string, at: 'request' | 'answer') => Promise<void>;
 }
 
 /** One request in flight. */

@@ -92,6 +92,13 @@ export interface LocalOss {
   /** The admin API (health, run-time faults): its own loopback port, `Authorization: Bearer <token>`. */
   admin: { endpoint: string; token: string };
   setFaults(f: FaultConfig): void;
+  /**
+   * Tests: runs `fn` once, at an exact point of the next request of `operation` (a hook, not a sleep): `request`
+   * (default) before it is handled, e.g. rewriting a copy source just before the first UploadPartCopy reads it;
+   * `answer` once a part is stored and before the answer is sent (UploadPart, UploadPartCopy), e.g. changing a
+   * source after a part was read in full and before the client can read it again.
+   */
+  onceBefore(operation: string, fn: () => Promise<void>, at?: 'request' | 'answer'): void;
   close(): Promise<void>;
 }
 
@@ -111,7 +118,12 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
   for (const s of sts) creds.set(s.accessKeyId, { ...s });
   const faults = new Faults(options.faults, options.seed);
   let endpoint = '';
+  const armed = new Map<string, Array<() => Promise<void>>>();
   const server = createOssHttpServer({
+    testHook: async (op, at) => {
+      const fn = armed.get(`${at} ${op}`)?.shift();
+      if (fn) await fn();
+    },
     store,
     faults,
     region,
@@ -153,6 +165,10 @@ export async function startOssServer(options: OssServerOptions = {}): Promise<Lo
     clientOptions: (bucket, opts) => localOssClientOptions({ endpoint, port, region, accessKeyId, accessKeySecret }, bucket, opts),
     setFaults(f) {
       faults.set(f, options.seed);
+    },
+    onceBefore(operation, fn, at = 'request') {
+      const k = `${at} ${operation}`;
+      armed.set(k, [...(armed.get(k) ?? []), fn]);
     },
     async close() {
       if (closed) return;

@@ -99,11 +99,13 @@ async function uploadPart(sc: ServerContext, c: Ctx, bucket: string, isCopy: boo
     const part: PartMeta = { partNumber, etag, size, crc64: crc, lastModified: now, file };
     await store.commitPart(bucket, uploadId, part);
   });
-  const headers = { ETag: quote(etag), 'x-oss-hash-crc64ecma': crc, ...extra };
+  await sc.testHook?.(c.op, 'answer');
   if (isCopy) {
-    sendXml(c, 200, 'CopyPartResult', { LastModified: isoDate(now), ETag: quote(etag) }, headers);
+    // OSS documents ETag + Content-Range and a CopyPartResult body, no x-oss-hash-crc64ecma: the part's CRC-64
+    // is known from ListParts (HashCrc64ecma). Not sending one keeps clients honest about where it comes from.
+    sendXml(c, 200, 'CopyPartResult', { LastModified: isoDate(now), ETag: quote(etag) }, { ETag: quote(etag), ...extra });
   } else {
-    sendEmpty(c, 200, { ...headers, 'Content-MD5': got.md5.toString('base64') });
+    sendEmpty(c, 200, { ETag: quote(etag), 'x-oss-hash-crc64ecma': crc, 'Content-MD5': got.md5.toString('base64') });
   }
 }
 
@@ -199,6 +201,7 @@ export async function abort(sc: ServerContext, c: Ctx, bucket: string): Promise<
 
 export function listParts(sc: ServerContext, c: Ctx, bucket: string): void {
   const { uploadId, upload } = requireUpload(sc, c, bucket);
+  const withCrc = !sc.faults.omitsCrc64(c.op);
   const max = clampInt(getParam(c.addr.query, 'max-parts'), 1000, 1, 1000, 'max-parts');
   const marker = clampInt(getParam(c.addr.query, 'part-number-marker'), 0, 0, OSS.MAX_PART_NUMBER, 'part-number-marker');
   const all = [...upload.parts.values()].filter((p) => p.partNumber > marker).sort((a, b) => a.partNumber - b.partNumber);
@@ -217,7 +220,7 @@ export function listParts(sc: ServerContext, c: Ctx, bucket: string): void {
       PartNumber: String(p.partNumber),
       LastModified: isoDate(p.lastModified),
       ETag: quote(p.etag),
-      HashCrc64ecma: p.crc64,
+      ...(withCrc ? { HashCrc64ecma: p.crc64 } : {}),
       Size: String(p.size),
     })),
   });

@@ -90,6 +90,7 @@ async function handle(sc: ServerContext, req: http.IncomingMessage, res: http.Se
     if (route!.target !== 'service' && !route!.createsBucket && !sc.store.hasBucket(bucket)) throw noSuchBucket(bucket);
     // Armed after injected latency: time the server itself spends is never the client's idleness.
     armTimeouts(c, sc.timeouts);
+    await sc.testHook?.(c.op, 'request');
     await route!.handler(sc, c, bucket);
   } catch (err) {
     const e =

@@ -105,7 +105,8 @@ async function listStatusIds(cloud: LocalCloud): Promise<string[]> {
   const loc = cloud.statusLocation.replace('oss://', '').split('/');
   const c = cloud.ossClient(loc[0]);
   const r = await c.list({ prefix: `${loc.slice(1).join('/')}/`, 'max-keys': 1000 }, {}).catch(() => ({ objects: [] }));
-  return (r.objects ?? []).map((o) => path.basename(o.name, '.json'));
+  // Status objects only (`<jobId>.json`), not the receipts (`<jobId>.receipt.json`) beside them.
+  return (r.objects ?? []).map((o) => path.basename(o.name)).filter((n) => /^j[0-9a-f]{32}\.json$/.test(n)).map((n) => n.slice(0, -'.json'.length));
 }
 
 describe('copy at size', () => {

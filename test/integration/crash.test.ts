@@ -17,7 +17,8 @@ import { generateLogLike } from '../../bench/lib/loglike.ts';
 import { crc64 } from '../../shared/crc64/index.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import type { CrashStep } from '../../functions/engine/crash.ts';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { LOCAL_DEFAULTS, startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
+import { parseReceipt } from '../../shared/receipt.ts';
 import { uploadsLeft } from '../helpers/local-cloud.ts';
 
 const MiB = 1024 * 1024;
@@ -86,7 +87,13 @@ describe('copy: the coordinator killed at each lifecycle step, then the job deli
         expect(r).toMatchObject({ upload: true, parts: 6, byReceipt: 6 });
         expect(report.tasks).toBe(0);
       }
-      if (step === 'afterComplete' || step === 'beforeSucceeded') expect(report.alreadyDone).toBe(true);
+      if (step === 'afterComplete' || step === 'beforeSucceeded') {
+        expect(report.alreadyDone).toBe(true);
+        // The run that finds the object done writes the receipt the crashed run did not get to (or rewrites it).
+        const receipt = parseReceipt(((await cloud.ossClient(LOCAL_DEFAULTS.statusBucket).get(`${LOCAL_DEFAULTS.statusPrefix}/${report.jobId}.receipt.json`)).content as Buffer).toString('utf8'));
+        expect(report.receipt).toBe(`oss://${LOCAL_DEFAULTS.statusBucket}/${LOCAL_DEFAULTS.statusPrefix}/${report.jobId}.receipt.json`);
+        expect(receipt).toMatchObject({ mode: 'copy', jobId: report.jobId, object: { crc64: crc64(data), size: data.length } });
+      }
       if (step === 'afterLease' || step === 'afterIntent') expect(r).toMatchObject({ upload: false, parts: 0 });
     }, 120_000);
   }
@@ -109,6 +116,29 @@ describe('copy: the coordinator killed at each lifecycle step, then the job deli
     expect(((await client.get(key)).content as Buffer).equals(data)).toBe(true);
     expect(await uploadsLeft(client)).toBe(0);
   }, 120_000);
+});
+
+describe('server copy (UploadPartCopy): the coordinator killed mid-copy, then the job delivered again', () => {
+  for (const step of ['midDispatch', 'beforeComplete'] as const) {
+    it(`${step}: the same upload is resumed from its receipts, one correct object, still no worker bytes`, async () => {
+      // Prepare: 6 parts copied server-side from a same-region OSS source
+      const data = randomBytes(600_000);
+      await client.put(`crash-src/pc-${step}.bin`, data);
+      const spec = { source: `oss://${cloud.bucket}/crash-src/pc-${step}.bin`, destination: `oss://${cloud.bucket}/crash/pc-${step}.bin`, partSize: 100 * 1024 };
+      await crashOnce(step, () => cloud.submitJob(spec));
+      // Act
+      const report = await cloud.submitJob(spec);
+      // Assess
+      expect(report.path).toBe('server-copy');
+      expect(report.workerBytes).toBe(0);
+      expect(report.crc64).toBe(crc64(data));
+      expect(report.reused.upload).toBe(true);
+      expect(report.reused.byReceipt).toBeGreaterThan(0);
+      if (step === 'beforeComplete') expect(report.reused).toMatchObject({ parts: 6, byReceipt: 6 });
+      expect(((await client.get(`crash/pc-${step}.bin`)).content as Buffer).equals(data)).toBe(true);
+      expect(await uploadsLeft(client)).toBe(0);
+    }, 120_000);
+  }
 });
 
 describe('archive: the coordinator killed at each lifecycle step, then the job delivered again', () => {

@@ -1,9 +1,9 @@
 /**
- * Every tuning key is live: stack config transfer.partSizeMb / streamsPerWorker / gzipLevel reach the
+ * Every tuning key is live: stack config transfer.partSizeMb / streamsPerWorker / gzipLevel and object.* reach the
  * coordinator's environment through the one env builder (shared/function-env-build.ts, used by the stack and
  * by this local cloud) and become the job defaults (shared/job-defaults.ts); explicit job options win.
- * Observed in what the jobs did: part size, the auto part size streams produce, the archive's gzip level,
- * also for a job started by an OSS event.
+ * Observed in what the jobs did: part size, the auto part size streams produce, the archive's gzip level, the
+ * storage class, encryption, tags and ACL of the written object, also for a job started by an OSS event.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +17,7 @@ import { putWithEvent } from '../helpers/local-cloud.ts';
 
 const MiB = 1024 * 1024;
 const DEFAULTS = { partSizeBytes: 1 * MiB, streamsPerWorker: 1, gzipLevel: 3 } as const;
+const OBJECT_DEFAULTS = { storageClass: 'IA', serverSideEncryption: 'KMS', kmsKeyId: 'stack-key', tags: { team: 'data', env: 'prod' }, acl: 'private' } as const;
 
 let cloud: LocalCloud;
 let dir: string;
@@ -31,6 +32,7 @@ beforeAll(async () => {
     buckets: ['ossferry', 'logs-src'],
     workers: { maxInstances: 2, instanceConcurrency: 1 },
     transfer: DEFAULTS,
+    objectDefaults: OBJECT_DEFAULTS,
     coordinatorEnv: {
       [FUNCTION_ENV.ARCHIVE_RULES]: JSON.stringify([{ name: 'logs', sourceBucket: 'logs-src', sourcePrefix: 'incoming/', destinationBucket: 'ossferry', destinationPrefix: 'archived/' }]),
     },
@@ -98,5 +100,39 @@ describe('transfer.* stack config as job defaults', () => {
     // Assess
     expect(result.failed).toBe(0);
     expect(result.results[0]!.report!.gzipLevel).toBe(3);
+  });
+});
+
+describe('object.* stack config as job defaults', () => {
+  const headersOf = async (bucket: string, key: string) => (await cloud.ossClient(bucket).head(key)).res.headers as Record<string, string>;
+
+  it('a job without object options writes the object with the defaults; its own options win field by field', async () => {
+    // Prepare
+    const source = cloud.httpSource.url('/three.bin');
+    // Act
+    await cloud.submitJob({ source, destination: 'oss://ossferry/objdefaults/a.bin' });
+    await cloud.submitJob({ source, destination: 'oss://ossferry/objdefaults/b.bin', object: { storageClass: 'Standard', serverSideEncryption: 'AES256', tags: { owner: 'me' } } });
+    // Assess
+    expect(cloud.functionEnv.coordinator[FUNCTION_ENV.OBJECT_DEFAULTS]).toBe(JSON.stringify(OBJECT_DEFAULTS));
+    expect(await headersOf('ossferry', 'objdefaults/a.bin')).toMatchObject({
+      'x-oss-storage-class': 'IA',
+      'x-oss-server-side-encryption': 'KMS',
+      'x-oss-server-side-encryption-key-id': 'stack-key',
+      'x-oss-tagging-count': '2',
+    });
+    const own = await headersOf('ossferry', 'objdefaults/b.bin');
+    expect(own).toMatchObject({ 'x-oss-storage-class': 'Standard', 'x-oss-server-side-encryption': 'AES256', 'x-oss-tagging-count': '1' });
+    // The job chose its own encryption: the stack's KMS key id is not carried over to it.
+    expect(own['x-oss-server-side-encryption-key-id']).toBeUndefined();
+  });
+
+  it('an OSS event archived by a rule gets the defaults too', async () => {
+    // Prepare
+    const event = await putWithEvent(cloud.ossClient('logs-src'), 'logs-src', 'incoming/objdefaults.log', generateLogLike(200 * 1024, 11), cloud.oss.region);
+    // Act
+    const result = await cloud.submitOssEvent(event);
+    // Assess
+    expect(result.failed).toBe(0);
+    expect(await headersOf('ossferry', 'archived/objdefaults.log.gz')).toMatchObject({ 'x-oss-storage-class': 'IA', 'x-oss-server-side-encryption': 'KMS', 'x-oss-tagging-count': '2' });
   });
 });

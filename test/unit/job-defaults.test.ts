@@ -1,12 +1,12 @@
 /**
- * shared/job-defaults.ts: the deployment's transfer.* defaults fill only what a job leaves unset.
+ * shared/job-defaults.ts: the deployment's transfer.* and object.* defaults fill only what a job leaves unset.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ArchiveRule } from '../../shared/archive-rules.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
-import { applyJobDefaults, applyRuleDefaults, applyTriggerJobDefaults, jobDefaultsFromEnv, type JobDefaults } from '../../shared/job-defaults.ts';
+import { applyJobDefaults, applyRuleDefaults, applyTriggerJobDefaults, jobDefaultsFromEnv, type JobDefaults, type ObjectDefaults } from '../../shared/job-defaults.ts';
 import { parseJob } from '../../shared/job.ts';
 
 const MiB = 1024 * 1024;
@@ -113,5 +113,49 @@ describe('jobDefaultsFromEnv', () => {
       expect((err as InvalidInputError).field).toBe(name);
       expect((err as Error).message).toMatch(/Fix: set /);
     }
+  });
+});
+
+describe('object defaults', () => {
+  const classes = fc.constantFrom('Standard' as const, 'IA' as const, 'Archive' as const);
+  const sse = fc.oneof(
+    fc.record({ serverSideEncryption: fc.constantFrom('AES256' as const, 'SM4' as const) }),
+    fc.record({ serverSideEncryption: fc.constant('KMS' as const), kmsKeyId: fc.constantFrom('k1', 'k2') }, { requiredKeys: ['serverSideEncryption'] }),
+  );
+  const objectArb = fc
+    .tuple(fc.record({ storageClass: classes, acl: fc.constantFrom('private' as const, 'default' as const), tags: fc.constant({ team: 'a' }) }, { requiredKeys: [] }), fc.option(sse, { nil: undefined }))
+    .map(([o, e]): ObjectDefaults => ({ ...o, ...(e ?? {}) }));
+
+  it('property: a job gets every default it leaves unset, keeps its own fields, and always parses (encryption is one setting)', () => {
+    fc.assert(
+      fc.property(objectArb, objectArb, (own, defaults) => {
+        // Act
+        const job = parseJob(applyJobDefaults({ source: 'https://files.example/a.bin', destination: 'oss://acme-dst/k', object: own }, { object: defaults }));
+        // Assess
+        for (const k of ['storageClass', 'acl', 'tags', 'serverSideEncryption'] as const) expect(job.object[k]).toEqual(own[k] ?? defaults[k]);
+        expect(job.object.kmsKeyId).toEqual(own.serverSideEncryption !== undefined ? own.kmsKeyId : defaults.kmsKeyId);
+        expect(job.object.preserve).toBe(true);
+      }),
+    );
+  });
+
+  it('reads OSSFERRY_OBJECT_DEFAULTS; a bad value names the variable and the stack key to fix', () => {
+    // Act
+    const ok = jobDefaultsFromEnv({ [FUNCTION_ENV.OBJECT_DEFAULTS]: JSON.stringify({ storageClass: 'IA', acl: 'private' }) });
+    const bad = () => jobDefaultsFromEnv({ [FUNCTION_ENV.OBJECT_DEFAULTS]: JSON.stringify({ storageClass: 'Glacier' }) });
+    const notJson = () => jobDefaultsFromEnv({ [FUNCTION_ENV.OBJECT_DEFAULTS]: '{' });
+    // Assess
+    expect(ok.object).toEqual({ storageClass: 'IA', acl: 'private' });
+    expect(bad).toThrow(/^OSSFERRY_OBJECT_DEFAULTS\.storageClass: .*Fix: set stack config object\.\*/);
+    expect(notJson).toThrow(/^OSSFERRY_OBJECT_DEFAULTS: is not JSON/);
+  });
+
+  it('a trigger job takes the object defaults', () => {
+    // Prepare
+    const job = parseJob({ source: 'oss://logs/in/a.log', destination: 'oss://arch/a.log.gz', mode: 'archive' });
+    // Act
+    const withDefaults = applyTriggerJobDefaults(job, { object: { storageClass: 'Archive', tags: { k: 'v' } } });
+    // Assess
+    expect(withDefaults.object).toEqual({ preserve: true, storageClass: 'Archive', tags: { k: 'v' } });
   });
 });

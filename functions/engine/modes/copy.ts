@@ -9,7 +9,7 @@
 import { crc64CombineParts } from '../../../shared/crc64/index.ts';
 import { IntegrityError, OssferryError } from '../../../shared/errors.ts';
 import { isPinned } from '../../../shared/pinning.ts';
-import { planJob, replanMissing, splitParts, type PartRange } from '../../../shared/plan.ts';
+import { choosePartSize, planJob, replanMissing, splitParts, type PartRange } from '../../../shared/plan.ts';
 import { NO_REUSE, type CopyReport } from '../../../shared/report.ts';
 import { taskSourceFor, taskToWire, type PartReceipt } from '../../../shared/task.ts';
 import type { ListedPart } from '../../oss/types.ts';
@@ -17,6 +17,7 @@ import type { JobStatus } from '../../status/store.ts';
 import { rangeCrc64 } from '../../sources/range-crc.ts';
 import { initiateOf, objectMeta } from '../destination.ts';
 import type { DestinationInfo, JobMode, ModeContext, ModePlan, RoundTask, RunFacts } from '../types.ts';
+import { chooseCopyPath, SERVER_COPY_STREAMS, serverCopyRound } from './server-copy.ts';
 
 /** Source ranges read again at once to prove listed parts without a receipt. */
 const REREAD_CONCURRENCY = 4;
@@ -32,15 +33,39 @@ export const copyMode: JobMode = {
 
 function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan {
   const { job, jobId, identity, deps, log } = ctx;
+  const path = chooseCopyPath(job, identity, deps.ossHints?.region, ctx.serverCopyable ?? false);
   const planOptions = { partSize: job.partSize, maxWorkers: job.workers, streamsPerWorker: job.streamsPerWorker };
-  const fresh = planJob(identity.size, planOptions);
+  // Server copy sizes parts for its own SERVER_COPY_STREAMS calls in flight; streaming for the job's workers × streams.
+  const freshPartSize = path.path === 'server-copy' ? choosePartSize(identity.size, { partSize: job.partSize, maxWorkers: SERVER_COPY_STREAMS, streamsPerWorker: 1 }) : planJob(identity.size, planOptions).partSize;
   // Resuming keeps the earlier part size, so part boundaries match what OSS holds.
-  const partSize = resumeFrom && resumeFrom.partSize >= 1 ? resumeFrom.partSize : fresh.partSize;
-  const parts: PartRange[] = resumeFrom && resumeFrom.partSize >= 1 ? splitParts(identity.size, resumeFrom.partSize) : fresh.parts;
+  const partSize = resumeFrom && resumeFrom.partSize >= 1 ? resumeFrom.partSize : freshPartSize;
+  const parts: PartRange[] = splitParts(identity.size, partSize);
   const byNumber = new Map(parts.map((p) => [p.partNumber, p]));
+  /** Bytes workers uploaded in this run (0 on the server-copy path). */
+  let workerBytes = 0;
   const done = new Map<number, PartReceipt>();
   let reusedParts = 0;
-  log.info('job planned', { mode: 'copy', source: ctx.source, destination: ctx.destination, size: identity.size, partSize, parts: parts.length, workers: job.workers, streamsPerWorker: job.streamsPerWorker });
+  log.info('job planned', { mode: 'copy', path: path.path, ...(path.path === 'stream' ? { streamReason: path.reason } : {}), source: ctx.source, destination: ctx.destination, size: identity.size, partSize, parts: parts.length, workers: job.workers, streamsPerWorker: job.streamsPerWorker });
+
+  /** The result check of one task (a worker's, or a run of server-side part copies): receipts must match the plan. */
+  const acceptFor = (taskParts: readonly PartRange[], byWorker: boolean): RoundTask['accept'] => {
+    const inTask = new Set(taskParts.map((p) => p.partNumber));
+    return (r) => {
+      if (r.mode !== 'copy') return `answered a ${r.mode} result to a copy task`;
+      if (r.fatal) throw new OssferryError(r.fatal.code, r.fatal.message);
+      for (const rec of r.receipts) {
+        const planned = byNumber.get(rec.partNumber);
+        if (!planned || !inTask.has(rec.partNumber) || rec.size !== planned.end - planned.start) {
+          log.error('receipt does not match its task; part will be uploaded again', { receipt: { partNumber: rec.partNumber, size: rec.size } });
+          continue;
+        }
+        done.set(rec.partNumber, rec);
+        if (byWorker) workerBytes += rec.size;
+      }
+      if (r.errors.length > 0 || r.unfinished.length > 0) log.warn('task returned unfinished parts', { unfinished: r.unfinished.length, errors: r.errors.slice(0, 5) });
+      return undefined;
+    };
+  };
 
   return {
     partSize,
@@ -57,7 +82,7 @@ function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan
         if (rec && rec.etag === l.etag && rec.size === l.size && (l.crc64 === undefined || l.crc64 === rec.crc64)) {
           done.set(l.partNumber, { partNumber: rec.partNumber, etag: rec.etag, size: rec.size, crc64: rec.crc64 });
           byReceipt++;
-        } else if (l.crc64 !== undefined) toReread.push({ listed: l, planned });
+        } else if (l.crc64 !== undefined && path.path === 'stream') toReread.push({ listed: l, planned }); // a server copy is redone, never read through here
       }
       let byReread = 0;
       if (toReread.length > 0) {
@@ -85,8 +110,13 @@ function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan
       return { parts: done.size, byReceipt, byReread };
     },
     round(uploadId, deadlineMs) {
+      if (path.path === 'server-copy') {
+        const missing = parts.filter((p) => !done.has(p.partNumber));
+        return serverCopyRound({ job, deps, log, uploadId, etag: path.etag, missing, deadlineMs, source: ctx.source }).map(
+          (t): RoundTask => ({ run: t.run, label: { firstPart: t.parts[0]!.partNumber, parts: t.parts.length, path: path.path }, accept: acceptFor(t.parts, false) }),
+        );
+      }
       return replanMissing(parts, done.keys(), planOptions).map((t): RoundTask => {
-        const inTask = new Set(t.parts.map((p) => p.partNumber));
         return {
           wire: taskToWire({
             mode: 'copy',
@@ -100,20 +130,7 @@ function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan
             ...(deps.ossHints ? { oss: deps.ossHints } : {}),
           }),
           label: { firstPart: t.parts[0]!.partNumber, parts: t.parts.length },
-          accept(r) {
-            if (r.mode !== 'copy') return `answered a ${r.mode} result to a copy task`;
-            if (r.fatal) throw new OssferryError(r.fatal.code, r.fatal.message);
-            for (const rec of r.receipts) {
-              const planned = byNumber.get(rec.partNumber);
-              if (!planned || !inTask.has(rec.partNumber) || rec.size !== planned.end - planned.start) {
-                log.error('worker returned a receipt that does not match its task; part will be uploaded again', { receipt: { partNumber: rec.partNumber, size: rec.size } });
-                continue;
-              }
-              done.set(rec.partNumber, rec);
-            }
-            if (r.errors.length > 0 || r.unfinished.length > 0) log.warn('worker returned unfinished parts', { unfinished: r.unfinished.length, errors: r.errors.slice(0, 5) });
-            return undefined;
-          },
+          accept: acceptFor(t.parts, true),
         };
       });
     },
@@ -157,6 +174,8 @@ function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan
         etag: run.etag,
         uploadId: run.uploadId,
         reused: run.reused,
+        path: path.path,
+        workerBytes,
         ...(ctx.unpinned ? { unpinned: true } : {}),
         ...(ctx.job.unpinned === 'reread' && !isPinned(ctx.identity) ? { reread: true } : {}),
         verified: {
