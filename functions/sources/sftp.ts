@@ -309,7 +309,9 @@ export class SftpSource implements RangeSource {
     };
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => {
+        // end() only half-closes; a server that stalls the handshake may never close its side, so drop the socket.
         client.end();
+        sock.destroy();
         reject(signal!.reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -485,7 +487,10 @@ export class SftpSource implements RangeSource {
       await new Promise<void>((resolve) => {
         c.client.once('close', () => resolve());
         c.client.end();
-        setTimeout(resolve, 2_000).unref();
+        setTimeout(() => {
+          c.sock.destroy(); // the server did not close within 2 s: do not leave the socket half-open
+          resolve();
+        }, 2_000).unref();
       });
     } catch {
       // never connected

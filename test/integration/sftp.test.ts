@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { utimes, writeFile, appendFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
@@ -12,7 +13,7 @@ import {
   SftpSource,
   type SftpSourceOptions,
 } from '../../functions/sources/sftp.ts';
-import { SourceChangedError } from '../../functions/sources/types.ts';
+import { SourceChangedError, SourceUnavailableError } from '../../functions/sources/types.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
 
 const SIZE = 3 * 1024 * 1024 + 12345;
@@ -22,6 +23,11 @@ async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+async function listen(server: Server): Promise<Server> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return server;
 }
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
@@ -208,6 +214,42 @@ describe('SftpSource against OpenSSH sshd', () => {
     // Assess
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as Error).message).toMatch(/loopback/);
+  });
+
+  it('fails with SourceUnavailableError naming host:port when nothing listens there', async () => {
+    // Prepare: a port that was free a moment ago
+    const probe = await listen(createServer());
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    const src = source({ url: `sftp://${sshd.user}@127.0.0.1:${port}${join(sshd.root, 'data/small.txt')}` });
+    // Act
+    const err = await rejection(src.stat());
+    // Assess
+    expect(err).toBeInstanceOf(SourceUnavailableError);
+    expect((err as Error).message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('an abort during the SSH handshake rejects with the reason and closes the socket it opened', async () => {
+    // Prepare: a server that accepts TCP, never speaks SSH and never reads (so it never closes its side)
+    const tcpSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const held: Socket[] = [];
+    const mute = await listen(createServer((s) => void held.push(s)));
+    const port = (mute.address() as { port: number }).port;
+    const src = source({ url: `sftp://${sshd.user}@127.0.0.1:${port}${join(sshd.root, 'data/small.txt')}` });
+    const ac = new AbortController();
+    const reason = new Error('job cancelled');
+    const before = tcpSockets();
+    // Act
+    const pending = rejection(src.stat(ac.signal));
+    while (held.length === 0) await new Promise((r) => setTimeout(r, 10));
+    ac.abort(reason);
+    const err = await pending;
+    for (let i = 0; i < 100 && tcpSockets() > before + 1; i++) await new Promise((r) => setTimeout(r, 10));
+    // Assess: only the server's accepted socket is left; ours is gone although the server never answered the FIN
+    expect(err).toBe(reason);
+    expect(tcpSockets()).toBe(before + 1);
+    held[0]!.destroy();
+    await new Promise((r) => mute.close(r));
   });
 
   it('fails with SourceChangedError when the file changes between stat and read', async () => {
