@@ -17,6 +17,8 @@
  * RSS: peak resident set per process, sampled from /proc every 100 ms during each run and grouped by what
  * the process is: ossferry workers / coordinator, the contender's own process (+ pigz), the sshd session
  * processes serving the run, and the harness (this process: local OSS server + FC gateway + bench driver).
+ * Last, SFTP reads alone (bench/lib/sftp-read.ts): ossferry's reader against OpenSSH's client on the same bytes.
+ * `--sftp-only` runs just that section (no local cloud, no archive rows).
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -31,7 +33,7 @@ import { crc64 } from '../shared/crc64/index.ts';
 import { startLocalCloud } from '../local/cloud.ts';
 import { descendantsOf, startSshd } from '../local/sshd.ts';
 import { generateLogLike } from './lib/loglike.ts';
-import { sftpReadRows, type SftpReadRow } from './lib/sftp-read.ts';
+import { decryptCeiling, sftpReadRows, type DecryptCeiling, type SftpReadRow } from './lib/sftp-read.ts';
 
 /** Bytes of the SFTP-read comparison (OSSFERRY_BENCH_SFTP_READ_BYTES, default 1 GiB). */
 const SFTP_READ_BYTES = Number(process.env.OSSFERRY_BENCH_SFTP_READ_BYTES ?? 1024 * 1024 * 1024);
@@ -286,6 +288,7 @@ async function main(): Promise<void> {
   });
   const rows: Row[] = [];
   let sftpRows: SftpReadRow[] = [];
+  let ceiling: DecryptCeiling | undefined;
   try {
     // The input: log-like data written in 64 MiB chunks; CRC of the whole and of the reference prefix.
     const path = join(sshd.root, 'big.log');
@@ -371,6 +374,7 @@ async function main(): Promise<void> {
     }
     // 4. SFTP reads alone: ossferry's reader against OpenSSH's client, same file, same sshd.
     sftpRows = await sftpReadRows(sshd, path, Math.min(SIZE, SFTP_READ_BYTES));
+    ceiling = await decryptCeiling();
   } finally {
     await cloud.close();
     await sshd.close();
@@ -388,12 +392,7 @@ async function main(): Promise<void> {
     console.log(`  ${r.name}`);
     for (const [label, mb] of r.rss) console.log(`    ${pad(label, 44)}${mb}`);
   }
-  console.log(`\nSFTP read to nowhere, ${Math.round((sftpRows[0]?.bytes ?? 0) / MiB)} MiB, median of 3 alternating rounds (ossferry: 4 ranges per connection on its SFTP channels):`);
-  for (const r of sftpRows) console.log(`  ${pad(r.name, 44)}${pad(r.seconds.toFixed(2) + ' s', 10)}${r.mbps.toFixed(1)} MB/s`);
-  const openssh = sftpRows[0]!;
-  const perConnection = sftpRows[1]!.mbps / openssh.mbps;
-  const scaling = sftpRows.slice(1).map((r) => +(r.mbps / sftpRows[1]!.mbps).toFixed(2));
-  console.log(`  ossferry / OpenSSH, one connection: ${perConnection.toFixed(2)} (target ≥ 0.8); scaling over 1/2/4 connections: ${scaling.join(' / ')}`);
+  const sftp = printSftpRead(sftpRows, ceiling!);
   const [ours, ref, pigz] = rows;
   const speedup = ours!.mbps / ref!.mbps;
   console.log(`\nossferry vs reference: ${speedup.toFixed(1)}× (target ≥ 4×); vs pigz -1 pipeline: ${(ours!.mbps / pigz!.mbps).toFixed(2)}×`);
@@ -421,19 +420,67 @@ async function main(): Promise<void> {
         targetMet: speedup >= 4,
         verified: rows.every((r) => r.verified),
         dispatch: 'fc2 → local FC gateway → worker processes',
-        sftpRead: {
-          bytes: openssh.bytes,
-          opensshMBps: +openssh.mbps.toFixed(1),
-          ossferryMBps: Object.fromEntries(sftpRows.slice(1).map((r) => [`${r.connections}conn`, +r.mbps.toFixed(1)])),
-          perConnectionRatio: +perConnection.toFixed(2),
-          scaling,
-          targetPerConnection: 0.8,
-          metPerConnection: perConnection >= 0.8,
-        },
+        sftpRead: sftp,
       }),
   );
   if (!rows.every((r) => r.verified)) process.exitCode = 1;
 }
 
+/** Prints the SFTP-read table and returns its RESULT fields. */
+function printSftpRead(rows: SftpReadRow[], ceiling: DecryptCeiling): Record<string, unknown> {
+  const pad = (s: string, n: number) => s.padEnd(n);
+  console.log(`\nSFTP read to nowhere, ${Math.round((rows[0]?.bytes ?? 0) / MiB)} MiB, same file and sshd, median of alternating rounds (ossferry: one process per connection, 4 ranges each):`);
+  console.log(`  ${pad('reader', 46)}${pad('seconds', 10)}${pad('MB/s', 9)}${pad('client CPU-s/GB', 17)}sshd CPU-s/GB`);
+  for (const r of rows) console.log(`  ${pad(r.name, 46)}${pad(r.seconds.toFixed(2), 10)}${pad(r.mbps.toFixed(1), 9)}${pad(r.clientCpuPerGb.toFixed(2), 17)}${r.sshdCpuPerGb.toFixed(2)}`);
+  const reference = rows.find((r) => r.kind === 'openssh')!;
+  const sameCipher = rows.filter((r) => r.kind === 'openssh')[1]!;
+  const sshCat = rows.filter((r) => r.kind === 'openssh')[2]!;
+  const ours = rows.filter((r) => r.kind === 'ossferry');
+  const one = ours[0]!;
+  const perConnection = one.mbps / reference.mbps;
+  const scaling = ours.map((r) => +(r.mbps / one.mbps).toFixed(2));
+  console.log(`  ossferry / OpenSSH, one connection: ${perConnection.toFixed(2)} (target ≥ 0.8; vs OpenSSH with the same cipher ${(one.mbps / sameCipher.mbps).toFixed(2)}); scaling over ${ours.map((r) => r.connections).join('/')} connections: ${scaling.join(' / ')}`);
+  console.log(`  client CPU per GB, ossferry / OpenSSH: ${(one.clientCpuPerGb / reference.clientCpuPerGb).toFixed(2)} (same cipher ${(one.clientCpuPerGb / sameCipher.clientCpuPerGb).toFixed(2)})`);
+  console.log(
+    `  decrypt alone, one core: ssh2 (${ceiling.ssh2Binding ? 'native binding' : 'JavaScript path, native binding not loaded'}) aes128-gcm ${ceiling.ssh2Aes128GcmMBps} MB/s, chacha20-poly1305 ${ceiling.ssh2Chacha20Poly1305MBps ?? 'n/a'} MB/s; one OpenSSL AES-128-GCM context ${ceiling.opensslAes128GcmMBps} MB/s`,
+  );
+  return {
+    bytes: reference.bytes,
+    opensshMBps: +reference.mbps.toFixed(1),
+    opensshAes128GcmMBps: +sameCipher.mbps.toFixed(1),
+    sshCatMBps: +sshCat.mbps.toFixed(1),
+    ossferryMBps: Object.fromEntries(ours.map((r) => [`${r.connections}conn`, +r.mbps.toFixed(1)])),
+    perConnectionRatio: +perConnection.toFixed(2),
+    perConnectionRatioSameCipher: +(one.mbps / sameCipher.mbps).toFixed(2),
+    scaling,
+    clientCpuSecondsPerGb: { openssh: reference.clientCpuPerGb, opensshAes128Gcm: sameCipher.clientCpuPerGb, sshCat: sshCat.clientCpuPerGb, ossferry: Object.fromEntries(ours.map((r) => [`${r.connections}conn`, r.clientCpuPerGb])) },
+    sshdCpuSecondsPerGb: { openssh: reference.sshdCpuPerGb, opensshAes128Gcm: sameCipher.sshdCpuPerGb, ossferry1conn: one.sshdCpuPerGb },
+    decryptCeiling: ceiling,
+    targetPerConnection: 0.8,
+    metPerConnection: perConnection >= 0.8,
+  };
+}
+
+/** `--sftp-only`: sshd, an input file of the SFTP-read size, the SFTP-read table and its RESULT. */
+async function sftpOnly(): Promise<void> {
+  const sshd = await startSshd({ files: {} });
+  try {
+    const path = join(sshd.root, 'big.log');
+    const out = createWriteStream(path);
+    for (let off = 0, i = 0; off < SFTP_READ_BYTES; i++) {
+      const chunk = generateLogLike(Math.min(64 * MiB, SFTP_READ_BYTES - off), 1000 + i);
+      off += chunk.length;
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+    }
+    await new Promise<void>((r, j) => out.end((e?: Error) => (e ? j(e) : r())));
+    const rows = await sftpReadRows(sshd, path, SFTP_READ_BYTES);
+    const sftp = printSftpRead(rows, await decryptCeiling());
+    console.log('RESULT ' + JSON.stringify({ bench: 'archive', section: 'sftp-read', sftpRead: sftp }));
+  } finally {
+    await sshd.close();
+  }
+}
+
 if (process.argv[2] === '--contender') await contender(JSON.parse(process.env.OSSFERRY_BENCH_CONTENDER ?? '{}') as ContenderConfig);
+else if (process.argv.includes('--sftp-only')) await sftpOnly();
 else await main();

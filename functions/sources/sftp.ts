@@ -10,6 +10,9 @@
  * file): 64×256 KiB in flight gives 140–200 MB/s with 1, 2 or 4 channels alike (CPU-bound, no RTT), against
  * 3 MB/s with one 32 KiB request in flight; channels matter at real RTTs, where one window caps a channel
  * at 2 MiB/RTT (40 MB/s at 50 ms).
+ * Transport (figures in docs/sftp.md): Nagle is off and the socket is corked for the rest of a tick while READs are
+ * issued, so the requests one batch of replies frees leave in one write instead of waiting for delayed ACKs; the
+ * cipher preference puts AES-GCM first because ssh2's JavaScript path decrypts it fastest.
  * READ length: OpenSSH's sftp-server announces max-read-length 261120 (255 KiB) via limits@openssh.com and
  * truncates longer reads; other servers may return short reads at any time, so a short reply is followed by
  * a READ for the remainder (never treated as EOF).
@@ -25,6 +28,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { createHash } from 'node:crypto';
+import { connect as connectTcp, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 // ssh2 is CommonJS and Node's ESM loader cannot see its named exports: take them off the default export.
 import ssh2 from 'ssh2';
@@ -103,6 +107,12 @@ export interface SftpLocation {
   path: string;
 }
 
+/**
+ * Ciphers offered, fastest first for ssh2's crypto (measured in docs/sftp.md): AES-GCM needs no separate MAC, and
+ * ssh2 runs it through OpenSSL (AES-NI); chacha20-poly1305 computes Poly1305 in WebAssembly and decrypts at about
+ * a third of the rate, so it goes last (ssh2's own default would put it first on a CPU it thinks lacks AES).
+ */
+export const CIPHER_PREFERENCE = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'] as const;
 const FP_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const DEFAULT_REQUEST_SIZE = 256 * 1024;
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 2_000, maxAttempts: 4 };
@@ -157,6 +167,8 @@ export function defaultScreenHost(allow: AllowList): ScreenHost {
 
 interface Conn {
   client: SshClient;
+  sock: Socket;
+  corked: boolean;
   channels: SFTPWrapper[];
   active: number[];
   dead: boolean;
@@ -274,10 +286,12 @@ export class SftpSource implements RangeSource {
     const { host, port, user } = this.location;
     const address = await this.#screen(host, signal);
     const client = new Client();
+    // Our own socket so it can be corked (see corkForThisTick) and has Nagle off: with Nagle, a READ request or
+    // window adjust waits for the ACK of the previous small write, which the server delays (measured in docs/sftp.md).
+    const sock = connectTcp({ host: address, port, noDelay: true });
     let offered: string | undefined;
     const config: ConnectConfig = {
-      host: address,
-      port,
+      sock,
       username: user,
       privateKey: this.#key,
       passphrase: this.#passphrase,
@@ -291,10 +305,13 @@ export class SftpSource implements RangeSource {
         return offered === this.#fingerprint;
       },
       debug: this.#debug,
+      algorithms: { cipher: [...CIPHER_PREFERENCE] },
     };
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => {
+        // end() only half-closes; a server that stalls the handshake may never close its side, so drop the socket.
         client.end();
+        sock.destroy();
         reject(signal!.reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -316,7 +333,7 @@ export class SftpSource implements RangeSource {
       client.connect(config);
     });
     this.stats.connections++;
-    const conn: Conn = { client, channels: [], active: [], dead: false, maxReadLen: this.#requestSize };
+    const conn: Conn = { client, sock, corked: false, channels: [], active: [], dead: false, maxReadLen: this.#requestSize };
     const markDead = () => {
       conn.dead = true;
     };
@@ -470,7 +487,10 @@ export class SftpSource implements RangeSource {
       await new Promise<void>((resolve) => {
         c.client.once('close', () => resolve());
         c.client.end();
-        setTimeout(resolve, 2_000).unref();
+        setTimeout(() => {
+          c.sock.destroy(); // the server did not close within 2 s: do not leave the socket half-open
+          resolve();
+        }, 2_000).unref();
       });
     } catch {
       // never connected
@@ -495,6 +515,20 @@ interface Req {
   slab: Slab;
   /** Where in the slab this READ's bytes go. */
   off: number;
+}
+
+/**
+ * Holds the socket's writes until the current tick ends, so the READs (and ssh2's window adjusts) that one batch of
+ * incoming replies triggers leave in one writev instead of one syscall each.
+ */
+function corkForThisTick(conn: Conn): void {
+  if (conn.corked) return;
+  conn.corked = true;
+  conn.sock.cork();
+  process.nextTick(() => {
+    conn.corked = false;
+    conn.sock.uncork();
+  });
 }
 
 /** Target slab size (the chunks a read delivers, but for a range's last). */
@@ -617,6 +651,7 @@ class PipelinedRead {
     // Refill while the consumer wants data; the queue (in flight + undelivered) is bounded.
     const sftp = this.#conn.channels[this.#ch]!;
     const size = this.#conn.maxReadLen;
+    if (this.#want && this.#queue.length < this.#src._inFlight && this.#nextPos < this.#end) corkForThisTick(this.#conn);
     while (this.#want && this.#queue.length < this.#src._inFlight && this.#nextPos < this.#end) {
       let slab = this.#slab;
       if (!slab || slab.used === slab.buf.length) {

@@ -2,16 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { utimes, writeFile, appendFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
 import {
+  CIPHER_PREFERENCE,
   HostKeyMismatchError,
   SftpAuthError,
   SftpSource,
   type SftpSourceOptions,
 } from '../../functions/sources/sftp.ts';
-import { SourceChangedError } from '../../functions/sources/types.ts';
+import { SourceChangedError, SourceUnavailableError } from '../../functions/sources/types.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
 
 const SIZE = 3 * 1024 * 1024 + 12345;
@@ -21,6 +23,11 @@ async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+async function listen(server: Server): Promise<Server> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return server;
 }
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
@@ -135,6 +142,18 @@ describe('SftpSource against OpenSSH sshd', () => {
     expect(sshd.log()).toMatch(/userauth-request/);
   });
 
+  it('negotiates AES-128-GCM with OpenSSH and offers chacha20-poly1305 only last (ssh2 decrypts it ~3× slower)', async () => {
+    // Prepare
+    const debug: string[] = [];
+    const src = source({ debug: (l) => debug.push(l) }, 'data/small.txt');
+    // Act
+    await src.stat();
+    // Assess
+    expect(debug).toContain(`Handshake: (local) S->C cipher: ${CIPHER_PREFERENCE.join(',')}`);
+    expect(debug).toContain('Handshake: S->C cipher: aes128-gcm@openssh.com');
+    expect(CIPHER_PREFERENCE.at(-1)).toBe('chacha20-poly1305@openssh.com');
+  });
+
   it('refuses configuration without a key or with a password, naming the field', () => {
     // Prepare
     const base = { hostKeyFingerprint: sshd.hostKeyFingerprint, env: {} };
@@ -195,6 +214,42 @@ describe('SftpSource against OpenSSH sshd', () => {
     // Assess
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as Error).message).toMatch(/loopback/);
+  });
+
+  it('fails with SourceUnavailableError naming host:port when nothing listens there', async () => {
+    // Prepare: a port that was free a moment ago
+    const probe = await listen(createServer());
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    const src = source({ url: `sftp://${sshd.user}@127.0.0.1:${port}${join(sshd.root, 'data/small.txt')}` });
+    // Act
+    const err = await rejection(src.stat());
+    // Assess
+    expect(err).toBeInstanceOf(SourceUnavailableError);
+    expect((err as Error).message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('an abort during the SSH handshake rejects with the reason and closes the socket it opened', async () => {
+    // Prepare: a server that accepts TCP, never speaks SSH and never reads (so it never closes its side)
+    const tcpSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const held: Socket[] = [];
+    const mute = await listen(createServer((s) => void held.push(s)));
+    const port = (mute.address() as { port: number }).port;
+    const src = source({ url: `sftp://${sshd.user}@127.0.0.1:${port}${join(sshd.root, 'data/small.txt')}` });
+    const ac = new AbortController();
+    const reason = new Error('job cancelled');
+    const before = tcpSockets();
+    // Act
+    const pending = rejection(src.stat(ac.signal));
+    while (held.length === 0) await new Promise((r) => setTimeout(r, 10));
+    ac.abort(reason);
+    const err = await pending;
+    for (let i = 0; i < 100 && tcpSockets() > before + 1; i++) await new Promise((r) => setTimeout(r, 10));
+    // Assess: only the server's accepted socket is left; ours is gone although the server never answered the FIN
+    expect(err).toBe(reason);
+    expect(tcpSockets()).toBe(before + 1);
+    held[0]!.destroy();
+    await new Promise((r) => mute.close(r));
   });
 
   it('fails with SourceChangedError when the file changes between stat and read', async () => {
