@@ -22,12 +22,13 @@ import { DestinationExistsError } from '../oss/types.ts';
 import type { SourceIdentity } from '../sources/types.ts';
 import { acquireLease, type JobLease } from '../status/lease.ts';
 import { StatusWriter, type JobStatus } from '../status/store.ts';
-import { abortUpload, failJob, isNoSuchUpload } from './abort.ts';
-import { abortStrayUploads, completeOnce, headDestination, missingBucket } from './destination.ts';
+import { abortUpload, failAfterComplete, failJob, isNoSuchUpload } from './abort.ts';
+import { abortStrayUploads, completeOnce, headDestination, missingBucket, removeUnverified } from './destination.ts';
 import type { DispatchOutcome } from './dispatch.ts';
 import { JobFailedError, JobInProgressError } from './errors.ts';
 import { sourceVersionToDelete } from './source-delete.ts';
 import { claimDestination } from './supersede.ts';
+import { cancellable } from './cancel.ts';
 import { archiveMode } from './modes/archive.ts';
 import { copyMode } from './modes/copy.ts';
 import { ossRetry } from './oss-calls.ts';
@@ -92,8 +93,8 @@ export async function runJob(job: Job, deps: EngineDeps, options: JobOptions = {
     lease = got.lease;
   }
   try {
-    deps.crashAt?.('afterLease');
-    return await runOwned(ctx, mode, lease);
+    await deps.crashAt?.('afterLease');
+    return await cancellable(ctx, lease, (c) => runOwned(c, mode, lease));
   } finally {
     await lease?.release();
   }
@@ -177,7 +178,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     status.intentAt = new Date().toISOString();
     save();
     await writer.flush(true); // the intent must land: it is how a lost Initiate answer is found again
-    crash('afterIntent');
+    await crash('afterIntent');
     await lease?.confirm();
     const s = new OssPartSink({ client, bucket: job.destination.bucket, key: job.destination.key, logger: log });
     try {
@@ -188,7 +189,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
       throw err;
     }
     sink = s;
-    crash('afterInitiate');
+    await crash('afterInitiate');
     reused.strayUploadsAborted += await abortStrayUploads(client, job.destination.key, status.intentAt, s.uploadId, log);
   } else if (prior?.intentAt) status.intentAt = prior.intentAt;
   const uploadId = sink.uploadId!;
@@ -247,7 +248,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
           }
           if (problem) return log.error('worker result does not match its task; it runs again', { ...t.label, problem });
           save();
-          if (deps.crashAt) await writer.flush().then(() => crash('midDispatch')); // tests: crash once the journal holds a result
+          if (deps.crashAt) await writer.flush().then(() => crash('midDispatch', roundCtl.signal)); // tests: crash or hold once the journal holds a result
         }),
       );
       if (fatal !== undefined) await fail(fatal);
@@ -265,11 +266,12 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     return fail(err);
   }
 
-  // 9. Complete (forbid-overwrite unless replacing is allowed), then compare OSS's whole-object CRC.
+  // 9. Complete (forbid-overwrite unless replacing is allowed), then compare OSS's whole-object CRC. A cancel now is too late.
+  ctx.pastCancel?.();
   status.state = 'completing';
   save();
   await writer.flush(true).catch(fail);
-  crash('beforeComplete');
+  await crash('beforeComplete');
   await lease?.confirm();
   let completed: { etag: string; crc64?: bigint };
   try {
@@ -287,21 +289,9 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     }
     return fail(err);
   }
-  crash('afterComplete');
-  const failVerified = async (err: unknown): Promise<never> => {
-    status.state = 'failed';
-    status.error = errorToJson(err) as JobStatus['error'];
-    save();
-    await writer.flush();
-    log.error('job failed after Complete', { error: errorToJson(err) });
-    throw new JobFailedError({ jobId, uploadId, aborted: true, cause: err, message: `${job.mode} job ${jobId} failed verification: ${(err as Error).message}` });
-  };
-  if (completed.crc64 === undefined || completed.crc64 !== checked.combined) {
-    // The object exists but is not what we sent: remove it.
-    const problem = completed.crc64 === undefined ? 'OSS returned no whole-object CRC-64' : `OSS's CRC-64 ${completed.crc64} differs from the combined part CRC-64 ${checked.combined}`;
-    const removed = await ossRetry(() => client.delete(job.destination.key)).then(() => true, () => false);
-    return failVerified(new IntegrityError(`${problem}; the completed object was ${removed ? 'deleted' : 'NOT deleted (delete it by hand)'}`));
-  }
+  await crash('afterComplete');
+  const failVerified = (err: unknown) => failAfterComplete({ label: `${job.mode} job`, jobId, uploadId, dest: ctx.destination, sink: sink!, log, status, save, writer }, err);
+  if (completed.crc64 === undefined || completed.crc64 !== checked.combined) return failVerified(await removeUnverified(client, job.destination.key, completed.crc64, checked.combined));
 
   // 10. Finalize: what the mode does after a verified Complete, then the report.
   let final: { etag: string };
@@ -311,7 +301,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     return failVerified(err);
   }
   const report = await plan.report({ uploadId, etag: final.etag, ossCrc64: completed.crc64, combinedCrc64: checked.combined, tasks: tasksDispatched, peakWorkers, rounds: status.rounds, attempts, reused });
-  crash('beforeSucceeded');
+  await crash('beforeSucceeded');
   status.state = 'succeeded';
   status.report = jobReportToJson(report);
   save();

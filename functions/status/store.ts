@@ -61,9 +61,10 @@ const errorWire = z.object({ name: z.string(), code: z.string().optional(), mess
 /**
  * `initiating`: the owner recorded its intent to start a multipart upload (before InitiateMultipartUpload,
  * so a lost response is found again); `running`: the upload exists and work is dispatched; `completing`:
- * Complete was sent; then `succeeded` or `failed`; `interrupted`: the owner ran out of time, resumable.
+ * Complete was sent; then `succeeded` or `failed`; `interrupted`: the owner ran out of time, resumable;
+ * `cancelled`: `ossferry cancel` stopped it, upload aborted (terminal until re-submitted: ./cancel.ts).
  */
-export const JOB_STATES = ['initiating', 'running', 'completing', 'succeeded', 'failed', 'interrupted'] as const;
+export const JOB_STATES = ['initiating', 'running', 'completing', 'succeeded', 'failed', 'interrupted', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 export const jobStatusSchema = z.strictObject({
