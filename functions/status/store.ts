@@ -165,6 +165,8 @@ export function ossStatusStore(client: OSS, location: StatusLocation): StatusSto
           `status object oss://${location.bucket}/${key} is not a valid ossferry status (${r.error.issues[0]?.message}); delete it to start the job afresh`,
         );
       }
+      // A valid status of another job at this key (copied or written by hand) is foreign: never trusted.
+      if (r.data.jobId !== jobId) throw new StatusObjectError(`status object oss://${location.bucket}/${key} is foreign: it holds job ${r.data.jobId}, not ${jobId}; delete it to start the job afresh`);
       return r.data;
     },
     async write(status) {
@@ -232,4 +234,31 @@ export class StatusWriter {
   get lastError(): unknown {
     return this.#lastError;
   }
+}
+
+/** The ids of the jobs with a status object under the store's location (keys `<prefix>/j<32 hex>.json`). */
+export async function listJobIds(store: StatusStore): Promise<string[]> {
+  const client = store.client;
+  if (!client) return [];
+  const prefix = store.location.prefix ? `${store.location.prefix}/` : '';
+  const ids: string[] = [];
+  let marker: string | undefined;
+  for (;;) {
+    const r = await retry(() => client.list({ prefix, delimiter: '/', 'max-keys': 1000, ...(marker ? { marker } : {}) }, {}), OSS_RETRY);
+    for (const o of r.objects ?? []) {
+      const m = /\/?(j[0-9a-f]{32})\.json$/.exec(o.name);
+      if (m && o.name === `${prefix}${m[1]}.json`) ids.push(m[1]!);
+    }
+    if (!r.isTruncated || !r.nextMarker) break;
+    marker = r.nextMarker;
+  }
+  return ids;
+}
+
+/** Whether anything of the job exists in the status location besides its status object (a lease, a cancel request). */
+export async function jobTracesExist(store: StatusStore, jobId: string): Promise<boolean> {
+  if (!store.client) return false;
+  const prefix = `${store.location.prefix ? `${store.location.prefix}/` : ''}${jobId}/`;
+  const r = await retry(() => store.client!.list({ prefix, 'max-keys': 1 }, {}), OSS_RETRY);
+  return (r.objects ?? []).length > 0;
 }
