@@ -130,12 +130,13 @@ function printPrediction(spec: JobSpecInput, p: JobProgress, region: string, wal
  * Polls the job until a terminal state (newer than `staleAt`, when given), feeding the progress display.
  * `signal`: SIGINT/SIGTERM stopped the following; `timeout`: `untilMs` passed. Either way the job goes on.
  */
-export async function follow(store: StatusStore, access: OssAccess, jobId: string, o: { quiet: boolean; staleAt?: string | undefined; hint: string; untilMs?: number }): Promise<JobProgress | 'signal' | 'timeout'> {
+export async function follow(store: StatusStore, access: OssAccess, jobId: string, o: { quiet: boolean; staleAt?: string | undefined; hint: string; untilMs?: number; ready?: () => void }): Promise<JobProgress | 'signal' | 'timeout'> {
   const display = o.quiet ? undefined : progressDisplay();
   const stop = new AbortController();
   const onSignal = () => stop.abort('signal');
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  o.ready?.(); // only now: a Ctrl-C right after the first line must stop the following, not kill the process
   try {
     for (;;) {
       const p = await jobProgress(store, (b) => access.client(b), jobId).catch((e: unknown) => {
@@ -178,8 +179,8 @@ export function unknownJob(jobId: string, location: string): InvalidInputError {
 /** `ossferry status <id> --watch`: progress until the job ends; SIGINT stops watching cleanly (exit 0). */
 export async function watchStatus(store: StatusStore, access: OssAccess, jobId: string, location: string, json: boolean): Promise<number> {
   if (!(await store.read(jobId)) && !(await jobTracesExist(store, jobId))) throw unknownJob(jobId, location);
-  if (!json) out(`watching job ${jobId} under ${location} (Ctrl-C stops watching; the job goes on)`);
-  const end = await follow(store, access, jobId, { quiet: json, hint: `ossferry status ${jobId} --watch` });
+  const ready = () => (json ? undefined : out(`watching job ${jobId} under ${location} (Ctrl-C stops watching; the job goes on)`));
+  const end = await follow(store, access, jobId, { quiet: json, hint: `ossferry status ${jobId} --watch`, ready });
   if (typeof end === 'string') return 0;
   printProgress(end, json);
   return end.state === 'succeeded' ? 0 : 1;
