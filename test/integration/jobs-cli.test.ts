@@ -97,7 +97,7 @@ describe('remote jobs: copy --fc-* / --detach, status --watch, jobs, cancel', ()
     const detached = await runOssferry(['copy', `${origin}/big.bin`, 'oss://ossferry/detached.bin', '--part-size', '512KiB', '--detach', ...fcFlags], fcEnv);
     const jobId = ID_LINE.exec(detached.stdout.trim())?.[1];
     const watched = await inDataDir('status', jobId!, '--watch');
-    const listed = await inDataDir('jobs', '--state', 'succeeded', '--json');
+    const listed = await runOssferry(['jobs', '--state', 'succeeded', '--json', '--data-dir', dataDir]);
 
     // Assess
     expect(detached.code).toBe(0);
@@ -143,7 +143,7 @@ describe('remote jobs: copy --fc-* / --detach, status --watch, jobs, cancel', ()
     expect(jsonLines(runningJson.stdout)).toEqual([expect.objectContaining({ jobId, state: 'running' })]);
 
     // Act: cancel (the hold ends with the coordinator's cancel, not with the test)
-    const cancel = await inDataDir('cancel', jobId);
+    const cancel = await runOssferry(['cancel', jobId, '--data-dir', dataDir]);
     const followed = await copy.exited;
     const status = await inDataDir('status', jobId);
     const again = await inDataDir('cancel', jobId);
@@ -173,6 +173,15 @@ describe('remote jobs: copy --fc-* / --detach, status --watch, jobs, cancel', ()
     expect(resubmitted.stdout).toMatch(new RegExp(`^job ${jobId}$`, 'm'));
     expect(resubmitted.stderr).toMatch(new RegExp(`job ${jobId} was cancelled; submitting it again`));
     expect(crc64((await client('ossferry').get('cancelled.bin')).content as Buffer)).toBe(crc64(data));
+  });
+
+  it('copy --timeout refuses a value that is not a number of seconds, before anything is submitted (exit 2)', async () => {
+    // Act
+    const r = await runOssferry(['copy', `${origin}/big.bin`, 'oss://ossferry/never.bin', '--timeout', 'soon', ...fcFlags], fcEnv);
+    // Assess
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--timeout: "soon" is not a whole number between 1 and 86400/);
+    expect(r.stdout).toBe('');
   });
 
   const unknown = `j${'0'.repeat(32)}`;
