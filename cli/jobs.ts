@@ -83,8 +83,9 @@ export async function submitAndFollow(spec: JobSpecInput, t: JobTarget, o: Follo
     if (!o.json) err(`ossferry: detached; follow with: ossferry status ${jobId} --watch ${t.statusFlags}`);
     return 0;
   }
-  // A terminal state left by an earlier run (failed, cancelled) is not this run's end: wait for a newer write.
-  const staleAt = prior && prior.state !== 'succeeded' ? prior.updatedAt : undefined;
+  // What an earlier run left (even `succeeded`: the object may be gone since) is not this submission's answer:
+  // wait for a newer write (a finished job's owner records `already done` again).
+  const staleAt = prior?.updatedAt;
   const end = await follow(store, t.access, jobId, { quiet: o.quiet === true || o.json === true, staleAt, hint: `ossferry status ${jobId} --watch ${t.statusFlags}`, ...(o.followSeconds ? { untilMs: Date.now() + o.followSeconds * 1000 } : {}) });
   if (end === 'signal') return 130;
   if (end === 'timeout') return 1;

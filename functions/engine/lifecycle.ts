@@ -118,7 +118,8 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     if (done) {
       log.info('job already complete at the destination', { destination: ctx.destination });
       lease?.assertOwner();
-      if (prior && prior.state !== 'succeeded') await deps.status?.write({ ...prior, state: 'succeeded', report: jobReportToJson(done), updatedAt: new Date().toISOString() });
+      // Written even when it already said succeeded: a client following this submission sees the answer.
+      if (prior) await deps.status?.write({ ...prior, state: 'succeeded', report: jobReportToJson(done), updatedAt: new Date().toISOString() });
       return done;
     }
   }
@@ -206,56 +207,51 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
   let tasksDispatched = 0;
   let peakWorkers = 0;
   const maxRounds = deps.maxRounds ?? ENGINE_DEFAULTS.maxRounds;
-  const roundCtl = new AbortController();
-  const onOuterAbort = () => roundCtl.abort(signal?.reason);
-  signal?.addEventListener('abort', onOuterAbort, { once: true });
-  try {
-    for (let round = 1; !plan.done(); round++) {
-      if (round > maxRounds) await fail(new IntegrityError(`still missing after ${maxRounds} dispatch rounds: ${plan.missing()}`));
-      if (round > 1) await sleep(Math.min(250 * 2 ** (round - 2), 4_000), undefined, signal ? { signal } : {});
-      if (deps.deadlineMs !== undefined && now() > deps.deadlineMs - 15_000) {
-        // Out of time: leave the upload for a re-invocation to resume (the status object says where it is).
-        status.state = 'interrupted';
-        save();
-        await writer.flush();
-        throw new JobFailedError({ jobId, uploadId, aborted: false, cause: new OssferryError('Deadline', 'coordinator deadline reached'), message: `job ${jobId} interrupted by the coordinator deadline (${plan.missing()} missing); invoke it again to resume upload ${uploadId}` });
-      }
-      const tasks = plan.round(uploadId, taskDeadlineMs(now(), deps.workerTimeoutSeconds, deps.deadlineMs));
-      status.rounds = round;
-      log.info('dispatch round', { round, tasks: tasks.length });
-      let fatal: unknown;
-      let inFlight = 0;
-      await Promise.all(
-        tasks.map(async (t) => {
-          tasksDispatched++;
-          peakWorkers = Math.max(peakWorkers, ++inFlight);
-          let outcome: DispatchOutcome;
-          try {
-            outcome = await deps.dispatch(t.wire, roundCtl.signal);
-          } catch (err) {
-            outcome = roundCtl.signal.aborted ? { kind: 'fatal', error: roundCtl.signal.reason ?? err } : { kind: 'retry', error: err };
-          } finally {
-            inFlight--;
-          }
-          if (outcome.kind === 'retry') return log.warn('worker task failed; it goes to the next round', { round, ...t.label, error: errorToJson(outcome.error) });
-          let problem: string | undefined;
-          try {
-            if (outcome.kind === 'fatal') throw outcome.error;
-            problem = t.accept(outcome.result);
-          } catch (err) {
-            fatal ??= err;
-            return roundCtl.abort(err);
-          }
-          if (problem) return log.error('worker result does not match its task; it runs again', { ...t.label, problem });
-          save();
-          if (deps.crashAt) await writer.flush().then(() => crash('midDispatch', roundCtl.signal)); // tests: crash or hold once the journal holds a result
-        }),
-      );
-      if (fatal !== undefined) await fail(fatal);
-      if (signal?.aborted) await fail(signal.reason);
+  const roundCtl = new AbortController(); // aborted by a fatal task result, or with the run (lease lost, cancel)
+  const roundSignal = signal ? AbortSignal.any([signal, roundCtl.signal]) : roundCtl.signal;
+  for (let round = 1; !plan.done(); round++) {
+    if (round > maxRounds) await fail(new IntegrityError(`still missing after ${maxRounds} dispatch rounds: ${plan.missing()}`));
+    if (round > 1) await sleep(Math.min(250 * 2 ** (round - 2), 4_000), undefined, signal ? { signal } : {});
+    if (deps.deadlineMs !== undefined && now() > deps.deadlineMs - 15_000) {
+      // Out of time: leave the upload for a re-invocation to resume (the status object says where it is).
+      status.state = 'interrupted';
+      save();
+      await writer.flush();
+      throw new JobFailedError({ jobId, uploadId, aborted: false, cause: new OssferryError('Deadline', 'coordinator deadline reached'), message: `job ${jobId} interrupted by the coordinator deadline (${plan.missing()} missing); invoke it again to resume upload ${uploadId}` });
     }
-  } finally {
-    signal?.removeEventListener('abort', onOuterAbort);
+    const tasks = plan.round(uploadId, taskDeadlineMs(now(), deps.workerTimeoutSeconds, deps.deadlineMs));
+    status.rounds = round;
+    log.info('dispatch round', { round, tasks: tasks.length });
+    let fatal: unknown;
+    let inFlight = 0;
+    await Promise.all(
+      tasks.map(async (t) => {
+        tasksDispatched++;
+        peakWorkers = Math.max(peakWorkers, ++inFlight);
+        let outcome: DispatchOutcome;
+        try {
+          outcome = await deps.dispatch(t.wire, roundSignal);
+        } catch (err) {
+          outcome = roundSignal.aborted ? { kind: 'fatal', error: roundSignal.reason ?? err } : { kind: 'retry', error: err };
+        } finally {
+          inFlight--;
+        }
+        if (outcome.kind === 'retry') return log.warn('worker task failed; it goes to the next round', { round, ...t.label, error: errorToJson(outcome.error) });
+        let problem: string | undefined;
+        try {
+          if (outcome.kind === 'fatal') throw outcome.error;
+          problem = t.accept(outcome.result);
+        } catch (err) {
+          fatal ??= err;
+          return roundCtl.abort(err);
+        }
+        if (problem) return log.error('worker result does not match its task; it runs again', { ...t.label, problem });
+        save();
+        if (deps.crashAt) await writer.flush().then(() => crash('midDispatch', roundSignal)); // tests: crash or hold once the journal holds a result
+      }),
+    );
+    if (fatal !== undefined) await fail(fatal);
+    if (signal?.aborted) await fail(signal.reason);
   }
 
   // 8. Verify before Complete what can be verified (sizes, combined CRCs against the source's).
