@@ -497,7 +497,7 @@ export async function cancelCommand(jobId: string, o: StatusOptions): Promise<nu
   checkJobId(jobId);
   const { access, location, store } = await statusAccess(o, 'ossferry copy');
   try {
-    return await cancelJob(store, jobId, location, o);
+    return await cancelJob(store, (b) => access.client(b), jobId, location, o);
   } finally {
     await access.close();
   }

@@ -6,11 +6,14 @@
  * sources only the deployment can reach; then FC runs the job in the background (202, the stack's async retry
  * policy) while the CLI follows the status object (one GET + one ListParts per poll, as locally).
  */
+import type OSS from 'ali-oss';
 import { InvalidInputError } from '../shared/errors.ts';
+import { silentLogger } from '../shared/log.ts';
 import type { JobSpecInput } from '../shared/job.ts';
 import { resolvedAnswerSchema, type ResolvedAnswer } from '../shared/job-control.ts';
 import { predict, type SourceKind } from '../shared/model/index.ts';
 import { parseJobReport } from '../shared/report.ts';
+import { cancelUnowned } from '../functions/engine/cancel.ts';
 import type { FcInvoker } from '../functions/invoke/invoker.ts';
 import { readCancelRequest, requestCancel, withdrawCancel } from '../functions/status/cancel.ts';
 import { jobProgress, type JobProgress } from '../functions/status/progress.ts';
@@ -228,10 +231,12 @@ export async function listJobs(store: StatusStore, location: string, o: JobsFlag
 }
 
 /**
- * `ossferry cancel <id>`: writes the cancel request, then waits (up to `waitMs`) for the owner to record
- * `cancelled`. A finished job is left alone and the command says so (exit 1); cancelling twice is harmless.
+ * `ossferry cancel <id>`: writes the cancel request, then waits (up to `waitMs`) until `cancelled` is recorded:
+ * by the live owner, which polls for the request, or — when no invocation runs the job (interrupted, its owner
+ * died) — by this command itself, which takes the job's lease once it expired and aborts the upload as the
+ * owner would. A finished job is left alone and the command says so (exit 1); cancelling twice is harmless.
  */
-export async function cancelJob(store: StatusStore, jobId: string, location: string, o: { json?: boolean; waitMs?: number }): Promise<number> {
+export async function cancelJob(store: StatusStore, destination: (bucket: string) => OSS, jobId: string, location: string, o: { json?: boolean; waitMs?: number }): Promise<number> {
   const say = (event: string, text: string, code: number) => {
     if (o.json) out(JSON.stringify({ event, jobId }));
     else (code === 0 ? out : err)(text);
@@ -242,14 +247,16 @@ export async function cancelJob(store: StatusStore, jobId: string, location: str
   if (s?.state === 'succeeded' || s?.state === 'failed') return say(`already-${s.state}`, `ossferry: job ${jobId} already ${s.state} (${s.updatedAt}); nothing to cancel, nothing changed`, 1);
   if (s?.state === 'cancelled') return say('already-cancelled', `job ${jobId} is already cancelled; nothing changed`, 0);
   if (s?.state === 'completing') return say('too-late', `ossferry: job ${jobId} is completing (Complete was sent); too late to cancel, nothing changed`, 1);
-  const { created } = await requestCancel(store.client!, store.location, jobId);
-  if (!o.json) out(`cancel of job ${jobId} ${created ? 'requested' : 'was already requested'}; waiting for the coordinator to stop it`);
+  const { created, request } = await requestCancel(store.client!, store.location, jobId);
+  if (!o.json) out(`cancel of job ${jobId} ${created ? 'requested' : 'was already requested'}; waiting for it to stop`);
   const until = Date.now() + (o.waitMs ?? 60_000);
-  while (Date.now() < until) {
+  for (let i = 0; Date.now() < until; i++) {
+    // Every ~2 s: if no live owner holds the job, settle it here (its lease expired or was released).
+    if (i % 4 === 0) await cancelUnowned({ store, destination, jobId, requestedAt: request.requestedAt, log: silentLogger }).catch(() => undefined);
     const now = await store.read(jobId).catch(() => undefined);
     if (now?.state === 'cancelled') return say('cancelled', `job ${jobId} cancelled: ${now.uploadId ? `upload ${now.uploadId} aborted` : 'no upload was started'}, nothing written to ${now.destination}`, 0);
     if (now?.state === 'succeeded') return say('too-late', `ossferry: job ${jobId} finished before the cancel took effect; the object stays`, 1);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
-  return say('requested', `ossferry: job ${jobId}: cancel requested, but no coordinator recorded it yet (no invocation runs the job now); it stays cancelled: any later invocation stops at once and aborts its upload`, 0);
+  return say('requested', `ossferry: job ${jobId}: cancel requested, but nothing recorded it within ${Math.round((o.waitMs ?? 60_000) / 1000)} s (a live owner did not answer); it stays cancelled: any invocation of it stops at once and aborts its upload`, 0);
 }

@@ -6,12 +6,14 @@
  * next UploadPart then fails NoSuchUpload, which they treat as final: functions/worker), and the status
  * object says `cancelled`. Once Complete is about to be sent the request comes too late and is ignored.
  */
+import type OSS from 'ali-oss';
 import { errorToJson } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/log.ts';
 import type { JobReport } from '../../shared/report.ts';
 import { OssPartSink } from '../oss/part-sink.ts';
 import { readCancelRequest } from '../status/cancel.ts';
-import type { JobLease } from '../status/lease.ts';
-import type { JobStatus } from '../status/store.ts';
+import { acquireLease, type JobLease } from '../status/lease.ts';
+import type { JobStatus, StatusStore } from '../status/store.ts';
 import { abortUpload } from './abort.ts';
 import { abortStrayUploads } from './destination.ts';
 import { JobCancelledError, JobFailedError } from './errors.ts';
@@ -71,18 +73,44 @@ export async function cancellable(ctx: ModeContext, lease: JobLease | undefined,
 /** Aborts whatever upload the job's status names (and strays since its intent), records `cancelled`, throws. */
 async function settle(ctx: ModeContext, lease: JobLease | undefined, cancelled: JobCancelledError): Promise<never> {
   const { deps, jobId, job, log } = ctx;
-  const s = await deps.status!.read(jobId);
-  if (!s || s.state === 'cancelled' || s.state === 'failed') throw cancelled;
-  lease?.assertOwner(); // a fenced owner must not abort the new owner's upload
-  const client = deps.destinationClient;
-  let aborted = true;
-  if (s.uploadId) {
-    const sink = new OssPartSink({ client, bucket: job.destination.bucket, key: job.destination.key, uploadId: s.uploadId, logger: log });
-    aborted = await abortUpload(sink, log);
-  }
-  if (s.intentAt) await abortStrayUploads(client, job.destination.key, s.intentAt, undefined, log);
-  lease?.assertOwner();
-  await deps.status!.write({ ...s, state: 'cancelled', error: errorToJson(cancelled) as JobStatus['error'], aborted, updatedAt: new Date().toISOString() });
-  log.info('job cancelled', { uploadId: s.uploadId, aborted });
+  await settleCancelled({ store: deps.status!, destination: deps.destinationClient, bucket: job.destination.bucket, key: job.destination.key, jobId, log, lease, cancelled });
   throw cancelled;
+}
+
+/**
+ * Records a cancelled job: aborts the upload its status object names (and strays of the key since its
+ * intent), then writes state `cancelled`. Only an owner of the job's lease may call it. False when there
+ * was nothing to settle (no status object, or already terminal).
+ */
+export async function settleCancelled(o: { store: StatusStore; destination: OSS; bucket: string; key: string; jobId: string; log: Logger; lease: JobLease | undefined; cancelled: JobCancelledError }): Promise<boolean> {
+  const { store, destination: client, bucket, key, jobId, log, lease } = o;
+  const s = await store.read(jobId);
+  if (!s || s.state === 'cancelled' || s.state === 'failed' || s.state === 'succeeded') return false;
+  lease?.assertOwner(); // a fenced owner must not abort the new owner's upload
+  let aborted = true;
+  if (s.uploadId) aborted = await abortUpload(new OssPartSink({ client, bucket, key, uploadId: s.uploadId, logger: log }), log);
+  if (s.intentAt) await abortStrayUploads(client, key, s.intentAt, undefined, log);
+  lease?.assertOwner();
+  await store.write({ ...s, state: 'cancelled', error: errorToJson(o.cancelled) as JobStatus['error'], aborted, updatedAt: new Date().toISOString() });
+  log.info('job cancelled', { uploadId: s.uploadId, aborted });
+  return true;
+}
+
+/**
+ * Cancels a job no invocation runs (interrupted, or its owner died): takes its lease as an owner would —
+ * only once any earlier lease expired — and settles it. `held` when a live owner runs it (that owner stops
+ * on the request itself).
+ */
+export async function cancelUnowned(o: { store: StatusStore; destination: (bucket: string) => OSS; jobId: string; requestedAt: string; log: Logger; lease?: { ttlMs?: number; waitMs?: number } }): Promise<'settled' | 'nothing' | 'held'> {
+  const got = await acquireLease(o.store.client!, o.store.location, o.jobId, { logger: o.log, waitMs: o.lease?.waitMs ?? 0, ...(o.lease?.ttlMs ? { ttlMs: o.lease.ttlMs } : {}) });
+  if (got.kind === 'held') return 'held';
+  try {
+    const s = await o.store.read(o.jobId);
+    const dest = s ? /^oss:\/\/([^/]+)\/(.+)$/.exec(s.destination) : null;
+    if (!s || !dest) return 'nothing';
+    const done = await settleCancelled({ store: o.store, destination: o.destination(dest[1]!), bucket: dest[1]!, key: dest[2]!, jobId: o.jobId, log: o.log, lease: got.lease, cancelled: new JobCancelledError(o.jobId, o.requestedAt) });
+    return done ? 'settled' : 'nothing';
+  } finally {
+    await got.lease.release();
+  }
 }

@@ -3,7 +3,8 @@
  * source): a cancel request mid-dispatch stops the run, aborts the upload and records `cancelled`; a worker
  * still in flight gets NoSuchUpload on its next UploadPart and stops without retrying; a re-delivered
  * invocation of the cancelled job never starts it again; withdrawing the request (a re-submit) runs it; a
- * request that comes once Complete is due is too late and the job succeeds.
+ * request that comes once Complete is due is too late and the job succeeds; a job whose owner died is settled
+ * by the cancelling side once its lease is free.
  */
 import { randomBytes } from 'node:crypto';
 import OSS from 'ali-oss';
@@ -15,6 +16,7 @@ import { parseAllowList } from '../../shared/ssrf.ts';
 import type { WorkerTaskWire } from '../../shared/task.ts';
 import { startHttpSourceServer, type HttpSourceServer } from '../../local/http-source/index.ts';
 import { startOssServer, type LocalOss } from '../../local/oss/index.ts';
+import { cancelUnowned } from '../../functions/engine/cancel.ts';
 import { JobCancelledError } from '../../functions/engine/errors.ts';
 import { runJob } from '../../functions/engine/lifecycle.ts';
 import type { EngineDeps } from '../../functions/engine/types.ts';
@@ -22,6 +24,7 @@ import { OssPartSink } from '../../functions/oss/part-sink.ts';
 import type { PartSink } from '../../functions/oss/types.ts';
 import { openSource } from '../../functions/sources/index.ts';
 import { readCancelRequest, requestCancel, withdrawCancel } from '../../functions/status/cancel.ts';
+import { acquireLease } from '../../functions/status/lease.ts';
 import { ossStatusStore, type StatusStore } from '../../functions/status/store.ts';
 import { inProcessCopyDispatch } from '../helpers/engine-dispatch.ts';
 
@@ -208,5 +211,35 @@ describe('engine: cancel', () => {
     expect(report.crc64).toBe(crc64(data));
     expect(await exists('late.bin')).toBe(true);
     expect(await uploadsOf('late.bin')).toEqual([]);
+  });
+
+  it('a job no invocation runs (its owner died): cancel settles it itself once the lease is free — upload aborted, state cancelled; a live owner is left to stop on its own', async () => {
+    // Prepare: the owner "dies" once a worker result is journalled (the hook throws: no abort, no status write)
+    const data = randomBytes(6 * KB100);
+    http.setFile('/orphan.bin', data);
+    const job = copyJob('/orphan.bin', 'orphan.bin');
+    const src = openSource(job.source.url, { allow });
+    const jobId = jobIdOf(job, await src.stat());
+    await src.close();
+    await runJob(job, deps({ crashAt: (step) => { if (step === 'midDispatch') throw new Error('owner died'); } })).catch(() => undefined);
+    expect((await status.read(jobId))!.state).toBe('running');
+    expect(await uploadsOf('orphan.bin')).toHaveLength(1);
+    const { request } = await requestCancel(statusClient, status.location, jobId);
+    const live = await acquireLease(statusClient, status.location, jobId, { logger: silentLogger, ttlMs: 3_000, waitMs: 0 });
+
+    // Act: while someone holds the lease, then once it is free
+    const whileHeld = await cancelUnowned({ store: status, destination: () => dst, jobId, requestedAt: request.requestedAt, log: silentLogger });
+    if (live.kind === 'owner') await live.lease.release();
+    const settled = await cancelUnowned({ store: status, destination: () => dst, jobId, requestedAt: request.requestedAt, log: silentLogger });
+    const again = await cancelUnowned({ store: status, destination: () => dst, jobId, requestedAt: request.requestedAt, log: silentLogger });
+
+    // Assess
+    expect(live.kind).toBe('owner');
+    expect(whileHeld).toBe('held');
+    expect(settled).toBe('settled');
+    expect(again).toBe('nothing');
+    expect(await status.read(jobId)).toMatchObject({ state: 'cancelled', aborted: true });
+    expect(await uploadsOf('orphan.bin')).toEqual([]);
+    expect(await exists('orphan.bin')).toBe(false);
   });
 });
