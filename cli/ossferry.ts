@@ -70,7 +70,7 @@ export function buildProgram(cmds: Commands): Command {
       .option('--tag <key=value>', 'object tag (repeatable)', (v: string, all: string[] = []) => [...all, v])
       .option('--acl <acl>', 'destination object ACL: default, private, public-read, public-read-write')
       .option('--unpinned <policy>', 'source without a strong ETag or CRC-64: refuse (default), reread (each part read again and compared) or trust (copied, marked unpinned)')
-      .option('--data-dir <dir>', 'local cloud: keep the local OSS data here')
+      .option('--data-dir <dir>', 'local cloud: keep the local OSS data here, or submit to the `ossferry local cloud` running on it')
       .option('--fc-account-id <id>', 'deployment: Alibaba Cloud account id (Pulumi output)')
       .option('--fc-region <region>', 'deployment: FC region, e.g. cn-hangzhou')
       .option('--fc-service <name>', 'deployment: FC service name')
