@@ -20,12 +20,13 @@ import { jobReportToJson, parseJobReport, type ArchiveReport, type CopyReport } 
 import { ARCHIVE_META } from '../shared/verify.ts';
 import { createFcInvoker } from '../functions/invoke/invoker.ts';
 import { jobProgress, type JobProgress } from '../functions/status/progress.ts';
-import { ossStatusStore, parseStatusLocation } from '../functions/status/store.ts';
-import { LOCAL_DEFAULTS, startLocalCloud, type JobReport, type LocalCloud, type LocalCloudOptions } from '../local/cloud.ts';
+import { jobTracesExist, parseStatusLocation, type StatusStore } from '../functions/status/store.ts';
+import { coordinatorInvoker, LOCAL_DEFAULTS, startLocalCloud, type JobReport, type LocalCloud, type LocalCloudOptions } from '../local/cloud.ts';
 import { runningCloudState } from '../local/cloud-state.ts';
 import { sshdAvailable, startSshd, SSHD_PATH, type Sshd } from '../local/sshd.ts';
 import { formatBytes, jobSpecFromFlags, parseSize, parseWhole, type TransferFlags } from './args.ts';
-import { envCredentials, ossAccess, statusLocationOf } from './oss-access.ts';
+import { cancelJob, checkJobId, listJobs, statusStoreAt, submitAndFollow, unknownJob, watchStatus, type FollowFlags, type JobsFlags, type JobTarget } from './jobs.ts';
+import { envCredentials, ossAccess, statusLocationOf, type OssAccess } from './oss-access.ts';
 import { progressDisplay } from './progress.ts';
 import { verifyObject } from './verify.ts';
 
@@ -300,8 +301,17 @@ export interface CopyOptions extends TransferFlags {
   fcFunction?: string;
   fcEndpoint?: string;
   timeout?: string;
+  /** Deployment: OSS endpoint for reading the status location (default: the public endpoint of --fc-region). */
+  ossEndpoint?: string;
+  /** Print the job id and return; the job runs on. */
+  detach?: boolean;
   /** Local cloud: SSH private key for sftp:// sources, put in the functions' env. */
   sftpKeyFile?: string;
+}
+
+function followFlags(o: CopyOptions): FollowFlags {
+  const seconds = followSeconds(o);
+  return { ...(o.detach ? { detach: true } : {}), ...(o.json ? { json: true } : {}), ...(o.quiet ? { quiet: true } : {}), ...(seconds !== undefined ? { followSeconds: seconds } : {}) };
 }
 
 const REMOTE_FLAGS = ['fcAccountId', 'fcRegion', 'fcService', 'fcFunction'] as const;
@@ -322,8 +332,14 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
     }
     const remoteSpec = jobSpecFromFlags(source, destination, o);
     parseJob(remoteSpec);
-    return remoteCopy(remoteSpec, o);
+    const target = await deploymentTarget(o);
+    try {
+      return await submitAndFollow(remoteSpec, target, followFlags(o));
+    } finally {
+      await target.access.close();
+    }
   }
+  if (o.ossEndpoint !== undefined) throw new InvalidInputError('--oss-endpoint', 'only applies with the --fc-* flags (a deployment)', 'remove it; a local cloud gives its own endpoints');
   // Validate every flag, and the job they make, before starting anything (a local file stands in by its name).
   const spec0 = jobSpecFromFlags(/^[a-z][a-z0-9+.-]*:\/\//i.test(source) ? source : `http://127.0.0.1/${encodeURIComponent(path.basename(source))}`, destination, o);
   parseJob(spec0);
@@ -349,8 +365,16 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
   }
   const running = o.dataDir ? await runningCloudState(path.resolve(o.dataDir)) : undefined;
   if (running) {
-    // Two servers on one data dir would corrupt it (each clears temp files at start).
-    throw new InvalidInputError('--data-dir', `a local cloud (pid ${running.pid}) is running on ${o.dataDir}`, 'stop it first, or pass another --data-dir');
+    // A running `ossferry local cloud` on --data-dir: submit to it as to a deployment (its state file gives the endpoints).
+    if (sourceRoot !== undefined) {
+      throw new InvalidInputError('source', `${JSON.stringify(source)} is a local file; the local cloud on ${o.dataDir} serves ${running.httpSource.root ?? 'no directory'}`, `pass its URL (${running.httpSource.origin}/<path>), or start the local cloud with --source-root`);
+    }
+    const access = await ossAccess({ dataDir: o.dataDir! }, 'ossferry local cloud');
+    try {
+      return await submitAndFollow(jobSpecFromFlags(url, destination, o), localTarget(running.fc, access, o.dataDir), followFlags(o));
+    } finally {
+      await access.close();
+    }
   }
   const cloud = await startLocalCloud({
     ...(sourceRoot ? { sourceRoot } : {}),
@@ -365,10 +389,11 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
     // The local HTTP source listens on a new port each run: the file's absolute path names the source
     // instead, so a re-run of the same copy has the same job id and resumes.
     const spec = { ...jobSpecFromFlags(url, destination, o), ...(local ? { sourceName: pathToFileURL(path.resolve(source)).href } : {}) };
+    // The same path as a deployment: the job id at once, an asynchronous invocation, then following the status object.
+    const fc = { ...cloud.fcCredentials, endpoint: cloud.fc.endpoint, accountId: cloud.fc.accountId, region: cloud.oss.region, serviceName: cloud.serviceName, coordinatorFunction: cloud.coordinatorFunction };
+    const access: OssAccess = { client: (b) => cloud.ossClient(b), local: true, async close() {} };
     try {
-      const report = await runWithProgress(cloud, spec, o.quiet === true || o.json === true);
-      printJobReport(report, o.json);
-      return 0;
+      return await submitAndFollow(spec, localTarget(fc, access, o.dataDir), { ...followFlags(o), detach: false });
     } catch (e) {
       err(describeFailure(e));
       return 1;
@@ -376,27 +401,33 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
   });
 }
 
-async function remoteCopy(spec: JobSpecInput, o: CopyOptions): Promise<number> {
+/** The deployment the --fc-* flags name, as a job target (credentials from the environment). */
+async function deploymentTarget(o: CopyOptions): Promise<JobTarget> {
   const creds = envCredentials();
-  const timeoutSeconds = o.timeout !== undefined ? parseWhole('--timeout', o.timeout, 1, 86_400) : 86_400;
   const invoker = createFcInvoker({
     accountId: o.fcAccountId!,
     region: o.fcRegion!,
     ...(o.fcEndpoint ? { endpoint: o.fcEndpoint } : {}),
     ...creds,
-    timeoutMs: (timeoutSeconds + 30) * 1000,
+    // Only the resolve request is synchronous (a source stat); the job itself is invoked asynchronously.
+    timeoutMs: 120_000,
     logger: silentLogger,
     retry: { maxAttempts: 3 },
   });
-  if (!o.json) err(`ossferry: submitting ${spec.source} → ${spec.destination} to ${o.fcService}/${o.fcFunction} (${o.fcRegion})`);
-  try {
-    const report = parseJobReport(await invoker.invoke<unknown>(o.fcService!, o.fcFunction!, spec));
-    printJobReport(report.mode === 'archive' ? { kind: 'archive', ...report } : { kind: 'copy', ...report }, o.json);
-    return 0;
-  } catch (e) {
-    err(describeFailure(e));
-    return 1;
-  }
+  const access = await ossAccess({ ...(o.ossEndpoint ? { ossEndpoint: o.ossEndpoint } : {}), ossRegion: o.fcRegion! }, 'ossferry copy');
+  const statusFlags = o.ossEndpoint ? `--oss-endpoint ${o.ossEndpoint} --oss-region ${o.fcRegion}` : `--oss-region ${o.fcRegion}`;
+  return { invoker, service: o.fcService!, coordinator: o.fcFunction!, access, name: `${o.fcService}/${o.fcFunction} (${o.fcRegion})`, modelRegion: o.fcRegion!, statusFlags: `${statusFlags} --status-location <the stack's status location>` };
+}
+
+/** A local cloud (running on --data-dir, or started by this command) as a job target. */
+function localTarget(fc: { endpoint: string; accountId: string; region: string; accessKeyId: string; accessKeySecret: string; securityToken: string; serviceName: string; coordinatorFunction: string }, access: OssAccess, dataDir: string | undefined): JobTarget {
+  const invoker = coordinatorInvoker(fc, fc, fc.region, 120, silentLogger);
+  return { invoker, service: fc.serviceName, coordinator: fc.coordinatorFunction, access, name: `the local cloud (${fc.endpoint})`, statusFlags: dataDir ? `--data-dir ${dataDir}` : '(the local cloud stops when this command ends)' };
+}
+
+/** --timeout: how long `copy` follows a job before it gives up following (the job goes on). */
+function followSeconds(o: CopyOptions): number | undefined {
+  return o.timeout !== undefined ? parseWhole('--timeout', o.timeout, 1, 86_400) : undefined;
 }
 
 export interface StatusOptions {
@@ -424,21 +455,51 @@ export function printProgress(p: JobProgress, json = false): void {
   if (p.error) out(`  error: ${p.error.code ?? p.error.name}: ${p.error.message}`);
 }
 
-/** `ossferry status <jobId>`: from a deployment's status location, or a local OSS data directory. */
-export async function statusCommand(jobId: string, o: StatusOptions): Promise<number> {
-  if (!/^j[0-9a-f]{32}$/.test(jobId)) throw new InvalidInputError('jobId', `${JSON.stringify(jobId)} is not an ossferry job id`, 'pass the id printed by ossferry copy (j + 32 hex digits)');
-  const location = statusLocationOf(o) ?? '';
+/** Where status/jobs/cancel look: --status-location (or env), a running local cloud's, or a local data directory's default. */
+export async function statusAccess(o: StatusOptions, command: string): Promise<{ access: OssAccess; location: string; store: StatusStore }> {
+  const running = o.dataDir && !o.statusLocation ? await runningCloudState(path.resolve(o.dataDir)) : undefined;
+  const location = o.statusLocation ?? running?.statusLocation ?? statusLocationOf(o) ?? '';
   if (!location) throw new InvalidInputError('--status-location', 'is not set', 'pass --status-location oss://bucket/prefix (or set OSSFERRY_STATUS_LOCATION), or --data-dir for the local cloud');
-  const access = await ossAccess(o, 'ossferry copy');
+  parseStatusLocation(location, '--status-location');
+  const access = await ossAccess(o, command);
+  return { access, location, store: statusStoreAt(access, location) };
+}
+
+/** `ossferry status <jobId> [--watch]`: from a deployment's status location, or a local cloud's data directory. */
+export async function statusCommand(jobId: string, o: StatusOptions & { watch?: boolean }): Promise<number> {
+  checkJobId(jobId);
+  const { access, location, store } = await statusAccess(o, 'ossferry copy');
   try {
-    const loc = parseStatusLocation(location, '--status-location');
-    const p = await jobProgress(ossStatusStore(access.client(loc.bucket), loc), (b) => access.client(b), jobId);
+    if (o.watch) return await watchStatus(store, access, jobId, location, o.json === true);
+    const p = await jobProgress(store, (b) => access.client(b), jobId);
     if (!p) {
-      err(`ossferry: no status object for job ${jobId} under ${location}`);
-      return 1;
+      if (!(await jobTracesExist(store, jobId))) throw unknownJob(jobId, location);
+      out(`job ${jobId}: starting (a lease or cancel request exists, no status object yet)`);
+      return 0;
     }
     printProgress(p, o.json);
-    return p.state === 'failed' ? 1 : 0;
+    return p.state === 'failed' || p.state === 'cancelled' ? 1 : 0;
+  } finally {
+    await access.close();
+  }
+}
+
+/** `ossferry jobs [--state s] [--json]`. */
+export async function jobsCommand(o: StatusOptions & JobsFlags): Promise<number> {
+  const { access, location, store } = await statusAccess(o, 'ossferry copy');
+  try {
+    return await listJobs(store, location, o);
+  } finally {
+    await access.close();
+  }
+}
+
+/** `ossferry cancel <jobId>`. */
+export async function cancelCommand(jobId: string, o: StatusOptions): Promise<number> {
+  checkJobId(jobId);
+  const { access, location, store } = await statusAccess(o, 'ossferry copy');
+  try {
+    return await cancelJob(store, (b) => access.client(b), jobId, location, o);
   } finally {
     await access.close();
   }

@@ -65,7 +65,8 @@ export async function ossAccess(o: OssAccessFlags, dataDirHint: string): Promise
         accessKeyId: creds.accessKeyId,
         accessKeySecret: creds.accessKeySecret,
         ...(creds.securityToken ? { stsToken: creds.securityToken } : {}),
-        ...(o.ossEndpoint ? { endpoint: o.ossEndpoint } : { region: `oss-${o.ossRegion!.replace(/^oss-/, '')}` }),
+        ...(o.ossEndpoint ? { endpoint: o.ossEndpoint } : {}),
+        ...(o.ossRegion ? { region: `oss-${o.ossRegion.replace(/^oss-/, '')}` } : {}),
         secure: true,
         // ali-oss's timeout covers the whole request, body included: a multi-GB read needs far more than 60 s.
         timeout: 3_600_000,

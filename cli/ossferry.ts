@@ -30,7 +30,7 @@ function ossReadOptions(cmd: Command): Command {
 type Commands = typeof import('./commands.ts');
 
 export function buildProgram(cmds: Commands): Command {
-  const { copyCommand, startCommand, statusCommand, verifyCommand } = cmds;
+  const { cancelCommand, copyCommand, jobsCommand, startCommand, statusCommand, verifyCommand } = cmds;
   const program = new Command();
   program
     .name('ossferry')
@@ -70,13 +70,15 @@ export function buildProgram(cmds: Commands): Command {
       .option('--tag <key=value>', 'object tag (repeatable)', (v: string, all: string[] = []) => [...all, v])
       .option('--acl <acl>', 'destination object ACL: default, private, public-read, public-read-write')
       .option('--unpinned <policy>', 'source without a strong ETag or CRC-64: refuse (default), reread (each part read again and compared) or trust (copied, marked unpinned)')
-      .option('--data-dir <dir>', 'local cloud: keep the local OSS data here')
+      .option('--data-dir <dir>', 'local cloud: keep the local OSS data here, or submit to the `ossferry local cloud` running on it')
       .option('--fc-account-id <id>', 'deployment: Alibaba Cloud account id (Pulumi output)')
       .option('--fc-region <region>', 'deployment: FC region, e.g. cn-hangzhou')
       .option('--fc-service <name>', 'deployment: FC service name')
       .option('--fc-function <name>', 'deployment: coordinator function name')
       .option('--fc-endpoint <url>', 'deployment: FC endpoint override')
-      .addOption(new Option('--timeout <seconds>', 'deployment: how long to wait for the job').default(undefined)),
+      .option('--oss-endpoint <url>', 'deployment: OSS endpoint for reading the status location (default: the public endpoint of --fc-region)')
+      .option('--detach', 'print the job id and return; the job runs on (follow it with ossferry status <id> --watch)')
+      .addOption(new Option('--timeout <seconds>', 'stop following the job after this long (it runs on)').default(undefined)),
   ).action(async (source: string, destination: string, o) => {
     process.exitCode = await copyCommand(source, destination, o);
   });
@@ -86,9 +88,30 @@ export function buildProgram(cmds: Commands): Command {
       .command('status')
       .description("show a job's progress from its status object")
       .argument('<jobId>', 'the job id (j + 32 hex digits)')
+      .option('--watch', 'refresh until the job ends (Ctrl-C stops watching; the job goes on)')
       .option('--status-location <oss-url>', 'oss://bucket/prefix of status objects (env OSSFERRY_STATUS_LOCATION)'),
   ).action(async (jobId: string, o) => {
     process.exitCode = await statusCommand(jobId, o);
+  });
+
+  ossReadOptions(
+    program
+      .command('jobs')
+      .description('list the jobs whose status objects are in the status location, newest first')
+      .option('--state <state>', 'only jobs in this state: initiating, running, completing, succeeded, failed, interrupted, cancelled')
+      .option('--status-location <oss-url>', 'oss://bucket/prefix of status objects (env OSSFERRY_STATUS_LOCATION)'),
+  ).action(async (o) => {
+    process.exitCode = await jobsCommand(o);
+  });
+
+  ossReadOptions(
+    program
+      .command('cancel')
+      .description('cancel a running job: its coordinator and workers stop, the upload is aborted, nothing reaches the destination')
+      .argument('<jobId>', 'the job id (j + 32 hex digits)')
+      .option('--status-location <oss-url>', 'oss://bucket/prefix of status objects (env OSSFERRY_STATUS_LOCATION)'),
+  ).action(async (jobId: string, o) => {
+    process.exitCode = await cancelCommand(jobId, o);
   });
 
   ossReadOptions(

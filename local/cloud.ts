@@ -21,6 +21,8 @@ import OSS from 'ali-oss';
 import { FUNCTION_ENV, FUNCTION_LIFECYCLE } from '../shared/function-env.ts';
 import { buildFunctionEnv, type FunctionEnvSpec } from '../shared/function-env-build.ts';
 import type { JobSpecInput } from '../shared/job.ts';
+import type { CancelledAnswer } from '../shared/job-control.ts';
+import { OssferryError } from '../shared/errors.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { createFcInvoker, type FcInvoker } from '../functions/invoke/invoker.ts';
 import { parseJobReport, type ArchiveReport, type CopyReport } from '../shared/report.ts';
@@ -302,6 +304,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       const poll = opts.onProgress ? startProgressPoller(jobSpec, sourceDeps, read, opts.onProgress, opts.pollMs ?? 500) : undefined;
       try {
         const raw = await invoker.invoke<unknown>(LOCAL_DEFAULTS.serviceName, LOCAL_DEFAULTS.coordinatorFunction, jobSpec, opts.signal ? { signal: opts.signal } : {});
+        // A cancelled job answers successfully (so FC does not retry it); to a caller waiting for a report it is a failure.
+        if ((raw as Partial<CancelledAnswer> | null)?.kind === 'cancelled') throw new OssferryError('JobCancelled', (raw as CancelledAnswer).message);
         const report = parseJobReport(raw);
         if (report.mode !== (archive ? 'archive' : 'copy')) throw new Error(`the coordinator answered a ${report.mode} report for a ${archive ? 'archive' : 'copy'} job`);
         return { kind: report.mode, ...report } as JobReport;

@@ -9,9 +9,11 @@ import { parseOssEvent, type OssEventOutcome } from '../../shared/events.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import type { JobSpecInput } from '../../shared/job.ts';
 import { parseSweepEvent, type SweepEvent } from '../../shared/sweep.ts';
+import { parseResolveRequest, type ResolveRequest } from '../../shared/job-control.ts';
 
 export type CoordinatorEvent =
   | { kind: 'job'; spec: unknown }
+  | ResolveRequest
   | { kind: 'trigger'; jobs: Array<{ index: number; spec: JobSpecInput; idempotencyKey: string }>; ignored: OssEventOutcome[] }
   | SweepEvent;
 
@@ -56,6 +58,8 @@ export function parseCoordinatorEvent(payload: Buffer | string, env: Record<stri
   const sweep = parseSweepEvent(body);
   if (typeof sweep === 'string') throw new InvalidInputError('event', sweep, 'send {"kind":"sweep","olderThanSeconds":86400,"destinations":[{"bucket":"…","prefix":"…"}]}');
   if (sweep) return sweep;
+  const resolve = parseResolveRequest(body);
+  if (resolve) return resolve;
   if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'events' in body) {
     const outcomes = parseOssEvent(body, archiveRulesFromEnv(env));
     const jobs: Array<{ index: number; spec: JobSpecInput; idempotencyKey: string }> = [];

@@ -9,12 +9,13 @@
 import type OSS from 'ali-oss';
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
-import { parseJob, type Job } from '../../shared/job.ts';
+import { jobIdOf, parseJob, type Job } from '../../shared/job.ts';
+import type { CancelledAnswer, ResolvedAnswer } from '../../shared/job-control.ts';
 import { applyJobDefaults, applyRuleDefaults, applyTriggerJobDefaults, jobDefaultsFromEnv } from '../../shared/job-defaults.ts';
 import { jobReportToJson } from '../../shared/report.ts';
 import { crashHookFromEnv } from '../engine/crash.ts';
 import { fcDispatcher } from '../engine/dispatch.ts';
-import { JobFailedError } from '../engine/errors.ts';
+import { JobCancelledError, JobFailedError } from '../engine/errors.ts';
 import { runJob } from '../engine/lifecycle.ts';
 import type { EngineDeps } from '../engine/types.ts';
 import { createFcInvoker, invokerOptionsFromContext } from '../invoke/invoker.ts';
@@ -134,15 +135,37 @@ function toHandlerError(err: unknown): HandlerError {
   return new HandlerError(code, (err as Error)?.message ?? String(err), { cause: err, details: { aborted: false, uploadStarted: false } });
 }
 
+const jobOf = (spec: unknown, env: Record<string, string | undefined>) => capWorkers(parseJob(applyJobDefaults(spec, jobDefaultsFromEnv(env))), env);
+
 async function runOne(spec: unknown, ctx: FcContext, env: Record<string, string | undefined>) {
-  const job = capWorkers(parseJob(applyJobDefaults(spec, jobDefaultsFromEnv(env))), env);
-  return jobReportToJson(await runJob(job, coordinatorDeps(job, ctx, env)));
+  const job = jobOf(spec, env);
+  try {
+    return jobReportToJson(await runJob(job, coordinatorDeps(job, ctx, env)));
+  } catch (err) {
+    // A cancelled job answers successfully: FC must not retry it (it stays cancelled until re-submitted).
+    if (err instanceof JobCancelledError) return { kind: 'cancelled', jobId: err.jobId, message: err.message } satisfies CancelledAnswer;
+    throw err;
+  }
+}
+
+/** The job id a spec runs under (the engine's own stat and jobIdOf, with the deployment's defaults); nothing is written. */
+async function resolveOne(spec: unknown, ctx: FcContext, env: Record<string, string | undefined>): Promise<ResolvedAnswer> {
+  const job = jobOf(spec, env);
+  const source = coordinatorDeps(job, ctx, env).openSource(job);
+  try {
+    const identity = await source.stat(ctx.signal);
+    const statusLocation = env[FUNCTION_ENV.STATUS_LOCATION];
+    return { kind: 'resolved', jobId: jobIdOf(job, identity), mode: job.mode, size: identity.size, ...(statusLocation ? { statusLocation } : {}) };
+  } finally {
+    await source.close().catch(() => undefined);
+  }
 }
 
 export const handler: Handler = async (event, ctx) => {
   try {
     const parsed = parseCoordinatorEvent(event, process.env);
     if (parsed.kind === 'job') return await runOne(parsed.spec, ctx, process.env);
+    if (parsed.kind === 'resolve') return await resolveOne(parsed.job, ctx, process.env);
     if (parsed.kind === 'sweep') return await runSweep(parsed, coordinatorOssClients(ctx, process.env), ctx.logger, process.env);
     // OSS trigger: ./trigger.ts runs one archive job per matching record (idempotent per object version,
     // delete-after-verify per rule); ignored records are logged there.

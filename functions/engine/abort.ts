@@ -55,7 +55,7 @@ export interface FailingJob {
 export async function failJob(job: FailingJob, cause: unknown): Promise<never> {
   const { jobId, uploadId, dest, status } = job;
   const aborted = await abortUpload(job.sink, job.log);
-  status.state = 'failed';
+  status.state = (cause as Error)?.name === 'JobCancelledError' ? 'cancelled' : 'failed';
   status.error = errorToJson(cause) as JobStatus['error'];
   status.aborted = aborted;
   job.save();
@@ -69,4 +69,14 @@ export async function failJob(job: FailingJob, cause: unknown): Promise<never> {
     cause,
     message: `${job.label} ${jobId} failed: ${why}; ${aborted ? `multipart upload ${uploadId} aborted, nothing written to ${dest}` : `ABORTING multipart upload ${uploadId} FAILED — abort it by hand or let the lifecycle rule remove it`}`,
   });
+}
+
+/** A failure after Complete (the object's CRC-64, finalize): nothing left to abort; recorded, then thrown. */
+export async function failAfterComplete(job: FailingJob, cause: unknown): Promise<never> {
+  job.status.state = 'failed';
+  job.status.error = errorToJson(cause) as JobStatus['error'];
+  job.save();
+  await job.writer.flush();
+  job.log.error('job failed after Complete', { error: errorToJson(cause) });
+  throw new JobFailedError({ jobId: job.jobId, uploadId: job.uploadId, aborted: true, cause, message: `${job.label} ${job.jobId} failed verification: ${(cause as Error)?.message ?? String(cause)}` });
 }

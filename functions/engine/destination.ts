@@ -6,7 +6,7 @@
 import type OSS from 'ali-oss';
 import { destinationHeaders, destinationMeta } from '../../shared/attributes.ts';
 import { crc64FromWire } from '../../shared/crc64/wire.ts';
-import { errorToJson, InvalidInputError } from '../../shared/errors.ts';
+import { errorToJson, IntegrityError, InvalidInputError } from '../../shared/errors.ts';
 import type { Job } from '../../shared/job.ts';
 import { safeUrl, type Logger } from '../../shared/log.ts';
 import type { PartReceipt } from '../../shared/task.ts';
@@ -109,4 +109,11 @@ export async function abortStrayUploads(client: OSS, key: string, sinceIso: stri
     log.error('looking for stray multipart uploads failed', { error: errorToJson(err) });
   }
   return aborted;
+}
+
+/** A completed object whose CRC-64 is not what was sent: deleted; the error says so (or that it must be). */
+export async function removeUnverified(client: OSS, key: string, ossCrc64: bigint | undefined, combined: bigint): Promise<IntegrityError> {
+  const problem = ossCrc64 === undefined ? 'OSS returned no whole-object CRC-64' : `OSS's CRC-64 ${ossCrc64} differs from the combined part CRC-64 ${combined}`;
+  const removed = await ossRetry(() => client.delete(key)).then(() => true, () => false);
+  return new IntegrityError(`${problem}; the completed object was ${removed ? 'deleted' : 'NOT deleted (delete it by hand)'}`);
 }

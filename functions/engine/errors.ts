@@ -44,3 +44,15 @@ export class LeaseLostError extends OssferryError {
     super('LeaseLost', `job ${jobId}: this invocation no longer owns the job (${detail}); it stopped without touching the upload or the status. Fix: none needed, the new owner continues`);
   }
 }
+
+/**
+ * The job was cancelled (`ossferry cancel`: a cancel request in the status location). Its upload is aborted
+ * and nothing is written to the destination; it stays cancelled until the user submits it again.
+ */
+export class JobCancelledError extends OssferryError {
+  readonly jobId: string;
+  constructor(jobId: string, requestedAt: string) {
+    super('JobCancelled', `job ${jobId} was cancelled (cancel requested ${requestedAt}); its multipart upload is aborted and nothing was written to the destination. Fix: none needed; to run it again, submit it again with ossferry copy`);
+    this.jobId = jobId;
+  }
+}

@@ -24,12 +24,13 @@ import type { SourceIdentity } from '../sources/types.ts';
 import { acquireLease, type JobLease } from '../status/lease.ts';
 import { receiptOf, writeReceipt } from '../status/receipt.ts';
 import { StatusWriter, type JobStatus } from '../status/store.ts';
-import { abortUpload, failJob, isNoSuchUpload } from './abort.ts';
-import { abortStrayUploads, completeOnce, headDestination, missingBucket } from './destination.ts';
+import { abortUpload, failAfterComplete, failJob, isNoSuchUpload } from './abort.ts';
+import { abortStrayUploads, completeOnce, headDestination, missingBucket, removeUnverified } from './destination.ts';
 import type { DispatchOutcome } from './dispatch.ts';
 import { JobFailedError, JobInProgressError } from './errors.ts';
 import { sourceVersionToDelete } from './source-delete.ts';
 import { claimDestination } from './supersede.ts';
+import { cancellable } from './cancel.ts';
 import { archiveMode } from './modes/archive.ts';
 import { copyMode } from './modes/copy.ts';
 import { ossRetry } from './oss-calls.ts';
@@ -96,8 +97,8 @@ export async function runJob(job: Job, deps: EngineDeps, options: JobOptions = {
     lease = got.lease;
   }
   try {
-    deps.crashAt?.('afterLease');
-    return await runOwned(ctx, mode, lease);
+    await deps.crashAt?.('afterLease');
+    return await cancellable(ctx, lease, (c) => runOwned(c, mode, lease));
   } finally {
     await lease?.release();
   }
@@ -121,10 +122,11 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     if (done) {
       log.info('job already complete at the destination', { destination: ctx.destination });
       lease?.assertOwner();
-      if (prior && prior.state !== 'succeeded') {
-        // The earlier run stopped between Complete and its last status write: its receipt goes first, as it would have.
-        const receipt = await recordReceipt(deps, prior, done, log);
+      if (prior) {
+        // An earlier run that stopped between Complete and its last status write: its receipt goes first, as it would have.
+        const receipt = prior.state !== 'succeeded' ? await recordReceipt(deps, prior, done, log) : undefined;
         const report = receipt ? { ...done, receipt } : done;
+        // Written even when it already said succeeded: a client following this submission sees the answer.
         await deps.status?.write({ ...prior, state: 'succeeded', report: jobReportToJson(report), updatedAt: new Date().toISOString() });
         return report;
       }
@@ -187,7 +189,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     status.intentAt = new Date().toISOString();
     save();
     await writer.flush(true); // the intent must land: it is how a lost Initiate answer is found again
-    crash('afterIntent');
+    await crash('afterIntent');
     await lease?.confirm();
     const s = new OssPartSink({ client, bucket: job.destination.bucket, key: job.destination.key, logger: log });
     try {
@@ -198,7 +200,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
       throw err;
     }
     sink = s;
-    crash('afterInitiate');
+    await crash('afterInitiate');
     reused.strayUploadsAborted += await abortStrayUploads(client, job.destination.key, status.intentAt, s.uploadId, log);
   } else if (prior?.intentAt) status.intentAt = prior.intentAt;
   const uploadId = sink.uploadId!;
@@ -215,60 +217,55 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
   let tasksDispatched = 0;
   let peakWorkers = 0;
   const maxRounds = deps.maxRounds ?? ENGINE_DEFAULTS.maxRounds;
-  const roundCtl = new AbortController();
-  const onOuterAbort = () => roundCtl.abort(signal?.reason);
-  signal?.addEventListener('abort', onOuterAbort, { once: true });
-  try {
-    for (let round = 1; !plan.done(); round++) {
-      if (round > maxRounds) await fail(new IntegrityError(`still missing after ${maxRounds} dispatch rounds: ${plan.missing()}`));
-      if (round > 1) await sleep(Math.min(250 * 2 ** (round - 2), 4_000), undefined, signal ? { signal } : {});
-      if (deps.deadlineMs !== undefined && now() > deps.deadlineMs - 15_000) {
-        // Out of time: leave the upload for a re-invocation to resume (the status object says where it is).
-        status.state = 'interrupted';
-        save();
-        await writer.flush();
-        throw new JobFailedError({ jobId, uploadId, aborted: false, cause: new OssferryError('Deadline', 'coordinator deadline reached'), message: `job ${jobId} interrupted by the coordinator deadline (${plan.missing()} missing); invoke it again to resume upload ${uploadId}` });
-      }
-      const tasks = plan.round(uploadId, taskDeadlineMs(now(), deps.workerTimeoutSeconds, deps.deadlineMs));
-      status.rounds = round;
-      log.info('dispatch round', { round, tasks: tasks.length });
-      let fatal: unknown;
-      let inFlight = 0;
-      await Promise.all(
-        tasks.map(async (t) => {
-          // Work the coordinator runs itself (server-side copy) invokes no worker.
-          const byWorker = t.run === undefined;
-          if (byWorker) {
-            tasksDispatched++;
-            peakWorkers = Math.max(peakWorkers, ++inFlight);
-          }
-          let outcome: DispatchOutcome;
-          try {
-            outcome = t.run ? await t.run(roundCtl.signal) : await deps.dispatch(t.wire!, roundCtl.signal);
-          } catch (err) {
-            outcome = roundCtl.signal.aborted ? { kind: 'fatal', error: roundCtl.signal.reason ?? err } : { kind: 'retry', error: err };
-          } finally {
-            if (byWorker) inFlight--;
-          }
-          if (outcome.kind === 'retry') return log.warn('worker task failed; it goes to the next round', { round, ...t.label, error: errorToJson(outcome.error) });
-          let problem: string | undefined;
-          try {
-            if (outcome.kind === 'fatal') throw outcome.error;
-            problem = t.accept(outcome.result);
-          } catch (err) {
-            fatal ??= err;
-            return roundCtl.abort(err);
-          }
-          if (problem) return log.error('worker result does not match its task; it runs again', { ...t.label, problem });
-          save();
-          if (deps.crashAt) await writer.flush().then(() => crash('midDispatch')); // tests: crash once the journal holds a result
-        }),
-      );
-      if (fatal !== undefined) await fail(fatal);
-      if (signal?.aborted) await fail(signal.reason);
+  const roundCtl = new AbortController(); // aborted by a fatal task result, or with the run (lease lost, cancel)
+  const roundSignal = signal ? AbortSignal.any([signal, roundCtl.signal]) : roundCtl.signal;
+  for (let round = 1; !plan.done(); round++) {
+    if (round > maxRounds) await fail(new IntegrityError(`still missing after ${maxRounds} dispatch rounds: ${plan.missing()}`));
+    if (round > 1) await sleep(Math.min(250 * 2 ** (round - 2), 4_000), undefined, signal ? { signal } : {});
+    if (deps.deadlineMs !== undefined && now() > deps.deadlineMs - 15_000) {
+      // Out of time: leave the upload for a re-invocation to resume (the status object says where it is).
+      status.state = 'interrupted';
+      save();
+      await writer.flush();
+      throw new JobFailedError({ jobId, uploadId, aborted: false, cause: new OssferryError('Deadline', 'coordinator deadline reached'), message: `job ${jobId} interrupted by the coordinator deadline (${plan.missing()} missing); invoke it again to resume upload ${uploadId}` });
     }
-  } finally {
-    signal?.removeEventListener('abort', onOuterAbort);
+    const tasks = plan.round(uploadId, taskDeadlineMs(now(), deps.workerTimeoutSeconds, deps.deadlineMs));
+    status.rounds = round;
+    log.info('dispatch round', { round, tasks: tasks.length });
+    let fatal: unknown;
+    let inFlight = 0;
+    await Promise.all(
+      tasks.map(async (t) => {
+        // Work the coordinator runs itself (server-side copy) invokes no worker.
+        const byWorker = t.run === undefined;
+        if (byWorker) {
+          tasksDispatched++;
+          peakWorkers = Math.max(peakWorkers, ++inFlight);
+        }
+        let outcome: DispatchOutcome;
+        try {
+          outcome = t.run ? await t.run(roundSignal) : await deps.dispatch(t.wire!, roundSignal);
+        } catch (err) {
+          outcome = roundSignal.aborted ? { kind: 'fatal', error: roundSignal.reason ?? err } : { kind: 'retry', error: err };
+        } finally {
+          if (byWorker) inFlight--;
+        }
+        if (outcome.kind === 'retry') return log.warn('worker task failed; it goes to the next round', { round, ...t.label, error: errorToJson(outcome.error) });
+        let problem: string | undefined;
+        try {
+          if (outcome.kind === 'fatal') throw outcome.error;
+          problem = t.accept(outcome.result);
+        } catch (err) {
+          fatal ??= err;
+          return roundCtl.abort(err);
+        }
+        if (problem) return log.error('worker result does not match its task; it runs again', { ...t.label, problem });
+        save();
+        if (deps.crashAt) await writer.flush().then(() => crash('midDispatch', roundSignal)); // tests: crash or hold once the journal holds a result
+      }),
+    );
+    if (fatal !== undefined) await fail(fatal);
+    if (signal?.aborted) await fail(signal.reason);
   }
 
   // 8. Verify before Complete what can be verified (sizes, combined CRCs against the source's).
@@ -279,11 +276,12 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     return fail(err);
   }
 
-  // 9. Complete (forbid-overwrite unless replacing is allowed), then compare OSS's whole-object CRC.
+  // 9. Complete (forbid-overwrite unless replacing is allowed), then compare OSS's whole-object CRC. A cancel now is too late.
+  ctx.pastCancel?.();
   status.state = 'completing';
   save();
   await writer.flush(true).catch(fail);
-  crash('beforeComplete');
+  await crash('beforeComplete');
   await lease?.confirm();
   let completed: { etag: string; crc64?: bigint };
   try {
@@ -301,21 +299,9 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
     }
     return fail(err);
   }
-  crash('afterComplete');
-  const failVerified = async (err: unknown): Promise<never> => {
-    status.state = 'failed';
-    status.error = errorToJson(err) as JobStatus['error'];
-    save();
-    await writer.flush();
-    log.error('job failed after Complete', { error: errorToJson(err) });
-    throw new JobFailedError({ jobId, uploadId, aborted: true, cause: err, message: `${job.mode} job ${jobId} failed verification: ${(err as Error).message}` });
-  };
-  if (completed.crc64 === undefined || completed.crc64 !== checked.combined) {
-    // The object exists but is not what we sent: remove it.
-    const problem = completed.crc64 === undefined ? 'OSS returned no whole-object CRC-64' : `OSS's CRC-64 ${completed.crc64} differs from the combined part CRC-64 ${checked.combined}`;
-    const removed = await ossRetry(() => client.delete(job.destination.key)).then(() => true, () => false);
-    return failVerified(new IntegrityError(`${problem}; the completed object was ${removed ? 'deleted' : 'NOT deleted (delete it by hand)'}`));
-  }
+  await crash('afterComplete');
+  const failVerified = (err: unknown) => failAfterComplete({ label: `${job.mode} job`, jobId, uploadId, dest: ctx.destination, sink: sink!, log, status, save, writer }, err);
+  if (completed.crc64 === undefined || completed.crc64 !== checked.combined) return failVerified(await removeUnverified(client, job.destination.key, completed.crc64, checked.combined));
 
   // 10. Finalize: what the mode does after a verified Complete, then the report.
   let final: { etag: string };
@@ -328,7 +314,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
   Object.assign(status, plan.journal());
   const receipt = await recordReceipt(deps, status, report, log);
   if (receipt) report = { ...report, receipt };
-  crash('beforeSucceeded');
+  await crash('beforeSucceeded');
   status.state = 'succeeded';
   status.report = jobReportToJson(report);
   save();

@@ -39,8 +39,10 @@ export interface EngineDeps {
   ossHints?: { endpoint?: string; region?: string };
   /** Lease timing (functions/status/lease.ts); defaults there. */
   lease?: { ttlMs?: number; heartbeatMs?: number; waitMs?: number };
-  /** Test-only crash injection (./crash.ts); never set in production wiring unless the test flag is. */
-  crashAt?: (step: CrashStep) => void;
+  /** Test-only crash/hold injection (./crash.ts); never set in production wiring unless the test flag is. */
+  crashAt?: (step: CrashStep, signal?: AbortSignal) => void | Promise<void>;
+  /** How often a running job looks for a cancel request (./cancel.ts). Default 1 s. */
+  cancelPollMs?: number;
   now?: () => number;
 }
 
@@ -92,6 +94,8 @@ export interface ModeContext {
   source: string;
   destination: string;
   started: number;
+  /** Ends the window in which a cancel request stops the job (./cancel.ts): called before Complete. */
+  pastCancel?: () => void;
 }
 
 /** One task of a dispatch round: a worker task to dispatch, or work the coordinator runs itself (server-side copy). */

@@ -61,9 +61,10 @@ const errorWire = z.object({ name: z.string(), code: z.string().optional(), mess
 /**
  * `initiating`: the owner recorded its intent to start a multipart upload (before InitiateMultipartUpload,
  * so a lost response is found again); `running`: the upload exists and work is dispatched; `completing`:
- * Complete was sent; then `succeeded` or `failed`; `interrupted`: the owner ran out of time, resumable.
+ * Complete was sent; then `succeeded` or `failed`; `interrupted`: the owner ran out of time, resumable;
+ * `cancelled`: `ossferry cancel` stopped it, upload aborted (terminal until re-submitted: ./cancel.ts).
  */
-export const JOB_STATES = ['initiating', 'running', 'completing', 'succeeded', 'failed', 'interrupted'] as const;
+export const JOB_STATES = ['initiating', 'running', 'completing', 'succeeded', 'failed', 'interrupted', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 export const jobStatusSchema = z.strictObject({
@@ -164,6 +165,8 @@ export function ossStatusStore(client: OSS, location: StatusLocation): StatusSto
           `status object oss://${location.bucket}/${key} is not a valid ossferry status (${r.error.issues[0]?.message}); delete it to start the job afresh`,
         );
       }
+      // A valid status of another job at this key (copied or written by hand) is foreign: never trusted.
+      if (r.data.jobId !== jobId) throw new StatusObjectError(`status object oss://${location.bucket}/${key} is foreign: it holds job ${r.data.jobId}, not ${jobId}; delete it to start the job afresh`);
       return r.data;
     },
     async write(status) {
@@ -231,4 +234,31 @@ export class StatusWriter {
   get lastError(): unknown {
     return this.#lastError;
   }
+}
+
+/** The ids of the jobs with a status object under the store's location (keys `<prefix>/j<32 hex>.json`). */
+export async function listJobIds(store: StatusStore): Promise<string[]> {
+  const client = store.client;
+  if (!client) return [];
+  const prefix = store.location.prefix ? `${store.location.prefix}/` : '';
+  const ids: string[] = [];
+  let marker: string | undefined;
+  for (;;) {
+    const r = await retry(() => client.list({ prefix, delimiter: '/', 'max-keys': 1000, ...(marker ? { marker } : {}) }, {}), OSS_RETRY);
+    for (const o of r.objects ?? []) {
+      const m = /\/?(j[0-9a-f]{32})\.json$/.exec(o.name);
+      if (m && o.name === `${prefix}${m[1]}.json`) ids.push(m[1]!);
+    }
+    if (!r.isTruncated || !r.nextMarker) break;
+    marker = r.nextMarker;
+  }
+  return ids;
+}
+
+/** Whether anything of the job exists in the status location besides its status object (a lease, a cancel request). */
+export async function jobTracesExist(store: StatusStore, jobId: string): Promise<boolean> {
+  if (!store.client) return false;
+  const prefix = `${store.location.prefix ? `${store.location.prefix}/` : ''}${jobId}/`;
+  const r = await retry(() => store.client!.list({ prefix, 'max-keys': 1 }, {}), OSS_RETRY);
+  return (r.objects ?? []).length > 0;
 }

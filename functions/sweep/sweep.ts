@@ -10,7 +10,7 @@ import type { Logger } from '../../shared/log.ts';
 import { retry } from '../../shared/retry.ts';
 import { decideSweep, type OpenUpload, type SweepDecision, type UploadJob } from '../../shared/sweep.ts';
 import { isNoSuchUpload } from '../engine/abort.ts';
-import { STATUS_OSS_RETRY, type StatusStore } from '../status/store.ts';
+import { listJobIds, STATUS_OSS_RETRY, type StatusStore } from '../status/store.ts';
 
 export interface SweepOptions {
   /** Where jobs record their uploads (status objects `<prefix>/<jobId>.json`). */
@@ -35,20 +35,10 @@ export interface SweepResult {
 
 /** uploadId → the job whose status object names it. */
 async function jobsByUpload(store: StatusStore): Promise<Map<string, UploadJob>> {
-  const client = store.client!;
-  const prefix = store.location.prefix ? `${store.location.prefix}/` : '';
   const out = new Map<string, UploadJob>();
-  let marker: string | undefined;
-  for (;;) {
-    const r = await retry(() => client.list({ prefix, delimiter: '/', 'max-keys': 1000, ...(marker ? { marker } : {}) }, {}), STATUS_OSS_RETRY);
-    for (const o of r.objects ?? []) {
-      const m = /(j[0-9a-f]{32})\.json$/.exec(o.name);
-      if (!m) continue;
-      const s = await store.read(m[1]!).catch(() => undefined); // a foreign or corrupt status object names no upload
-      if (s?.uploadId) out.set(s.uploadId, { jobId: s.jobId, state: s.state });
-    }
-    if (!r.isTruncated || !r.nextMarker) break;
-    marker = r.nextMarker;
+  for (const id of await listJobIds(store)) {
+    const s = await store.read(id).catch(() => undefined); // a foreign or corrupt status object names no upload
+    if (s?.uploadId) out.set(s.uploadId, { jobId: s.jobId, state: s.state });
   }
   return out;
 }

@@ -17,16 +17,14 @@ import { silentLogger } from '../../shared/log.ts';
 import { jobIdOf, parseJob, type Job, type JobSpecInput } from '../../shared/job.ts';
 import type { CopyReport } from '../../shared/report.ts';
 import { parseAllowList } from '../../shared/ssrf.ts';
-import { parseCopyTask, parseWorkerResult, workerResultToWire } from '../../shared/task.ts';
 import { startHttpSourceServer, type HttpSourceServer } from '../../local/http-source/index.ts';
 import { startOssServer, type LocalOss } from '../../local/oss/index.ts';
-import { classifyDispatchError } from '../../functions/engine/dispatch.ts';
 import { runJob } from '../../functions/engine/lifecycle.ts';
 import type { EngineDeps } from '../../functions/engine/types.ts';
 import { OssPartSink } from '../../functions/oss/part-sink.ts';
 import { openSource } from '../../functions/sources/index.ts';
 import { ossStatusStore, type StatusStore } from '../../functions/status/store.ts';
-import { runCopyTask } from '../../functions/worker/copy.ts';
+import { inProcessCopyDispatch } from '../helpers/engine-dispatch.ts';
 
 const KB100 = 100 * 1024;
 const allow = parseAllowList('127.0.0.1');
@@ -56,18 +54,7 @@ function deps(extra: Partial<EngineDeps> = {}): EngineDeps {
     status,
     workerTimeoutSeconds: 600,
     lease: { ttlMs: 3_000, heartbeatMs: 200 },
-    dispatch: async (wire) => {
-      try {
-        const result = await runCopyTask(parseCopyTask(JSON.parse(JSON.stringify(wire))), {
-          logger: silentLogger,
-          openSource: (url) => openSource(url, { allow }),
-          partSinkFor: (t) => new OssPartSink({ client: dst, bucket: t.destination.bucket, key: t.destination.key, uploadId: t.uploadId }),
-        });
-        return { kind: 'result', result: parseWorkerResult(JSON.parse(JSON.stringify(workerResultToWire(result))), 'copy') };
-      } catch (err) {
-        return classifyDispatchError(err);
-      }
-    },
+    dispatch: inProcessCopyDispatch(dst, allow),
     ...extra,
   };
 }
