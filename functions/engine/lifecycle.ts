@@ -22,7 +22,7 @@ import { OssPartSink } from '../oss/part-sink.ts';
 import { DestinationExistsError } from '../oss/types.ts';
 import type { SourceIdentity } from '../sources/types.ts';
 import { acquireLease, type JobLease } from '../status/lease.ts';
-import { receiptOf, writeReceipt } from '../status/receipt.ts';
+import { recordReceipt } from '../status/receipt.ts';
 import { StatusWriter, type JobStatus } from '../status/store.ts';
 import { abortUpload, failAfterComplete, failJob, isNoSuchUpload } from './abort.ts';
 import { abortStrayUploads, completeOnce, headDestination, missingBucket, removeUnverified } from './destination.ts';
@@ -124,7 +124,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
       lease?.assertOwner();
       if (prior) {
         // An earlier run that stopped between Complete and its last status write: its receipt goes first, as it would have.
-        const receipt = prior.state !== 'succeeded' ? await recordReceipt(deps, prior, done, log) : undefined;
+        const receipt = prior.state !== 'succeeded' ? await recordReceipt(deps.status, prior, done, log) : undefined;
         const report = receipt ? { ...done, receipt } : done;
         // Written even when it already said succeeded: a client following this submission sees the answer.
         await deps.status?.write({ ...prior, state: 'succeeded', report: jobReportToJson(report), updatedAt: new Date().toISOString() });
@@ -312,7 +312,7 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
   }
   let report = await plan.report({ uploadId, etag: final.etag, ossCrc64: completed.crc64, combinedCrc64: checked.combined, tasks: tasksDispatched, peakWorkers, rounds: status.rounds, attempts, reused });
   Object.assign(status, plan.journal());
-  const receipt = await recordReceipt(deps, status, report, log);
+  const receipt = await recordReceipt(deps.status, status, report, log);
   if (receipt) report = { ...report, receipt };
   await crash('beforeSucceeded');
   status.state = 'succeeded';
@@ -321,19 +321,4 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
   await writer.flush();
   log.info('job succeeded', { destination: ctx.destination, size: identity.size, seconds: report.seconds, mbPerSecond: report.mbPerSecond, crc64: checked.combined, reused });
   return report;
-}
-
-/**
- * Writes the job's receipt next to its status object (functions/status/receipt.ts); returns its location. A failed
- * write does not fail a verified job: it is logged, and `verify` then finds no receipt to check.
- */
-async function recordReceipt(deps: EngineDeps, status: JobStatus, report: JobReport, log: Logger): Promise<string | undefined> {
-  const store = deps.status;
-  if (!store?.client) return undefined;
-  try {
-    return await writeReceipt(store.client, store.location, receiptOf(status, report, new Date()));
-  } catch (err) {
-    log.error('writing the receipt failed; the object is verified, but verify will find no receipt for it', { error: errorToJson(err) });
-    return undefined;
-  }
 }

@@ -6,7 +6,9 @@ import type OSS from 'ali-oss';
 import type { JobReport } from '../../shared/report.ts';
 import { parseReceipt, receiptToJson, type FoundReceipt, type Receipt } from '../../shared/receipt.ts';
 import { retry } from '../../shared/retry.ts';
-import { STATUS_OSS_RETRY, type JobStatus, type StatusLocation } from './store.ts';
+import { errorToJson } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/log.ts';
+import { STATUS_OSS_RETRY, type JobStatus, type StatusLocation, type StatusStore } from './store.ts';
 
 export function receiptKey(loc: StatusLocation, jobId: string): string {
   return `${loc.prefix ? `${loc.prefix}/` : ''}${jobId}.receipt.json`;
@@ -54,4 +56,18 @@ export async function readReceipt(client: OSS, loc: StatusLocation, jobId: strin
   }
   const parsed = parseReceipt(body.toString('utf8'));
   return typeof parsed === 'string' ? { kind: 'unusable', problem: `oss://${loc.bucket}/${key} is ${parsed}` } : { kind: 'receipt', receipt: parsed };
+}
+
+/**
+ * Writes the job's receipt next to its status object; returns its location. A failed write does not fail a
+ * verified job: it is logged, and `verify` then finds no receipt to check.
+ */
+export async function recordReceipt(store: StatusStore | undefined, status: JobStatus, report: JobReport, log: Logger): Promise<string | undefined> {
+  if (!store?.client) return undefined;
+  try {
+    return await writeReceipt(store.client, store.location, receiptOf(status, report, new Date()));
+  } catch (err) {
+    log.error('writing the receipt failed; the object is verified, but verify will find no receipt for it', { error: errorToJson(err) });
+    return undefined;
+  }
 }
