@@ -198,7 +198,9 @@ describe('engine: cancel', () => {
     d.crashAt = async (step) => {
       if (step !== 'beforeComplete') return;
       const ids = await statusClient.list({ prefix: 'jobs/', delimiter: '/', 'max-keys': 1000 }, {});
-      const s = await Promise.all((ids.objects ?? []).map((o) => status.read(/(j[0-9a-f]{32})\.json$/.exec(o.name)![1]!)));
+      // Status objects only (<jobId>.json): receipts sit beside them.
+      const jobIds = (ids.objects ?? []).flatMap((o) => /\/(j[0-9a-f]{32})\.json$/.exec(o.name)?.[1] ?? []);
+      const s = await Promise.all(jobIds.map((id) => status.read(id)));
       const mine = s.find((x) => x?.destination === 'oss://dst/late.bin')!;
       await requestCancel(statusClient, status.location, mine.jobId);
       await new Promise((r) => setTimeout(r, 300)); // several cancel polls
