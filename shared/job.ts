@@ -167,6 +167,10 @@ export function parseJob(input: unknown): Job {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new InvalidInputError('job', 'must be a JSON object', 'send {"source": "...", "destination": "oss://bucket/key"}');
   }
+  // A source the registry refuses is reported with its own entry's fix (e.g. "write file:///absolute/path").
+  const raw = (input as { source?: unknown }).source;
+  const sourceProblem = typeof raw === 'string' ? parseSource(raw) : undefined;
+  if (sourceProblem && 'problem' in sourceProblem) throw new InvalidInputError('source', sourceProblem.problem, sourceProblem.fix);
   const spec = parseOrThrow(jobSpecSchema, input, JOB_FIXES);
   const source = parseSource(spec.source) as SourceRef;
   for (const field of ['sourceEndpoint', 'sourceRegion', 'sftpHostKeyFingerprint'] as const satisfies readonly SourceJobField[]) {
