@@ -10,25 +10,29 @@ import type { RangeSource } from './types.ts';
 
 export type { OssSourceHints, SourceDeps } from './registry.ts';
 
-/** A source whose stat() and read() first wait for `screen` (run once; a refusal fails every call). */
-function screenedFirst(source: RangeSource, screen: () => Promise<void>): RangeSource {
+/**
+ * `source` with stat() and read() first waiting for `screen` (run once; a refusal fails every call). A proxy,
+ * so the kind's own members (SftpSource stats, instanceof) stay reachable.
+ */
+function screenedFirst<S extends RangeSource>(source: S, screen: () => Promise<void>): S {
   let screened: Promise<void> | undefined;
   const once = () => (screened ??= screen());
-  return {
-    get displayUrl() {
-      return source.displayUrl;
-    },
-    stat: async (signal) => {
-      await once();
-      return source.stat(signal);
-    },
-    read: async (start, end, pin, signal) => {
-      await once();
-      return source.read(start, end, pin, signal);
-    },
-    ...(source.attributes ? { attributes: () => source.attributes!() } : {}),
-    close: () => source.close(),
+  const stat: RangeSource['stat'] = async (signal) => {
+    await once();
+    return source.stat(signal);
   };
+  const read: RangeSource['read'] = async (start, end, pin, signal) => {
+    await once();
+    return source.read(start, end, pin, signal);
+  };
+  return new Proxy(source, {
+    get(target, prop) {
+      if (prop === 'stat') return stat;
+      if (prop === 'read') return read;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
 }
 
 /** Opens a source by URL. Throws InvalidInputError naming `source` for a URL no registry entry takes. */
