@@ -6,6 +6,7 @@ import { InvalidInputError } from '../shared/errors.ts';
 import { SFTP_FINGERPRINT_RE, type JobSpecInput } from '../shared/job.ts';
 import { OBJECT_ACLS, SSE_ALGORITHMS, STORAGE_CLASSES, type ObjectOptionsInput } from '../shared/attributes.ts';
 import { UNPINNED_POLICIES, type UnpinnedPolicy } from '../shared/pinning.ts';
+import { jobFieldProblem, parseSource, urlScheme } from '../shared/sources.ts';
 
 const UNITS: Record<string, number> = {
   '': 1,
@@ -121,9 +122,12 @@ export function jobSpecFromFlags(source: string, destination: string, f: Transfe
     spec.mode = 'archive';
     if (f.gzipLevel !== undefined) spec.gzipLevel = parseWhole('--gzip-level', f.gzipLevel, 0, 3) as 0 | 1 | 2 | 3;
   }
-  const sftp = source.startsWith('sftp:');
   if (f.sftpHostKey !== undefined) {
-    if (!sftp) throw new InvalidInputError('--sftp-host-key', 'only applies to sftp:// sources', 'remove it, or copy from sftp://user@host:port/path');
+    // A plain path is a local file; a URL the registry does not take is refused by the job schema.
+    const parsed = parseSource(source);
+    const kind = 'problem' in parsed ? (urlScheme(source) === undefined ? 'file' : undefined) : parsed.kind;
+    const problem = kind === undefined ? undefined : jobFieldProblem('sftpHostKeyFingerprint', kind);
+    if (problem) throw new InvalidInputError('--sftp-host-key', problem.problem, problem.fix);
     if (!SFTP_FINGERPRINT_RE.test(f.sftpHostKey)) {
       throw new InvalidInputError(
         '--sftp-host-key',

@@ -16,6 +16,7 @@ import { crc64 } from '../shared/crc64/index.ts';
 import { InvalidInputError } from '../shared/errors.ts';
 import { parseJob, parseOssUrl, type JobSpecInput } from '../shared/job.ts';
 import { silentLogger } from '../shared/log.ts';
+import { capabilitiesOf, parseSource, sourceExamples, urlScheme } from '../shared/sources.ts';
 import { jobReportToJson, parseJobReport, type ArchiveReport, type CopyReport } from '../shared/report.ts';
 import { ARCHIVE_META } from '../shared/verify.ts';
 import { createFcInvoker } from '../functions/invoke/invoker.ts';
@@ -314,6 +315,16 @@ function followFlags(o: CopyOptions): FollowFlags {
   return { ...(o.detach ? { detach: true } : {}), ...(o.json ? { json: true } : {}), ...(o.quiet ? { quiet: true } : {}), ...(seconds !== undefined ? { followSeconds: seconds } : {}) };
 }
 
+/**
+ * The absolute path of a local-file source argument (a plain path, or a file:// URL), else undefined. The
+ * local cloud serves it through its HTTP source, named by its file:// URL (copyCommand).
+ */
+export function localSourcePath(source: string): string | undefined {
+  if (urlScheme(source) === undefined) return path.resolve(source);
+  const d = parseSource(source);
+  return !('problem' in d) && d.kind === 'file' ? d.path : undefined;
+}
+
 const REMOTE_FLAGS = ['fcAccountId', 'fcRegion', 'fcService', 'fcFunction'] as const;
 const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
@@ -341,10 +352,11 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
   }
   if (o.ossEndpoint !== undefined) throw new InvalidInputError('--oss-endpoint', 'only applies with the --fc-* flags (a deployment)', 'remove it; a local cloud gives its own endpoints');
   // Validate every flag, and the job they make, before starting anything (a local file stands in by its name).
-  const spec0 = jobSpecFromFlags(/^[a-z][a-z0-9+.-]*:\/\//i.test(source) ? source : `http://127.0.0.1/${encodeURIComponent(path.basename(source))}`, destination, o);
-  parseJob(spec0);
+  const localFile = localSourcePath(source);
+  const spec0 = jobSpecFromFlags(localFile === undefined ? source : `http://127.0.0.1/${encodeURIComponent(path.basename(localFile))}`, destination, o);
+  const job0 = parseJob(spec0);
   let sftp: LocalCloudOptions['sftp'];
-  if (source.startsWith('sftp:')) {
+  if (capabilitiesOf(job0.source.kind).needs.includes('sshPrivateKey')) {
     if (o.sftpKeyFile === undefined) throw new InvalidInputError('--sftp-key-file', 'is required for sftp:// sources', 'pass the SSH private key file whose public key is in the server\'s authorized_keys');
     if (spec0.sftpHostKeyFingerprint === undefined) {
       throw new InvalidInputError('--sftp-host-key', 'is required for sftp:// sources', 'pass the server host key fingerprint (SHA256:…) as `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` prints it on the server');
@@ -356,11 +368,10 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
   // Local cloud: a local file is served by the local HTTP source.
   let sourceRoot: string | undefined;
   let url = source;
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) {
-    const full = path.resolve(source);
-    const st = await stat(full).catch(() => undefined);
-    if (!st?.isFile()) throw new InvalidInputError('source', `${JSON.stringify(source)} is neither a URL nor a readable file`, 'pass an http(s):// URL, oss://bucket/key or a path to a local file');
-    sourceRoot = path.dirname(full);
+  if (localFile !== undefined) {
+    const st = await stat(localFile).catch(() => undefined);
+    if (!st?.isFile()) throw new InvalidInputError('source', `${JSON.stringify(source)} is neither a URL nor a readable file`, `pass a path to a local file or one of ${sourceExamples()}`);
+    sourceRoot = path.dirname(localFile);
     url = '';
   }
   const running = o.dataDir ? await runningCloudState(path.resolve(o.dataDir)) : undefined;
@@ -385,10 +396,10 @@ export async function copyCommand(source: string, destination: string, o: CopyOp
   if (!o.dataDir && !o.json) err('ossferry: local cloud without --data-dir: the copied object is discarded at exit');
   return withCloudCleanup(cloud, async () => {
     const local = url === '';
-    if (local) url = cloud.httpSource.url('/' + encodeURIComponent(path.basename(path.resolve(source))));
+    if (local) url = cloud.httpSource.url('/' + encodeURIComponent(path.basename(localFile!)));
     // The local HTTP source listens on a new port each run: the file's absolute path names the source
-    // instead, so a re-run of the same copy has the same job id and resumes.
-    const spec = { ...jobSpecFromFlags(url, destination, o), ...(local ? { sourceName: pathToFileURL(path.resolve(source)).href } : {}) };
+    // instead, so a re-run of the same copy (by path or file:// URL) has the same job id and resumes.
+    const spec = { ...jobSpecFromFlags(url, destination, o), ...(local ? { sourceName: pathToFileURL(localFile!).href } : {}) };
     // The same path as a deployment: the job id at once, an asynchronous invocation, then following the status object.
     const fc = { ...cloud.fcCredentials, endpoint: cloud.fc.endpoint, accountId: cloud.fc.accountId, region: cloud.oss.region, serviceName: cloud.serviceName, coordinatorFunction: cloud.coordinatorFunction };
     const access: OssAccess = { client: (b) => cloud.ossClient(b), local: true, async close() {} };

@@ -17,13 +17,14 @@ import path from 'node:path';
 import { InvalidInputError, OssferryError } from '../shared/errors.ts';
 import { FUNCTION_ENV } from '../shared/function-env.ts';
 import { parseOssUrl } from '../shared/job.ts';
+import { parseSource } from '../shared/sources.ts';
 import { formatRate, predict, resolveParams, type ModelInput, type Prediction, type SourceKind } from '../shared/model/index.ts';
 import { openSource } from '../functions/sources/index.ts';
 import { allowListFromEnv } from '../functions/sources/screen.ts';
 import type { RangeSource, SourceIdentity } from '../functions/sources/types.ts';
 import { startHttpSourceServer, type HttpSourceServer } from '../local/http-source/index.ts';
 import { formatBytes, parseSize } from './args.ts';
-import { readSftpKey } from './commands.ts';
+import { localSourcePath, readSftpKey } from './commands.ts';
 import { ossAccess, type OssAccess } from './oss-access.ts';
 
 export interface PlanOptions {
@@ -158,8 +159,10 @@ export async function probeSource(source: RangeSource, identity: SourceIdentity,
   return { reads: n, bytes, seconds, bytesPerSecond: bytes / streaming, firstByteSeconds: firstBytes[Math.floor(firstBytes.length / 2)]! };
 }
 
+/** The model's source kind: a local file (path or file:// URL) is planned as the local HTTP source serving it. */
 function sourceKindOf(url: string): SourceKind {
-  return url.startsWith('oss://') ? 'oss' : url.startsWith('sftp:') ? 'sftp' : 'http';
+  const d = localSourcePath(url) === undefined ? parseSource(url) : undefined;
+  return d === undefined || 'problem' in d || d.kind === 'file' ? 'http' : d.kind;
 }
 
 export interface PlanReport {
@@ -279,10 +282,10 @@ export async function planCommand(source: string, destination: string, o: PlanOp
   let src: RangeSource | undefined;
   let url = source;
   try {
-    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) {
+    const full = localSourcePath(source);
+    if (full !== undefined) {
       // A local file: served by a local HTTP source, as `ossferry copy` does on the local cloud.
-      if (!local) throw new InvalidInputError('source', `${JSON.stringify(source)} is not a URL`, 'a deployment reads http(s)://, oss:// or sftp:// sources');
-      const full = path.resolve(source);
+      if (!local) throw new InvalidInputError('source', `${JSON.stringify(source)} is a local file`, 'a deployment reads http(s)://, oss:// or sftp:// sources');
       const st = await fsStat(full).catch(() => undefined);
       if (!st?.isFile()) throw new InvalidInputError('source', `${JSON.stringify(source)} is neither a URL nor a readable file`, 'pass an http(s):// URL, oss://bucket/key, sftp://user@host/path or a local file');
       httpServer = await startHttpSourceServer({ root: path.dirname(full) });

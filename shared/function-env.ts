@@ -41,6 +41,11 @@ export const FUNCTION_ENV = Object.freeze({
   SFTP_HOST_KEYS: 'OSSFERRY_SFTP_HOST_KEYS',
   /** SFTP private key (PEM/OpenSSH); in the cloud injected from a Pulumi secret, never in code. */
   SFTP_PRIVATE_KEY: 'OSSFERRY_SFTP_PRIVATE_KEY',
+  /**
+   * Absolute directory file:// sources may read (functions/sources/file.ts). Unset, as the stack leaves it,
+   * file sources are refused: only the local cloud, tests and benchmarks set it.
+   */
+  FILE_SOURCE_ROOT: 'OSSFERRY_FILE_SOURCE_ROOT',
   /** Opt-in to the pure-JS CRC-64 fallback (issue 2): loud warnings on every job. */
   ALLOW_SLOW_CRC: 'OSSFERRY_ALLOW_SLOW_CRC',
   /** Path of the native addon when not in the default build location (the image). */

@@ -13,19 +13,14 @@ import { InvalidInputError } from './errors.ts';
 import { valueAt } from './issue-path.ts';
 import { OSS } from './limits.ts';
 import { endpointSyntax } from './oss-endpoint.ts';
+import { ossUrl, parseOssUrl, type OssLocation } from './oss-url.ts';
 import { DEFAULT_UNPINNED_POLICY, UNPINNED_POLICIES, type UnpinnedPolicy } from './pinning.ts';
+import { jobFieldProblem, parseSource, sourceExamples, type SourceDescriptor, type SourceJobField } from './sources.ts';
 
-/** An OSS object location. */
-export interface OssLocation {
-  bucket: string;
-  key: string;
-}
+export { ossUrl, parseOssUrl, type OssLocation };
 
-/** Where the bytes come from. `oss` sources may live in any region/endpoint. */
-export type SourceRef =
-  | { kind: 'http'; url: string }
-  | { kind: 'oss'; url: string; bucket: string; key: string; endpoint?: string; region?: string }
-  | { kind: 'sftp'; url: string };
+/** Where the bytes come from: a descriptor of the source registry (shared/sources.ts). */
+export type SourceRef = SourceDescriptor;
 
 interface JobBase {
   source: SourceRef;
@@ -63,53 +58,15 @@ export type Job = (JobBase & { mode: 'copy' }) | (JobBase & { mode: 'archive'; g
 
 export const JOB_DEFAULTS = Object.freeze({ workers: 16, streamsPerWorker: 8, maxWorkers: 300, maxStreams: 64 });
 
-// OSS bucket naming: 3–63 chars of a-z, 0-9 and "-"; "_" is accepted by ali-oss when using a bucket.
-const BUCKET_RE = /^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/;
-
-/** Parses `oss://bucket/key`; returns a problem description instead of throwing. */
-export function parseOssUrl(url: string): OssLocation | string {
-  if (!url.startsWith('oss://')) return 'must start with oss://';
-  const rest = url.slice('oss://'.length);
-  const slash = rest.indexOf('/');
-  if (slash < 0) return 'has no object key after the bucket';
-  const bucket = rest.slice(0, slash);
-  const key = rest.slice(slash + 1);
-  if (!BUCKET_RE.test(bucket)) return `bucket ${JSON.stringify(bucket)} is not an OSS bucket name (3-63 lowercase letters, digits, "-")`;
-  if (key.length === 0) return 'has an empty object key';
-  if (key.startsWith('/')) return 'object key starts with "/" (OSS keys have no leading slash)';
-  if (Buffer.byteLength(key) > OSS.MAX_KEY_BYTES) return `object key is longer than ${OSS.MAX_KEY_BYTES} bytes`;
-  if (/[\u0000-\u001f\u007f]/.test(key)) return 'object key contains control characters';
-  return { bucket, key };
-}
-
-/** `oss://bucket/key` text for a location. */
-export function ossUrl(loc: OssLocation): string {
-  return `oss://${loc.bucket}/${loc.key}`;
-}
-
 const ossUrlString = z.string().superRefine((s, ctx) => {
   const r = parseOssUrl(s);
   if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s.slice(0, 80))} ${r}` });
 });
 
+// Any scheme of the source registry, parsed by its entry.
 const sourceString = z.string().superRefine((s, ctx) => {
-  if (s.startsWith('oss://')) {
-    const r = parseOssUrl(s);
-    if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
-    return;
-  }
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not a URL' });
-    return;
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:' && u.protocol !== 'sftp:') {
-    ctx.addIssue({ code: 'custom', message: `scheme ${u.protocol} is not supported` });
-  } else if (!u.hostname) {
-    ctx.addIssue({ code: 'custom', message: 'has no host' });
-  }
+  const r = parseSource(s);
+  if ('problem' in r) ctx.addIssue({ code: 'custom', message: r.problem });
 });
 
 // Shape only here; whether the endpoint may receive credentials is decided where they live (functions/sources/oss-endpoint.ts).
@@ -151,7 +108,7 @@ export type JobSpecInput = z.input<typeof jobSpecSchema>;
 
 /** How to fix each field; the message of every InvalidInputError ends with one of these. */
 export const JOB_FIXES: Readonly<Record<string, string>> = Object.freeze({
-  source: 'use an http(s):// URL or oss://bucket/key (sftp://host/path where SFTP is configured)',
+  source: `use ${sourceExamples()} (sftp:// where SFTP is configured, file:// only where file sources are enabled)`,
   sourceEndpoint: 'use an OSS endpoint such as https://oss-cn-beijing.aliyuncs.com, only with an oss:// source',
   sourceRegion: 'use a region id such as cn-beijing or oss-cn-beijing, only with an oss:// source',
   destination: 'use oss://bucket/key with an existing bucket and a key without a leading "/"',
@@ -210,22 +167,19 @@ export function parseJob(input: unknown): Job {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new InvalidInputError('job', 'must be a JSON object', 'send {"source": "...", "destination": "oss://bucket/key"}');
   }
+  // A source the registry refuses is reported with its own entry's fix (e.g. "write file:///absolute/path").
+  const raw = (input as { source?: unknown }).source;
+  const sourceProblem = typeof raw === 'string' ? parseSource(raw) : undefined;
+  if (sourceProblem && 'problem' in sourceProblem) throw new InvalidInputError('source', sourceProblem.problem, sourceProblem.fix);
   const spec = parseOrThrow(jobSpecSchema, input, JOB_FIXES);
-  let source: SourceRef;
-  if (spec.source.startsWith('oss://')) {
-    const loc = parseOssUrl(spec.source) as OssLocation;
-    source = { kind: 'oss', url: spec.source, ...loc };
+  const source = parseSource(spec.source) as SourceRef;
+  for (const field of ['sourceEndpoint', 'sourceRegion', 'sftpHostKeyFingerprint'] as const satisfies readonly SourceJobField[]) {
+    const problem = spec[field] === undefined ? undefined : jobFieldProblem(field, source.kind);
+    if (problem) throw new InvalidInputError(field, problem.problem, problem.fix);
+  }
+  if (source.kind === 'oss') {
     if (spec.sourceEndpoint !== undefined) source.endpoint = spec.sourceEndpoint;
     if (spec.sourceRegion !== undefined) source.region = spec.sourceRegion.replace(/^oss-/, '');
-  } else {
-    if (spec.sourceEndpoint !== undefined || spec.sourceRegion !== undefined) {
-      const field = spec.sourceEndpoint !== undefined ? 'sourceEndpoint' : 'sourceRegion';
-      throw new InvalidInputError(field, 'only applies to oss:// sources', 'remove it, or use an oss://bucket/key source');
-    }
-    source = spec.source.startsWith('sftp:') ? { kind: 'sftp', url: spec.source } : { kind: 'http', url: spec.source };
-  }
-  if (spec.sftpHostKeyFingerprint !== undefined && source.kind !== 'sftp') {
-    throw new InvalidInputError('sftpHostKeyFingerprint', 'only applies to sftp:// sources', 'remove it, or use an sftp://user@host/path source');
   }
   if (spec.mode === 'copy' && spec.gzipLevel !== undefined) {
     throw new InvalidInputError('gzipLevel', 'only applies to mode "archive"', 'remove gzipLevel, or set mode to "archive"');
@@ -267,7 +221,10 @@ export function parseJob(input: unknown): Job {
 export interface SourceFingerprint {
   /** Total size in bytes. */
   size: number;
-  /** Strong ETag (HTTP/OSS), used for If-Match on every ranged read. */
+  /**
+   * ETag (HTTP/OSS; a strong one is quoted and sent as If-Match on every ranged read), or a kind's own
+   * version tag (a local file's `file:<dev>:<ino>:<size>:<mtime ns>`), checked on every read.
+   */
   etag?: string;
   /** Whole-object CRC-64 when the source publishes one (OSS `x-oss-hash-crc64ecma`). */
   crc64?: bigint;

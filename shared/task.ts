@@ -11,6 +11,7 @@
  * `*ToWire` functions do the reverse for outgoing JSON (JSON.stringify cannot serialise bigint).
  */
 import { isPinned } from './pinning.ts';
+import { parseSource, sourceExamples } from './sources.ts';
 import { z } from 'zod';
 import { MAX_ARCHIVE_MEMBER_SIZE, MAX_ARCHIVE_PART_TARGET } from './archive-parts.ts';
 import { crc64ToWire, crc64Wire } from './crc64/wire.ts';
@@ -43,8 +44,11 @@ export const taskJobIdSchema = z.string().min(1).max(128);
 export const taskUploadIdSchema = z.string().min(1).max(256);
 export const taskDestinationSchema = z.strictObject({ bucket: z.string().min(1), key: z.string().min(1) });
 export const taskSourceSchema = z.strictObject({
-  /** http(s)://…, oss://bucket/key or sftp://… — may carry a signature: never log it, use safeUrl(). */
-  url: z.string().min(1),
+  /** A URL of the source registry (shared/sources.ts) — may carry a signature: never log it, use safeUrl(). */
+  url: z.string().min(1).superRefine((s, ctx) => {
+    const r = parseSource(s);
+    if ('problem' in r) ctx.addIssue({ code: 'custom', message: r.problem });
+  }),
   identity: sourceIdentitySchema,
   /** OSS sources in another region/endpoint. */
   endpoint: z.string().optional(),
@@ -93,7 +97,7 @@ export const TASK_SHARED_FIXES: Readonly<Record<string, string>> = Object.freeze
   jobId: 'send the job id from jobIdFor()',
   uploadId: 'send the UploadId returned by InitiateMultipartUpload',
   destination: 'send {bucket, key} of the destination object',
-  'source.url': 'send the source URL (http(s)://, oss:// or sftp://)',
+  'source.url': `send the job's source URL (${sourceExamples()})`,
   'source.identity': 'send the identity returned by the source stat(): {size, etag?, crc64?, mtimeMs?}',
 });
 

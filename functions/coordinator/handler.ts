@@ -13,6 +13,7 @@ import { jobIdOf, parseJob, type Job } from '../../shared/job.ts';
 import type { CancelledAnswer, ResolvedAnswer } from '../../shared/job-control.ts';
 import { applyJobDefaults, applyRuleDefaults, applyTriggerJobDefaults, jobDefaultsFromEnv } from '../../shared/job-defaults.ts';
 import { jobReportToJson } from '../../shared/report.ts';
+import { capabilitiesOf } from '../../shared/sources.ts';
 import { crashHookFromEnv } from '../engine/crash.ts';
 import { fcDispatcher } from '../engine/dispatch.ts';
 import { JobCancelledError, JobFailedError } from '../engine/errors.ts';
@@ -108,7 +109,8 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
           : {}),
         ...(j.sftpHostKeyFingerprint !== undefined ? { hostKeyFingerprint: j.sftpHostKeyFingerprint } : {}),
       });
-      return j.source.kind === 'http' ? withPinPolicy(source, j.unpinned, ctx.logger) : source;
+      // Kinds whose identity may lack a strong validator (shared/sources.ts) answer to the job's unpinned policy.
+      return capabilitiesOf(j.source.kind).unpinnedPolicy ? withPinPolicy(source, j.unpinned, ctx.logger) : source;
     },
     destinationClient: clientFor(job.destination.bucket),
     ...(status ? { status } : {}),

@@ -15,6 +15,7 @@ import { IntegrityError, InvalidInputError, OssferryError, errorToJson } from '.
 import { jobIdOf, ossUrl, type Job } from '../../shared/job.ts';
 import type { Logger } from '../../shared/log.ts';
 import { isPinned } from '../../shared/pinning.ts';
+import { capabilitiesOf } from '../../shared/sources.ts';
 import { NO_REUSE, jobReportToJson, type JobReport, type ReusedWork } from '../../shared/report.ts';
 import { taskDeadlineMs } from '../../shared/task.ts';
 import { OBJECT_META } from '../../shared/verify.ts';
@@ -80,8 +81,8 @@ export async function runJob(job: Job, deps: EngineDeps, options: JobOptions = {
   // 2. Job identity.
   const jobId = jobIdOf(job, identity);
   const log = deps.logger.child({ jobId, ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}) });
-  // An http(s) source without a strong validator got here only because the job said reread or trust; trust is labelled.
-  const unpinned = job.source.kind === 'http' && job.unpinned === 'trust' && !isPinned(identity);
+  // A source without a strong validator got here only because the job said reread or trust; trust is labelled.
+  const unpinned = capabilitiesOf(job.source.kind).unpinnedPolicy && job.unpinned === 'trust' && !isPinned(identity);
   const ctx: ModeContext = { job, jobId, identity, ...(attributes ? { attributes } : {}), unpinned, serverCopyable, options, deps, log, source: source.displayUrl, destination: ossUrl(job.destination), started };
 
   // 3. Ownership: one live owner per job; a later invocation takes over only once the lease expired.

@@ -1,95 +1,49 @@
 /**
- * `openSource(url, deps)`: the one place that maps a source URL to a RangeSource by scheme.
- * http(s) → ./http.ts (SSRF-screened), oss:// → ./oss.ts (any region; a job-named endpoint only through
- * ./oss-endpoint.ts), sftp:// → ./sftp.ts.
+ * `openSource(url, deps)`: a source URL → its RangeSource, through the source registry: the URL parsed by its
+ * scheme's entry (shared/sources.ts), opened by its kind's opener (./registry.ts), and screened by that
+ * opener before the source's first stat() or read().
  */
-import type OSS from 'ali-oss';
-import type { LookupFunction } from 'node:net';
 import { InvalidInputError } from '../../shared/errors.ts';
-import { parseOssUrl } from '../../shared/job.ts';
-import type { Logger } from '../../shared/log.ts';
-import type { AllowList } from '../../shared/ssrf.ts';
-import { HttpSource } from './http.ts';
-import { OssSource } from './oss.ts';
-import { guardOssEndpoint } from './oss-endpoint.ts';
-import { allowListFromEnv, screenHostWith, type Resolver } from './screen.ts';
-import { SftpSource, type SftpSourceOptions } from './sftp.ts';
+import { parseSource, type SourceDescriptor } from '../../shared/sources.ts';
+import { SOURCE_OPENERS, type SourceDeps, type SourceOpener } from './registry.ts';
 import type { RangeSource } from './types.ts';
 
-/** Where an oss:// source client connects: the job's hints, plus the screening lookup of a job-named endpoint. */
-export interface OssSourceHints {
-  endpoint?: string;
-  region?: string;
-  /** Set whenever `endpoint` came from the job: the client must resolve every connection through it. */
-  lookup?: LookupFunction;
-}
-
-export interface SourceDeps {
-  /** SSRF allow-list. Default: env OSSFERRY_ALLOWED_SOURCE_HOSTS. */
-  allow?: AllowList;
-  resolver?: Resolver;
-  logger?: Logger;
-  /** Client for an OSS source bucket, given the endpoint/region hints of the job or task. */
-  ossClientFor?: (bucket: string, hints: OssSourceHints) => OSS;
-  /** Hints for oss:// sources (job sourceEndpoint / sourceRegion). */
-  oss?: { endpoint?: string; region?: string };
-  /** Chunk size of HTTP reads (default 1 MiB). */
-  chunkSize?: number;
-  /** Keep-alive sockets per origin (≥ streams). */
-  maxSockets?: number;
-  env?: Record<string, string | undefined>;
-  /** sftp:// only: the job's host key pin (`SHA256:…`); else env OSSFERRY_SFTP_HOST_KEYS. */
-  hostKeyFingerprint?: string;
-}
-
-/** Opens a source by URL scheme. Throws InvalidInputError naming `source` for unsupported URLs. */
-export function openSource(url: string, deps: SourceDeps = {}): RangeSource {
-  const allow = deps.allow ?? allowListFromEnv(deps.env);
-  if (url.startsWith('oss://')) {
-    const loc = parseOssUrl(url);
-    if (typeof loc === 'string') throw new InvalidInputError('source', loc, 'use oss://bucket/key');
-    if (!deps.ossClientFor) throw new InvalidInputError('source', 'oss:// sources need OSS credentials here', 'pass ossClientFor in the source deps');
-    const { endpoint, region } = deps.oss ?? {};
-    const hints: OssSourceHints = region !== undefined ? { region } : {};
-    if (endpoint !== undefined) {
-      // A job-named endpoint receives the function's credentials: checked before any connection, every connection screened.
-      const guarded = guardOssEndpoint(endpoint, { ...(deps.env ? { env: deps.env } : {}), ...(deps.resolver ? { resolver: deps.resolver } : {}) });
-      hints.endpoint = guarded.endpoint;
-      if (guarded.lookup) hints.lookup = guarded.lookup;
-    }
-    return new OssSource({ client: deps.ossClientFor(loc.bucket, hints), ...loc });
-  }
-  let scheme: string;
-  try {
-    scheme = new URL(url).protocol;
-  } catch (err) {
-    throw new InvalidInputError('source', 'is not a URL', 'use http(s)://…, oss://bucket/key or sftp://user@host/path', { cause: err });
-  }
-  if (scheme === 'http:' || scheme === 'https:') {
-    const opts: ConstructorParameters<typeof HttpSource>[1] = { allow };
-    if (deps.resolver) opts.resolver = deps.resolver;
-    if (deps.logger) opts.logger = deps.logger;
-    if (deps.chunkSize) opts.chunkSize = deps.chunkSize;
-    if (deps.maxSockets) opts.maxSockets = deps.maxSockets;
-    return new HttpSource(url, opts);
-  }
-  if (scheme === 'sftp:') return openSftpSource(url, { ...deps, allow });
-  throw new InvalidInputError('source', `scheme ${scheme} is not supported`, 'use http(s)://…, oss://bucket/key or sftp://user@host/path');
-}
+export type { OssSourceHints, SourceDeps } from './registry.ts';
 
 /**
- * An sftp:// source, screened like the others (SSRF allow-list before connecting). `options` adds what
- * openSource's deps have no field for (the archive worker's private key and SftpSource tuning).
+ * `source` with stat() and read() first waiting for `screen` (run once; a refusal fails every call). A proxy,
+ * so the kind's own members (SftpSource stats, instanceof) stay reachable.
  */
-export function openSftpSource(url: string, deps: SourceDeps = {}, options: Partial<Omit<SftpSourceOptions, 'url' | 'allowedHosts' | 'screenHost'>> = {}): SftpSource {
-  const allow = deps.allow ?? allowListFromEnv(deps.env);
-  return new SftpSource({
-    url,
-    allowedHosts: allow,
-    screenHost: screenHostWith(deps.resolver ? { allow, resolver: deps.resolver } : { allow }),
-    ...(deps.logger ? { logger: deps.logger } : {}),
-    ...(deps.env ? { env: deps.env } : {}),
-    ...(deps.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: deps.hostKeyFingerprint } : {}),
-    ...options,
+function screenedFirst<S extends RangeSource>(source: S, screen: () => Promise<void>): S {
+  let screened: Promise<void> | undefined;
+  const once = () => (screened ??= screen());
+  const stat: RangeSource['stat'] = async (signal) => {
+    await once();
+    return source.stat(signal);
+  };
+  const read: RangeSource['read'] = async (start, end, pin, signal) => {
+    await once();
+    return source.read(start, end, pin, signal);
+  };
+  return new Proxy(source, {
+    get(target, prop) {
+      if (prop === 'stat') return stat;
+      if (prop === 'read') return read;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
   });
+}
+
+/** Opens a source by URL. Throws InvalidInputError naming `source` for a URL no registry entry takes. */
+export function openSource(url: string, deps: SourceDeps = {}): RangeSource {
+  const d = parseSource(url);
+  if ('problem' in d) throw new InvalidInputError('source', d.problem, d.fix);
+  return openDescriptor(d, deps);
+}
+
+/** Opens a parsed source with its kind's opener, screened before any connection. */
+export function openDescriptor(d: SourceDescriptor, deps: SourceDeps = {}): RangeSource {
+  const opener = SOURCE_OPENERS[d.kind] as SourceOpener<typeof d.kind>;
+  return screenedFirst(opener.open(d, deps), () => opener.screen(d, deps));
 }

@@ -38,6 +38,7 @@ import { silentLogger, type Logger } from '../../shared/log.ts';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../../shared/retry.ts';
 import { parseAllowList, screenAddress, type AllowList } from '../../shared/ssrf.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
+import { parseSftpUrl, type SftpLocation } from '../../shared/sftp-url.ts';
 import { SourceChangedError, SourceUnavailableError, type RangeSource, type SourceIdentity } from './types.ts';
 
 const { Client, utils: sshUtils } = ssh2;
@@ -100,13 +101,6 @@ export interface SftpStats {
   connections: number;
 }
 
-export interface SftpLocation {
-  user: string;
-  host: string;
-  port: number;
-  path: string;
-}
-
 /**
  * Ciphers offered, fastest first for ssh2's crypto (measured in docs/sftp.md): AES-GCM needs no separate MAC, and
  * ssh2 runs it through OpenSSL (AES-NI); chacha20-poly1305 computes Poly1305 in WebAssembly and decrypts at about
@@ -116,30 +110,6 @@ export const CIPHER_PREFERENCE = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.
 const FP_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const DEFAULT_REQUEST_SIZE = 256 * 1024;
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 2_000, maxAttempts: 4 };
-
-export function parseSftpUrl(url: string, field = 'url'): SftpLocation {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch (cause) {
-    throw new InvalidInputError(field, 'is not a URL', 'write sftp://user@host:port/absolute/path', { cause });
-  }
-  if (u.protocol !== 'sftp:') throw new InvalidInputError(field, `has scheme ${u.protocol} instead of sftp:`, 'write sftp://user@host:port/absolute/path');
-  if (u.password) {
-    throw new InvalidInputError(field, 'contains a password; password authentication is not supported', 'remove the password from the URL and provide an SSH private key (OSSFERRY_SFTP_PRIVATE_KEY)');
-  }
-  if (!u.username) throw new InvalidInputError(field, 'has no user name', 'write sftp://user@host:port/absolute/path');
-  if (!u.hostname) throw new InvalidInputError(field, 'has no host', 'write sftp://user@host:port/absolute/path');
-  if (u.search || u.hash) throw new InvalidInputError(field, 'has a query or fragment', 'remove everything after the path');
-  const path = decodeURIComponent(u.pathname);
-  if (path === '' || path === '/' || path.endsWith('/')) throw new InvalidInputError(field, 'does not name a file', 'append the absolute path of the file');
-  return {
-    user: decodeURIComponent(u.username),
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port ? Number(u.port) : 22,
-    path,
-  };
-}
 
 /** `SHA256:<base64 without padding>` of a raw host key blob, the format `ssh-keygen -lf` prints. */
 export function hostKeyFingerprint(key: Buffer): string {

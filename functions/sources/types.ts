@@ -1,7 +1,7 @@
 /**
- * The one interface every source (HTTP(S), OSS, SFTP) implements. The coordinator calls `stat()` once;
- * workers receive that identity in their task and every `read()` is pinned to it, so a source that
- * changes mid-copy fails cleanly instead of producing a spliced object (If-Match on a strong ETag, RFC 9110 §13.1.1).
+ * The one interface every source of the registry (shared/sources.ts: HTTP(S), OSS, SFTP, file) implements.
+ * The coordinator calls `stat()` once; workers receive that identity in their task and every `read()` is
+ * pinned to it, so a source that changes mid-copy fails cleanly instead of producing a spliced object (If-Match on a strong ETag, RFC 9110 §13.1.1).
  */
 import type { Readable } from 'node:stream';
 import { OssferryError } from '../../shared/errors.ts';

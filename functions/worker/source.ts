@@ -1,29 +1,19 @@
 /**
- * Source factory with SFTP extras: functions/sources openSource, except that an sftp:// source optionally
- * takes a private key and SftpSource tuning from the caller, which openSource has no parameters for (tests,
- * benchmarks). Screening is the same (SSRF allow-list before connecting).
+ * The source of a task: openSource (functions/sources), whose deps also carry the SFTP private key and
+ * SftpSource tuning (tests, benchmarks). A host key pin with a source that takes none is refused, as the
+ * job schema refuses it (shared/sources.ts jobFieldProblem).
  */
 import { InvalidInputError } from '../../shared/errors.ts';
-import { openSftpSource, openSource, type SourceDeps } from '../sources/index.ts';
-import type { SftpSourceOptions } from '../sources/sftp.ts';
+import { jobFieldProblem, parseSource } from '../../shared/sources.ts';
+import { openDescriptor, type SourceDeps } from '../sources/index.ts';
 import type { RangeSource } from '../sources/types.ts';
 
-export interface TaskSourceDeps extends SourceDeps {
-  /** SFTP host key pin (`SHA256:…`); else env OSSFERRY_SFTP_HOST_KEYS. */
-  hostKeyFingerprint?: string;
-  /** SFTP private key; else env OSSFERRY_SFTP_PRIVATE_KEY. */
-  sftpPrivateKey?: string | Buffer;
-  /** Extra SftpSource tuning (channels, requests in flight). */
-  sftp?: Partial<Pick<SftpSourceOptions, 'channels' | 'maxRequestsInFlight' | 'requestSize' | 'maxReconnects' | 'reconnectBackoff' | 'readAheadBytes'>>;
-}
+export type TaskSourceDeps = SourceDeps;
 
 export function openTaskSource(url: string, deps: TaskSourceDeps = {}): RangeSource {
-  if (!url.startsWith('sftp:')) {
-    if (deps.hostKeyFingerprint !== undefined) {
-      throw new InvalidInputError('sftpHostKeyFingerprint', 'only applies to sftp:// sources', 'remove it, or use an sftp://user@host/path source');
-    }
-    return openSource(url, deps);
-  }
-  if (deps.hostKeyFingerprint === undefined && deps.sftpPrivateKey === undefined && deps.sftp === undefined) return openSource(url, deps);
-  return openSftpSource(url, deps, { ...(deps.sftpPrivateKey !== undefined ? { privateKey: deps.sftpPrivateKey } : {}), ...deps.sftp });
+  const d = parseSource(url);
+  if ('problem' in d) throw new InvalidInputError('source', d.problem, d.fix);
+  const problem = deps.hostKeyFingerprint === undefined ? undefined : jobFieldProblem('sftpHostKeyFingerprint', d.kind);
+  if (problem) throw new InvalidInputError('sftpHostKeyFingerprint', problem.problem, problem.fix);
+  return openDescriptor(d, deps);
 }

@@ -1,14 +1,16 @@
 /**
- * The RangeSource contract (functions/sources/types.ts), one suite run over every source kind: identity,
- * byte-exact ranged reads of every size class, large chunks, a change or truncation between stat and read
- * refused, a cut body never taken for a short one, abort. Each kind supplies a fixture that publishes bytes
+ * The RangeSource contract (functions/sources/types.ts), one suite run over every scheme of the source
+ * registry (shared/sources.ts): identity (the validators and fields the registry entry declares), byte-exact
+ * ranged reads of every size class, large chunks, a change, a truncation or extra bytes between stat and read
+ * refused, a cut body never taken for a short one, abort. Each scheme supplies a fixture that publishes bytes
  * and opens a source for them (test/integration/range-source-contract.test.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../shared/errors.ts';
-import { validatorOf, type Validator } from '../../shared/pinning.ts';
+import { validatorOf } from '../../shared/pinning.ts';
+import { SOURCE_SCHEMES, type SourceSchemeName } from '../../shared/sources.ts';
 import { SourceChangedError, SourceUnavailableError, type RangeSource } from '../../functions/sources/types.ts';
 
 export interface SourceUnderTest {
@@ -18,8 +20,8 @@ export interface SourceUnderTest {
 }
 
 export interface RangeSourceFixture {
-  /** Validators this kind's identity may rely on. */
-  validators: readonly Validator[];
+  /** The registry entry under test: its identity fields and validators are what stat() must answer. */
+  scheme: SourceSchemeName;
   /** Publishes `data` under a fresh name and opens a source for it. */
   create(data: Buffer): Promise<SourceUnderTest>;
   /** Kinds that can inject it: from now on (true) or no longer (false), ranged reads' bodies stop half-way. */
@@ -54,6 +56,7 @@ export function rangeSourceContract(name: string, fixture: () => RangeSourceFixt
     it('identity: size and a validator of its kind, the same on a second stat', async () => {
       // Prepare
       const f = fixture();
+      const entry = SOURCE_SCHEMES[f.scheme];
       const { source } = await f.create(randomBytes(size));
       // Act
       const a = await source.stat();
@@ -61,7 +64,8 @@ export function rangeSourceContract(name: string, fixture: () => RangeSourceFixt
       await source.close();
       // Assess
       expect(a.size).toBe(size);
-      expect(f.validators).toContain(validatorOf(a));
+      expect(entry.capabilities.validators).toContain(validatorOf(a));
+      expect(Object.keys(a).filter((k) => !(entry.identity.fields as readonly string[]).includes(k))).toEqual([]);
       expect(b).toEqual(a);
     });
 
@@ -84,10 +88,13 @@ export function rangeSourceContract(name: string, fixture: () => RangeSourceFixt
       const { source } = await fixture().create(randomBytes(size));
       const pin = await source.stat();
       // Act
-      const { chunks } = await collect(await source.read(3, size, pin));
+      const whole = await collect(await source.read(3, size, pin));
+      const across = await collect(await source.read(MiB - 1, size - 1, pin));
       await source.close();
       // Assess
-      expect(chunks.slice(0, -1).filter((n) => n < MIN_CHUNK)).toEqual([]);
+      expect(whole.chunks.slice(0, -1).filter((n) => n < MIN_CHUNK)).toEqual([]);
+      expect(across.chunks.slice(0, -1).filter((n) => n < MIN_CHUNK)).toEqual([]);
+      expect(across.chunks.reduce((a, n) => a + n, 0)).toBe(size - MiB);
     });
 
     it('a range outside the pinned size is refused before any read', async () => {
@@ -120,6 +127,18 @@ export function rangeSourceContract(name: string, fixture: () => RangeSourceFixt
       await change(randomBytes(MiB));
       // Act
       const err = await readError(source, MiB - 10, 2 * MiB, pin);
+      await source.close();
+      // Assess
+      expect(err).toBeInstanceOf(SourceChangedError);
+    });
+
+    it('a source grown after stat (extra bytes) is refused', async () => {
+      // Prepare
+      const { source, change } = await fixture().create(randomBytes(size));
+      const pin = await source.stat();
+      await change(randomBytes(size + 100 * KiB));
+      // Act
+      const err = await readError(source, size - 400 * KiB, size, pin);
       await source.close();
       // Assess
       expect(err).toBeInstanceOf(SourceChangedError);

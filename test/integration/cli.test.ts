@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,8 +121,9 @@ describe('ossferry CLI', () => {
     const copy = await ossferry(['copy', file, 'oss://mybucket/in/input.bin', '--part-size', '100KiB', '--data-dir', dataDir, '--json']);
     const report = lastJson(copy.stdout);
     const status = await ossferry(['status', String(report.jobId), '--data-dir', dataDir, '--json']);
-    // The file is served on a new port by each run: the job id comes from the file, so the re-run finds the job done.
-    const again = await ossferry(['copy', file, 'oss://mybucket/in/input.bin', '--part-size', '100KiB', '--data-dir', dataDir, '--json']);
+    // The file is served on a new port by each run: the job id comes from the file (named by path or by its
+    // file:// URL alike), so the re-run finds the job done.
+    const again = await ossferry(['copy', pathToFileURL(file).href, 'oss://mybucket/in/input.bin', '--part-size', '100KiB', '--data-dir', dataDir, '--json']);
     // Assess
     expect(again.code).toBe(0);
     expect(lastJson(again.stdout)).toMatchObject({ jobId: report.jobId, alreadyDone: true, crc64: crc64(data).toString() });
@@ -161,6 +163,8 @@ describe('ossferry CLI', () => {
     { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--fc-account-id', '123'], message: /--fc-region: is required with the other --fc-\* flags/ },
     { args: ['copy', '/no/such/file', 'oss://bucket/k'], message: /source: "\/no\/such\/file" is neither a URL nor a readable file/ },
     { args: ['status', 'nope'], message: /jobId: "nope" is not an ossferry job id/ },
+    { args: ['copy', 'file://elsewhere/x', 'oss://bucket/k'], message: /source: names host elsewhere; file:\/\/ sources are local\. Fix: write file:\/\/\/absolute\/path/ },
+    { args: ['copy', './local.bin', 'oss://bucket/k', '--sftp-host-key', `SHA256:${'A'.repeat(43)}`], message: /--sftp-host-key: only applies to sftp:\/\/ sources/ },
     { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--gzip', '--gzip-level', '7'], message: /--gzip-level: "7" is not a whole number between 0 and 3/ },
     { args: ['copy', 'http://127.0.0.1/x', 'oss://bucket/k', '--gzip-level', '2'], message: /--gzip-level: only applies with --gzip\. Fix: add --gzip/ },
     { args: ['copy', 'sftp://u@127.0.0.1:22/x', 'oss://bucket/k', '--sftp-key-file', '/etc/hostname', '--sftp-host-key', 'MD5:00:11'], message: /--sftp-host-key: "MD5:00:11" is not a SHA256 host key fingerprint\. Fix: pass SHA256:/ },

@@ -44,7 +44,7 @@ describe('parseJob', () => {
   });
 
   it.each([
-    ['source', { ...minimal, source: 'ftp://x/y' }, /^source: .*ftp.*Fix: use an http\(s\):\/\/ URL/],
+    ['source', { ...minimal, source: 'ftp://x/y' }, /^source: scheme ftp: is not supported\. Fix: use http:\/\/host\/path, https:\/\/host\/path, oss:\/\/bucket\/key, sftp:\/\//],
     ['source', { destination: minimal.destination }, /^source: is required\. Fix: /],
     ['destination', { ...minimal, destination: 's3://b/k' }, /^destination: .*must start with oss:\/\/.*Fix: use oss:\/\/bucket\/key/],
     ['destination', { ...minimal, destination: 'oss://Bad_Bucket!/k' }, /^destination: .*bucket.*Fix: /],

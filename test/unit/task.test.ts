@@ -41,6 +41,7 @@ describe('parseTask', () => {
     ['task.parts[0].end', { ...wireTask, parts: [{ partNumber: 1, start: 5, end: 4 }] }, /end must be ≥ start/],
     ['task.source.identity.crc64', { ...wireTask, source: { ...wireTask.source, identity: { size: 1, crc64: 'abc' } } }, /Fix: send the CRC-64 as an unsigned decimal string/],
     ['task.streams', { ...wireTask, streams: 0 }, /^task\.streams: /],
+    ['task.source.url', { ...wireTask, source: { ...wireTask.source, url: 'ftp://h.example/f' } }, /^task\.source\.url: scheme ftp: is not supported\. Fix: send the job's source URL \(http:\/\/host\/path, /],
   ])('names %s in the error', (field, input, message) => {
     // Act
     let caught: unknown;
