@@ -5,10 +5,11 @@
  * `RESULT {"jobs","correct","cleanlyFailed","lost","corrupt","orphanedUploads","overwritten","coordinatorKills","workerKills","lostResponses",…}`.
  * Exit 1 when a job was lost, corrupted or overwrote something, or an upload was left open.
  */
+// --log FILE appends every function instance's log lines to FILE (to find out why a job was not correct).
 import { parseArgs } from 'node:util';
 import { runSoak } from './soak/run.ts';
 
-const { values } = parseArgs({ options: { jobs: { type: 'string', default: '200' }, seed: { type: 'string', default: '1' }, concurrency: { type: 'string', default: '6' } } });
+const { values } = parseArgs({ options: { jobs: { type: 'string', default: '200' }, seed: { type: 'string', default: '1' }, concurrency: { type: 'string', default: '6' }, log: { type: 'string' } } });
 const num = (name: string, v: string, min: number) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) {
@@ -21,7 +22,7 @@ const jobs = num('jobs', values.jobs, 1);
 const seed = num('seed', values.seed, 0);
 const concurrency = num('concurrency', values.concurrency, 1);
 
-const r = await runSoak({ jobs, seed, concurrency, progress: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`) });
+const r = await runSoak({ jobs, seed, concurrency, ...(values.log ? { instanceLog: values.log } : {}), progress: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`) });
 
 const rows: Array<[string, string | number]> = [
   ['jobs', r.jobs],
@@ -40,7 +41,10 @@ const rows: Array<[string, string | number]> = [
 ];
 for (const [k, v] of rows) process.stdout.write(`${k.padEnd(20)} ${v}\n`);
 for (const [kind, verdicts] of Object.entries(r.byKind)) process.stdout.write(`${kind.padEnd(20)} ${JSON.stringify(verdicts)}\n`);
-for (const j of r.notCorrect) process.stdout.write(`not correct: job ${j.index} ${j.kind} ${j.size} B${j.preexisting ? ' (destination pre-existing)' : ''}: ${j.verdict}\n`);
-const { byKind: _byKind, notCorrect: _notCorrect, ...summary } = r;
+for (const j of r.notCorrect) {
+  process.stdout.write(`not correct: job ${j.index} ${j.kind} ${j.size} B → ${j.destinationKey}${j.preexisting ? ' (destination pre-existing)' : ''}: ${j.verdict}${j.lastError ? ` — ${j.lastError.replace(/\s+/g, ' ').slice(0, 200)}` : ''}\n`);
+}
+for (const u of r.orphans) process.stdout.write(`upload left open: ${u}\n`);
+const { byKind: _byKind, notCorrect: _notCorrect, orphans: _orphans, ...summary } = r;
 process.stdout.write(`RESULT ${JSON.stringify(summary)}\n`);
 process.exitCode = r.lost + r.corrupt + r.overwritten + r.orphanedUploads === 0 ? 0 : 1;

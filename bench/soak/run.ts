@@ -12,7 +12,7 @@
  * could clean them up (no sweep runs).
  */
 import { createCipheriv, createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -37,6 +37,8 @@ export interface SoakOptions {
   concurrency?: number;
   /** A line per settled job and per kill (default: none). */
   progress?: (line: string) => void;
+  /** Append every function instance's log lines here (JSON lines, each tagged with its instance). */
+  instanceLog?: string;
 }
 
 export interface SoakResult {
@@ -55,7 +57,9 @@ export interface SoakResult {
   seconds: number;
   deliveries: number;
   byKind: Record<string, Partial<Record<Verdict, number>>>;
-  notCorrect: Array<{ index: number; kind: string; size: number; verdict: Verdict; preexisting: boolean }>;
+  /** bucket/key (upload id) of every upload left open. */
+  orphans: string[];
+  notCorrect: Array<{ index: number; kind: string; size: number; verdict: Verdict; preexisting: boolean; destinationKey: string; lastError?: string }>;
 }
 
 const SOURCE_BUCKET = 'soak-src';
@@ -161,9 +165,9 @@ async function sha256Of(client: OSS, key: string, gunzip: boolean): Promise<stri
   return hash.digest('hex');
 }
 
-async function uploadsUnder(client: OSS, prefix = ''): Promise<number> {
-  const r = (await client.listUploads({ prefix, 'max-uploads': 1000 } as never)) as unknown as { uploads?: unknown[] };
-  return r.uploads?.length ?? 0;
+async function openUploads(client: OSS, prefix = ''): Promise<string[]> {
+  const r = (await client.listUploads({ prefix, 'max-uploads': 1000 } as never)) as unknown as { uploads?: Array<{ name: string; uploadId: string }> };
+  return (r.uploads ?? []).map((u) => `${u.name} (${u.uploadId})`);
 }
 
 async function lostResponsesSoFar(cloud: LocalCloud): Promise<number> {
@@ -263,7 +267,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     if (w) w(r);
     else ended.set(r.requestId, r);
   };
+  const instanceLog = o.instanceLog ? createWriteStream(o.instanceLog, { flags: 'a' }) : undefined;
   const cloud = await startLocalCloud({
+    ...(instanceLog ? { onInstanceOutput: (line: string, meta: { function: string; instanceId: string }) => instanceLog.write(`${meta.function}#${meta.instanceId} ${line}\n`) } : {}),
     sourceRoot: sourceDir,
     buckets: [DEST_BUCKET, SOURCE_BUCKET],
     workers: { maxInstances: 3, instanceConcurrency: 2 },
@@ -336,27 +342,34 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const result: SoakResult = {
       jobs: plan.length, correct: 0, cleanlyFailed: 0, lost: 0, corrupt: 0, orphanedUploads: 0, overwritten: 0,
       coordinatorKills: chaos.coordinatorKills, workerKills: chaos.workerKills, lostResponses,
-      bytes, seconds: 0, deliveries, byKind: {}, notCorrect: [],
+      bytes, seconds: 0, deliveries, byKind: {}, notCorrect: [], orphans: [],
     };
     for (const p of prepared) {
+      const raw = p.preexistingSha256 !== undefined ? await sha256Of(dest, p.where.destinationKey, false) : undefined;
       const verdict = judge({
-        destinationSha256: await sha256Of(dest, p.where.destinationKey, p.where.archive),
+        // A pre-existing object is compared as it was written (it is not gzip); anything else as the job's output.
+        destinationSha256: raw !== undefined && raw === p.preexistingSha256 ? raw : await sha256Of(dest, p.where.destinationKey, p.where.archive),
         sourceSha256: p.sha256,
         preexistingSha256: p.preexistingSha256,
         reportedFailure: (outcomes.get(p.job.index) ?? []).some(failedDelivery),
-        uploadsLeft: await uploadsUnder(dest, p.where.destinationKey),
+        uploadsLeft: (await openUploads(dest, p.where.destinationKey)).length,
       });
       result[verdict]++;
       const k = (result.byKind[p.job.kind] ??= {});
       k[verdict] = (k[verdict] ?? 0) + 1;
-      if (verdict !== 'correct') result.notCorrect.push({ index: p.job.index, kind: p.job.kind, size: p.job.size, verdict, preexisting: p.job.preexisting });
+      if (verdict !== 'correct') {
+        const failed = (outcomes.get(p.job.index) ?? []).filter(failedDelivery).at(-1);
+        result.notCorrect.push({ index: p.job.index, kind: p.job.kind, size: p.job.size, verdict, preexisting: p.job.preexisting, destinationKey: p.where.destinationKey, ...(failed ? { lastError: failed.body.slice(0, 400) } : {}) });
+      }
     }
-    for (const b of [DEST_BUCKET, SOURCE_BUCKET, LOCAL_DEFAULTS.statusBucket]) result.orphanedUploads += await uploadsUnder(cloud.ossClient(b));
+    for (const b of [DEST_BUCKET, SOURCE_BUCKET, LOCAL_DEFAULTS.statusBucket]) result.orphans.push(...(await openUploads(cloud.ossClient(b))).map((u) => `${b}/${u}`));
+    result.orphanedUploads = result.orphans.length;
     result.seconds = Math.round((Date.now() - started) / 100) / 10;
     return result;
   } finally {
     await chaos.stop();
     await cloud.close();
+    instanceLog?.end();
     await rm(dir, { recursive: true, force: true });
   }
 }
