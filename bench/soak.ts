@@ -2,7 +2,8 @@
  * npm run soak [-- --jobs N --seed S] — mixed copy and archive jobs through the local cloud under OSS faults,
  * worker and coordinator kills and FC-style re-deliveries (bench/soak/run.ts), every result checked against its
  * source by sha256. Prints progress on stderr, a table on stdout, and last the line
- * `RESULT {"jobs","correct","cleanlyFailed","lost","corrupt","orphanedUploads","overwritten","coordinatorKills","workerKills","lostResponses",…}`.
+ * `RESULT {"jobs","correct","cleanlyFailed","lost","corrupt","orphanedUploads","overwritten","coordinatorKills","workerKills","lostResponses",
+ * "orphanedUploadsBeforeSweep","sweptUploads",…}` (orphanedUploads: still open after the sweep the stack runs on a timer).
  * Exit 1 when a job was lost, corrupted or overwrote something, or an upload was left open.
  */
 // --log FILE appends every function instance's log lines to FILE (to find out why a job was not correct).
@@ -31,6 +32,8 @@ const rows: Array<[string, string | number]> = [
   ['lost', r.lost],
   ['corrupt', r.corrupt],
   ['overwritten', r.overwritten],
+  ['open before sweep', r.orphanedUploadsBeforeSweep],
+  ['aborted by sweep', r.sweptUploads],
   ['orphaned uploads', r.orphanedUploads],
   ['coordinator kills', r.coordinatorKills],
   ['worker kills', r.workerKills],
@@ -44,7 +47,8 @@ for (const [kind, verdicts] of Object.entries(r.byKind)) process.stdout.write(`$
 for (const j of r.notCorrect) {
   process.stdout.write(`not correct: job ${j.index} ${j.kind} ${j.size} B → ${j.destinationKey}${j.preexisting ? ' (destination pre-existing)' : ''}: ${j.verdict}${j.lastError ? ` — ${j.lastError.replace(/\s+/g, ' ').slice(0, 200)}` : ''}\n`);
 }
-for (const u of r.orphans) process.stdout.write(`upload left open: ${u}\n`);
-const { byKind: _byKind, notCorrect: _notCorrect, orphans: _orphans, ...summary } = r;
+for (const u of r.openBeforeSweep) process.stdout.write(`upload open before the sweep: ${u}\n`);
+for (const u of r.orphans) process.stdout.write(`upload left open after the sweep: ${u}\n`);
+const { byKind: _byKind, notCorrect: _notCorrect, orphans: _orphans, openBeforeSweep: _open, ...summary } = r;
 process.stdout.write(`RESULT ${JSON.stringify(summary)}\n`);
 process.exitCode = r.lost + r.corrupt + r.overwritten + r.orphanedUploads === 0 ? 0 : 1;

@@ -8,8 +8,10 @@
  *   moments (SIGKILL of a coordinator process), workers killed at random moments (SIGKILL);
  * - every job is an asynchronous invocation, so a failed one is re-delivered by the gateway as FC does
  *   (asyncRetryAttempts), and some jobs are delivered twice (OSS events are at-least-once; users re-submit).
- * A job's checks start once every delivery of it has ended; uploads left open are counted before anything
- * could clean them up (no sweep runs).
+ * A job's checks start once every delivery of it has ended. Uploads left open are counted first
+ * (`orphanedUploadsBeforeSweep`), then the sweep runs as the stack's timer would once its grace has passed
+ * (functions/sweep: uploads of unknown, finished or abandoned jobs — every delivery has ended, so a job not
+ * finished now was given up by FC), and what is still open after it is `orphanedUploads`.
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -27,6 +29,8 @@ import { silentLogger } from '../../shared/log.ts';
 import { coordinatorInvoker, LOCAL_DEFAULTS, startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 import type { AsyncResult } from '../../local/fc/types.ts';
 import { functionProcesses } from '../../local/procs.ts';
+import { ossStatusStore, parseStatusLocation } from '../../functions/status/store.ts';
+import { sweepUploads } from '../../functions/sweep/sweep.ts';
 import { generateLogLike } from '../lib/loglike.ts';
 import { judge, MiB, planSoak, rng, type SoakJob, type Verdict } from './plan.ts';
 
@@ -52,13 +56,17 @@ export interface SoakResult {
   coordinatorKills: number;
   workerKills: number;
   lostResponses: number;
+  /** Uploads open once every delivery had ended, before the sweep; and how many the sweep aborted. */
+  orphanedUploadsBeforeSweep: number;
+  sweptUploads: number;
   /** Not in the issue's list, for the table. */
   bytes: number;
   seconds: number;
   deliveries: number;
   byKind: Record<string, Partial<Record<Verdict, number>>>;
-  /** bucket/key (upload id) of every upload left open. */
+  /** bucket/key (upload id) of every upload left open after the sweep, and before it. */
   orphans: string[];
+  openBeforeSweep: string[];
   notCorrect: Array<{ index: number; kind: string; size: number; verdict: Verdict; preexisting: boolean; destinationKey: string; lastError?: string }>;
 }
 
@@ -277,7 +285,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     coordinatorEnv: {
       OSSFERRY_TEST_HOOKS: '1',
       OSSFERRY_TEST_CRASH_FILE: crashFile,
-      [FUNCTION_ENV.LEASE_TTL_SECONDS]: '3',
       [FUNCTION_ENV.ARCHIVE_RULES]: JSON.stringify([RULE]),
     },
     onAsyncResult,
@@ -338,11 +345,18 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     cloud.oss.setFaults({});
     const lostResponses = await lostResponsesSoFar(cloud);
 
-    // Assess, faults off: what OSS holds, and what is left open (before any sweep could tidy up).
+    // Assess, faults off: what is left open before any sweep, then the sweep, then what OSS holds.
+    const buckets = [DEST_BUCKET, SOURCE_BUCKET, LOCAL_DEFAULTS.statusBucket];
+    const allOpen = async () => (await Promise.all(buckets.map(async (b) => (await openUploads(cloud.ossClient(b))).map((u) => `${b}/${u}`)))).flat();
+    const beforeSweep = await allOpen();
+    const statusStore = ossStatusStore(cloud.ossClient(LOCAL_DEFAULTS.statusBucket), parseStatusLocation(cloud.statusLocation));
+    const swept = await sweepUploads({ status: statusStore, clientFor: (b) => cloud.ossClient(b), destinations: [{ bucket: DEST_BUCKET, prefix: 'soak/' }], olderThanMs: 0, abandonedAfterMs: 0, dryRun: false, logger: silentLogger });
+    for (const d of swept.decisions.filter((x) => x.aborted)) say(`sweep aborted ${d.upload.bucket}/${d.upload.key} (${d.upload.uploadId}): ${d.reason}`);
     const result: SoakResult = {
       jobs: plan.length, correct: 0, cleanlyFailed: 0, lost: 0, corrupt: 0, orphanedUploads: 0, overwritten: 0,
       coordinatorKills: chaos.coordinatorKills, workerKills: chaos.workerKills, lostResponses,
-      bytes, seconds: 0, deliveries, byKind: {}, notCorrect: [], orphans: [],
+      orphanedUploadsBeforeSweep: beforeSweep.length, sweptUploads: swept.aborted,
+      bytes, seconds: 0, deliveries, byKind: {}, notCorrect: [], orphans: [], openBeforeSweep: beforeSweep,
     };
     for (const p of prepared) {
       const raw = p.preexistingSha256 !== undefined ? await sha256Of(dest, p.where.destinationKey, false) : undefined;
@@ -362,7 +376,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         result.notCorrect.push({ index: p.job.index, kind: p.job.kind, size: p.job.size, verdict, preexisting: p.job.preexisting, destinationKey: p.where.destinationKey, ...(failed ? { lastError: failed.body.slice(0, 400) } : {}) });
       }
     }
-    for (const b of [DEST_BUCKET, SOURCE_BUCKET, LOCAL_DEFAULTS.statusBucket]) result.orphans.push(...(await openUploads(cloud.ossClient(b))).map((u) => `${b}/${u}`));
+    result.orphans = await allOpen();
     result.orphanedUploads = result.orphans.length;
     result.seconds = Math.round((Date.now() - started) / 100) / 10;
     return result;
