@@ -30,7 +30,7 @@ import type { OssEventResult } from '../functions/coordinator/trigger.ts';
 import { ossStatusStore, parseStatusLocation, type JobStatus, type StatusStore } from '../functions/status/store.ts';
 import { startFcGateway, type LocalFunctionSpec, type RunningFcGateway } from './fc/gateway.ts';
 import { freePort } from './fc/instances.ts';
-import type { InstanceOutputMeta } from './fc/types.ts';
+import type { AsyncResult, InstanceOutputMeta } from './fc/types.ts';
 import { startHttpSourceServer, type HttpSourceServer } from './http-source/index.ts';
 import { startOssServer, type FaultConfig, type LocalOss } from './oss/index.ts';
 import { startHttpSourceProcess, startOssServerProcess, type ServerProcessOptions } from './server-process.ts';
@@ -75,6 +75,8 @@ export interface LocalCloudOptions {
   functionCredentials?: { accessKeyId: string; accessKeySecret: string; securityToken: string };
   /** Extra environment for every function instance. */
   functionEnv?: Record<string, string>;
+  /** The outcome of each asynchronous invocation once FC's retries are over (the gateway's onAsyncResult). */
+  onAsyncResult?: (result: AsyncResult) => void;
   /** Lines written by function instances. Default: dropped unless OSSFERRY_VERBOSE=1 (then stderr). */
   onInstanceOutput?: (line: string, meta: InstanceOutputMeta) => void;
   logger?: Logger;
@@ -269,6 +271,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       port: fcPort,
       credentialsForFunctions: sts,
       logger,
+      ...(options.onAsyncResult ? { onAsyncResult: options.onAsyncResult } : {}),
       onInstanceOutput:
         options.onInstanceOutput ??
         ((line, meta) => {

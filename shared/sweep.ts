@@ -1,9 +1,15 @@
 /**
  * Which open multipart uploads a sweep aborts, pure (the OSS I/O is functions/sweep/sweep.ts). An upload
  * is aborted only when it is older than the grace period and either no job names it (a crash before the
- * journal recorded it, a foreign or hand-made upload) or its job is terminal (succeeded, failed, cancelled:
- * nothing will ever complete it). Uploads of jobs that may still resume are kept, whoever owns them now.
+ * journal recorded it, a foreign or hand-made upload), or its job is terminal (succeeded, failed, cancelled:
+ * nothing will ever complete it), or its job is abandoned: not terminal, but its status has not changed for
+ * `abandonedAfterMs` (default ABANDONED_AFTER_MS). A live owner journals every state change and task result,
+ * and no invocation outlives FC's longest timeout; a job untouched for longer was given up by FC (every async
+ * retry died) and nothing will resume it. Uploads of jobs that may still resume are kept.
  */
+
+/** A job whose status has not changed for this long is abandoned: FC's longest function timeout (24 h). */
+export const ABANDONED_AFTER_MS = 24 * 3_600_000;
 
 export interface OpenUpload {
   bucket: string;
@@ -17,6 +23,8 @@ export interface OpenUpload {
 export interface UploadJob {
   jobId: string;
   state: string;
+  /** When the job's status last changed (its `updatedAt`), ms since epoch. */
+  updatedAtMs?: number;
 }
 
 export type SweepDecision = { upload: OpenUpload; action: 'abort' | 'keep'; reason: string };
@@ -24,13 +32,17 @@ export type SweepDecision = { upload: OpenUpload; action: 'abort' | 'keep'; reas
 /** Job states after which nothing will complete the job's upload. */
 export const TERMINAL_JOB_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled']);
 
-export function decideSweep(uploads: readonly OpenUpload[], jobsByUpload: ReadonlyMap<string, UploadJob>, nowMs: number, olderThanMs: number): SweepDecision[] {
+export function decideSweep(uploads: readonly OpenUpload[], jobsByUpload: ReadonlyMap<string, UploadJob>, nowMs: number, olderThanMs: number, abandonedAfterMs = ABANDONED_AFTER_MS): SweepDecision[] {
   return uploads.map((upload) => {
     const age = nowMs - upload.initiatedMs;
     if (!(age >= olderThanMs)) return { upload, action: 'keep', reason: `younger than the grace period (${Math.max(0, Math.round(age / 1000))} s old)` };
     const job = jobsByUpload.get(upload.uploadId);
     if (!job) return { upload, action: 'abort', reason: 'no job records this upload' };
     if (TERMINAL_JOB_STATES.has(job.state)) return { upload, action: 'abort', reason: `its job ${job.jobId} is ${job.state}` };
+    const idle = job.updatedAtMs === undefined ? undefined : nowMs - job.updatedAtMs;
+    if (idle !== undefined && idle >= abandonedAfterMs) {
+      return { upload, action: 'abort', reason: `its job ${job.jobId} is ${job.state} but its status has not changed for ${Math.round(idle / 1000)} s: abandoned, nothing resumes it` };
+    }
     return { upload, action: 'keep', reason: `its job ${job.jobId} is ${job.state} and may resume` };
   });
 }

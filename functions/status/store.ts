@@ -201,23 +201,34 @@ export class StatusWriter {
   save(status: JobStatus): void {
     if (!this.#store) return;
     this.#pending = structuredClone(status);
-    this.#running ??= this.#drain();
+    if (!this.#running) this.#start();
+  }
+
+  /**
+   * #running is cleared in a later microtask, never inside #drain: a drain that ends synchronously (the guard
+   * throws before any write) would clear it before it is assigned, leaving a settled promise that flush() awaits
+   * forever in a loop that starves the event loop. A save() landing between the drain's end and that microtask
+   * is picked up by a new drain.
+   */
+  #start(): void {
+    const run: Promise<void> = this.#drain().finally(() => {
+      if (this.#running !== run) return;
+      this.#running = undefined;
+      if (this.#pending) this.#start();
+    });
+    this.#running = run;
   }
 
   async #drain(): Promise<void> {
-    try {
-      while (this.#pending) {
-        const s = this.#pending;
-        this.#pending = undefined;
-        try {
-          this.#guard?.();
-          await this.#store!.write(s);
-        } catch (err) {
-          this.#lastError = err;
-        }
+    while (this.#pending) {
+      const s = this.#pending;
+      this.#pending = undefined;
+      try {
+        this.#guard?.();
+        await this.#store!.write(s);
+      } catch (err) {
+        this.#lastError = err;
       }
-    } finally {
-      this.#running = undefined;
     }
   }
 

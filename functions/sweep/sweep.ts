@@ -21,6 +21,8 @@ export interface SweepOptions {
   destinations: ReadonlyArray<{ bucket: string; prefix?: string }>;
   /** Uploads initiated less than this long ago are kept. */
   olderThanMs: number;
+  /** A non-terminal job whose status has not changed for this long is abandoned (default ABANDONED_AFTER_MS, 24 h). */
+  abandonedAfterMs?: number;
   dryRun: boolean;
   logger: Logger;
   now?: () => number;
@@ -38,7 +40,7 @@ async function jobsByUpload(store: StatusStore): Promise<Map<string, UploadJob>>
   const out = new Map<string, UploadJob>();
   for (const id of await listJobIds(store)) {
     const s = await store.read(id).catch(() => undefined); // a foreign or corrupt status object names no upload
-    if (s?.uploadId) out.set(s.uploadId, { jobId: s.jobId, state: s.state });
+    if (s?.uploadId) out.set(s.uploadId, { jobId: s.jobId, state: s.state, ...(Number.isFinite(Date.parse(s.updatedAt)) ? { updatedAtMs: Date.parse(s.updatedAt) } : {}) });
   }
   return out;
 }
@@ -67,7 +69,7 @@ export async function sweepUploads(o: SweepOptions): Promise<SweepResult> {
   const result: SweepResult = { decisions: [], aborted: 0, kept: 0, failed: 0 };
   for (const d of o.destinations) {
     const client = o.clientFor(d.bucket);
-    const decisions = decideSweep(await openUploads(client, d.bucket, d.prefix ?? ''), jobs, (o.now ?? Date.now)(), o.olderThanMs);
+    const decisions = decideSweep(await openUploads(client, d.bucket, d.prefix ?? ''), jobs, (o.now ?? Date.now)(), o.olderThanMs, o.abandonedAfterMs);
     for (const dec of decisions) {
       if (dec.action === 'keep' || o.dryRun) {
         result.decisions.push(dec);

@@ -50,6 +50,8 @@ const ROUTES: Record<string, AdminRoute> = {
     return { ok: true, rss: process.memoryUsage().rss, hash: { kernel: pool.kernel, ...pool.stats } };
   },
   'GET /_ossferry/faults': async (_req, o) => o.faults.get(),
+  // What the injected faults did so far (lost responses, per operation): soak runs report it.
+  'GET /_ossferry/stats': async (_req, o) => o.faults.stats(),
   'PUT /_ossferry/faults': setFaults,
   'POST /_ossferry/faults': setFaults,
 };

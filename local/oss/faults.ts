@@ -1,6 +1,7 @@
 /**
  * Fault injection for tests and soak runs: per-operation error rates (500 InternalError, 503 SlowDown),
- * connection resets mid-body, added latency and a per-connection bandwidth cap. Decisions come from a seeded
+ * connection resets mid-body, responses lost after the request executed, added latency and a per-connection
+ * bandwidth cap. Decisions come from a seeded
  * PRNG drawn once per request in arrival order, so a run with the same seed and request order repeats exactly.
  * ali-oss never retries 5xx and retries resets only with retryMax, so each fault
  * exercises a different client path.
@@ -24,6 +25,12 @@ export const OperationFaultSchema = z.strictObject({
   misreportCrc64: z.boolean().optional(),
   /** Answer without the CRC-64 (ListParts: no HashCrc64ecma), as OSS may for parts made by a copy: a client must not assume one. */
   omitCrc64: z.boolean().optional(),
+  /**
+   * Probability that the request is executed in full (object written, upload initiated, part stored, Complete
+   * done) and then the connection is destroyed instead of answering: the client sees a reset for work that
+   * happened, as when a response is lost on the way back.
+   */
+  lostResponseRate: rate.optional(),
 });
 
 export const FaultConfigSchema = z.strictObject({
@@ -62,11 +69,20 @@ export function prng(seed: number): () => number {
 export type FaultDecision =
   | { kind: 'none'; latencyMs: number }
   | { kind: 'error'; status: 500 | 503; latencyMs: number }
-  | { kind: 'reset'; latencyMs: number };
+  | { kind: 'reset'; latencyMs: number }
+  | { kind: 'loseResponse'; latencyMs: number };
+
+/** What the injected faults did since start (admin API `GET /_ossferry/stats`). */
+export interface FaultStats {
+  /** Requests executed whose response was dropped (lostResponseRate), in total and per operation. */
+  lostResponses: number;
+  lostByOperation: Record<string, number>;
+}
 
 export class Faults {
   private config: FaultConfig = {};
   private random: () => number = prng(0);
+  private readonly counts: FaultStats = { lostResponses: 0, lostByOperation: {} };
 
   constructor(config?: FaultConfig, seed?: number) {
     this.set(config ?? {}, seed);
@@ -95,15 +111,30 @@ export class Faults {
     return ({ ...this.config.all, ...this.config.operations?.[operation] }).omitCrc64 === true;
   }
 
-  /** Three draws per request (error, slow-down, reset) whatever the outcome, so sequences stay aligned. */
+  /**
+   * Three draws per request (error, slow-down, reset) whatever the outcome, so sequences stay aligned; a fourth
+   * (lost response) only where lostResponseRate is set, so the sequences of configs without it are unchanged.
+   */
   decide(operation: string): FaultDecision {
     const f: OperationFault = { ...this.config.all, ...this.config.operations?.[operation] };
     const [e, s, r] = [this.random(), this.random(), this.random()];
+    const l = f.lostResponseRate !== undefined ? this.random() : 1;
     const latencyMs = f.latencyMs ?? 0;
     if (e < (f.errorRate ?? 0)) return { kind: 'error', status: 500, latencyMs };
     if (s < (f.slowDownRate ?? 0)) return { kind: 'error', status: 503, latencyMs };
     if (r < (f.resetRate ?? 0)) return { kind: 'reset', latencyMs };
+    if (l < (f.lostResponseRate ?? 0)) return { kind: 'loseResponse', latencyMs };
     return { kind: 'none', latencyMs };
+  }
+
+  /** Counts a response dropped after its request executed. */
+  recordLostResponse(operation: string): void {
+    this.counts.lostResponses++;
+    this.counts.lostByOperation[operation] = (this.counts.lostByOperation[operation] ?? 0) + 1;
+  }
+
+  stats(): FaultStats {
+    return { lostResponses: this.counts.lostResponses, lostByOperation: { ...this.counts.lostByOperation } };
   }
 }
 

@@ -58,14 +58,6 @@ export function getBucketLocation(sc: ServerContext, c: Ctx): void {
   sendText(c, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint>oss-${sc.region}</LocationConstraint>`);
 }
 
-/**
- * GetBucketVersioning. The local OSS keeps no versions, so every bucket answers as an OSS bucket on which
- * versioning was never enabled: an empty VersioningConfiguration, no Status element.
- */
-export function getBucketVersioning(_sc: ServerContext, c: Ctx): void {
-  sendText(c, 200, '<?xml version="1.0" encoding="UTF-8"?>\n<VersioningConfiguration/>');
-}
-
 export function getBucketInfo(sc: ServerContext, c: Ctx, bucket: string): void {
   sendXml(c, 200, 'BucketInfo', {
     Bucket: {

@@ -24,6 +24,7 @@ import { listPage } from './listing.ts';
 import { sourceObject } from './ops-object.ts';
 import { contentRange, decideCopyRange } from './range.ts';
 import { compareKeys, crc64ToWire, multipartEtag, Store, type ObjectMeta, type PartMeta } from './store.ts';
+import { versionHeaders } from './versions.ts';
 import { isoDate, parseCompleteBody } from './xml.ts';
 
 export async function initiate(sc: ServerContext, c: Ctx, bucket: string): Promise<void> {
@@ -174,9 +175,9 @@ export async function complete(sc: ServerContext, c: Ctx, bucket: string): Promi
         headers: u.meta.headers,
         segments: chosen.map((p) => ({ file: p.file, size: p.size })),
       };
-      await store.commitObject(bucket, meta);
+      const written = await store.commitObject(bucket, meta);
       await store.dropUpload(bucket, uploadId, new Set(chosen.map((p) => p.file)));
-      return meta;
+      return written;
     }),
   );
   sendXml(
@@ -189,7 +190,7 @@ export async function complete(sc: ServerContext, c: Ctx, bucket: string): Promi
       Key: key,
       ETag: quote(result.etag),
     },
-    { ETag: quote(result.etag), 'x-oss-hash-crc64ecma': sc.faults.misreportsCrc64(c.op) ? String(BigInt(result.crc64) ^ 1n) : result.crc64 },
+    { ETag: quote(result.etag), 'x-oss-hash-crc64ecma': sc.faults.misreportsCrc64(c.op) ? String(BigInt(result.crc64) ^ 1n) : result.crc64, ...versionHeaders(result) },
   );
 }
 

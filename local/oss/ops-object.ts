@@ -26,6 +26,7 @@ import {
 } from './http-io.ts';
 import { contentRange, decideRange, evaluateConditions } from './range.ts';
 import { crc64ToWire, type ObjectMeta } from './store.ts';
+import { requestedVersion, versionHeaders } from './versions.ts';
 import { isoDate } from './xml.ts';
 
 export async function putObject(sc: ServerContext, c: Ctx, bucket: string): Promise<void> {
@@ -37,13 +38,13 @@ export async function putObject(sc: ServerContext, c: Ctx, bucket: string): Prom
   if (forbid && store.getObject(bucket, key)) throw fileAlreadyExists();
   const got = await receiveBody(store, c, OSS.MAX_PUT_SIZE, expected);
   const etag = got.md5.toString('hex').toUpperCase();
-  await store.withLock(`${bucket}/${key}`, async () => {
+  const written = await store.withLock(`${bucket}/${key}`, async () => {
     if (forbid && store.getObject(bucket, key)) {
       await store.discard(got.tmpPath);
       throw fileAlreadyExists();
     }
     const file = await store.adopt(got.tmpPath);
-    await store.commitObject(bucket, {
+    return store.commitObject(bucket, {
       key,
       size: got.size,
       etag,
@@ -60,12 +61,28 @@ export async function putObject(sc: ServerContext, c: Ctx, bucket: string): Prom
     ETag: quote(etag),
     'x-oss-hash-crc64ecma': crc64ToWire(got.crc64),
     'Content-MD5': got.md5.toString('base64'),
+    ...versionHeaders(written),
   });
 }
 
-function requireObject(sc: ServerContext, bucket: string, key: string): ObjectMeta {
+/**
+ * The object a read names: the current version, or `versionId`'s (404 NoSuchVersion when there is none). A
+ * delete marker answers 404 NoSuchKey when it is the latest version, 405 MethodNotAllowed when asked for by id,
+ * both naming it in x-oss-delete-marker / x-oss-version-id.
+ */
+function requireObject(sc: ServerContext, bucket: string, key: string, versionId?: string): ObjectMeta {
+  if (versionId !== undefined) {
+    const v = sc.store.getVersion(bucket, key, versionId);
+    if (!v) throw new OssError(404, 'NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: versionId });
+    if (v.deleteMarker) throw new OssError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.', {}, versionHeaders(v));
+    return v;
+  }
   const m = sc.store.getObject(bucket, key);
-  if (!m) throw noSuchKey(key);
+  if (!m) {
+    const marker = sc.store.latestDeleteMarker(bucket, key);
+    const e = noSuchKey(key);
+    throw marker ? new OssError(e.status, e.code, e.message, e.fields, versionHeaders(marker)) : e;
+  }
   return m;
 }
 
@@ -78,9 +95,9 @@ function applyConditions(c: Ctx, m: ObjectMeta): void {
 }
 
 async function getObject(sc: ServerContext, c: Ctx, bucket: string, head: boolean): Promise<void> {
-  const m = requireObject(sc, bucket, c.addr.key);
+  const m = requireObject(sc, bucket, c.addr.key, requestedVersion(c));
   applyConditions(c, m);
-  const headers: Record<string, string> = { ...baseHeaders(c), ...objectHeaders(m) };
+  const headers: Record<string, string> = { ...baseHeaders(c), ...objectHeaders(m), ...versionHeaders(m) };
   for (const p of c.addr.query) {
     if (p.name.startsWith('response-')) {
       headers[p.name.slice('response-'.length).replace(/(^|-)([a-z])/g, (_s, d: string, ch: string) => d + ch.toUpperCase())] = p.value;
@@ -107,8 +124,9 @@ export const getObjectOp = (sc: ServerContext, c: Ctx, bucket: string) => getObj
 export const headObject = (sc: ServerContext, c: Ctx, bucket: string) => getObject(sc, c, bucket, true);
 
 export function getObjectMeta(sc: ServerContext, c: Ctx, bucket: string): void {
-  const m = requireObject(sc, bucket, c.addr.key);
+  const m = requireObject(sc, bucket, c.addr.key, requestedVersion(c));
   sendEmpty(c, 200, {
+    ...versionHeaders(m),
     ETag: quote(m.etag),
     'Content-Length': String(m.size),
     'Last-Modified': lastModifiedHeader(m.lastModified),
@@ -117,15 +135,27 @@ export function getObjectMeta(sc: ServerContext, c: Ctx, bucket: string): void {
   });
 }
 
-/** `x-oss-copy-source: /<bucket>/<url-encoded key>[?versionId=…]` (as ali-oss copy() sends it). */
+/**
+ * DeleteObject. With `versionId`: exactly that version (a missing one is not an error). Without, on a versioned
+ * bucket: a delete marker, named in the answer.
+ */
 export async function deleteObject(sc: ServerContext, c: Ctx, bucket: string): Promise<void> {
-  await sc.store.withLock(`${bucket}/${c.addr.key}`, () => sc.store.deleteObject(bucket, c.addr.key));
-  sendEmpty(c, 204);
+  const key = c.addr.key;
+  const versionId = requestedVersion(c);
+  if (versionId !== undefined) {
+    const removed = await sc.store.withLock(`${bucket}/${key}`, () => sc.store.deleteVersion(bucket, key, versionId));
+    sendEmpty(c, 204, removed ? versionHeaders(removed) : { 'x-oss-version-id': versionId });
+    return;
+  }
+  const r = await sc.store.withLock(`${bucket}/${key}`, () => sc.store.deleteObject(bucket, key));
+  sendEmpty(c, 204, versionHeaders(r.marker));
 }
 
-function copySource(c: Ctx): { bucket: string; key: string } {
+/** `x-oss-copy-source: /<bucket>/<url-encoded key>[?versionId=…]` (as ali-oss copy() sends it). */
+function copySource(c: Ctx): { bucket: string; key: string; versionId?: string } {
   const raw = h(c.req, 'x-oss-copy-source') ?? '';
-  const path = raw.split('?')[0] ?? '';
+  const [path = '', query = ''] = raw.split('?');
+  const versionId = new URLSearchParams(query).get('versionId') ?? undefined;
   let decoded: string;
   try {
     decoded = decodeURIComponent(path);
@@ -134,7 +164,7 @@ function copySource(c: Ctx): { bucket: string; key: string } {
   }
   const m = /^\/?([^/]+)\/(.+)$/.exec(decoded);
   if (!m) throw invalidArgument('x-oss-copy-source is invalid.', 'x-oss-copy-source', raw);
-  return { bucket: m[1] as string, key: m[2] as string };
+  return { bucket: m[1] as string, key: m[2] as string, ...(versionId ? { versionId } : {}) };
 }
 
 export function sourceObject(sc: ServerContext, c: Ctx): ObjectMeta {
@@ -142,7 +172,7 @@ export function sourceObject(sc: ServerContext, c: Ctx): ObjectMeta {
   if (!sc.store.hasBucket(src.bucket)) {
     throw new OssError(404, 'NoSuchBucket', 'The specified bucket does not exist.', { BucketName: src.bucket });
   }
-  const m = requireObject(sc, src.bucket, src.key);
+  const m = requireObject(sc, src.bucket, src.key, src.versionId);
   const outcome = evaluateConditions(conditionsFrom(c.req, 'x-oss-copy-source-'), m.etag, m.lastModified);
   if (outcome.kind === 'failed') throw preconditionFailed(`x-oss-copy-source-${outcome.condition.toLowerCase()}`);
   if (outcome.kind === 'not-modified') throw new OssError(304, 'NotModified', 'Not Modified');
@@ -160,11 +190,12 @@ export async function copyObject(sc: ServerContext, c: Ctx, bucket: string): Pro
   const forbid = forbidOverwrite(c.req);
   const replace = (h(c.req, 'x-oss-metadata-directive') ?? 'COPY').toUpperCase() === 'REPLACE';
   const now = Date.now();
-  await store.withLock(`${bucket}/${key}`, async () => {
+  const written = await store.withLock(`${bucket}/${key}`, async () => {
     if (forbid && store.getObject(bucket, key)) throw fileAlreadyExists();
     const segments = await store.cloneSegments(src.segments);
-    await store.commitObject(bucket, {
-      ...src,
+    const { versionId: _sourceVersion, ...copied } = src;
+    return store.commitObject(bucket, {
+      ...copied,
       key,
       type: src.type === 'Appendable' ? 'Normal' : src.type,
       lastModified: now,
@@ -177,6 +208,8 @@ export async function copyObject(sc: ServerContext, c: Ctx, bucket: string): Pro
   sendXml(c, 200, 'CopyObjectResult', { ETag: quote(src.etag), LastModified: isoDate(now) }, {
     ETag: quote(src.etag),
     'x-oss-hash-crc64ecma': src.crc64,
+    ...versionHeaders(written),
+    ...(src.versionId !== undefined ? { 'x-oss-copy-source-version-id': src.versionId } : {}),
   });
 }
 
@@ -230,13 +263,13 @@ export async function appendObject(sc: ServerContext, c: Ctx, bucket: string): P
           headers: storedHeadersFrom(c.req),
           segments: [{ file, size: got.size }],
         };
-    await store.commitObject(bucket, meta);
-    return meta;
+    return store.commitObject(bucket, meta);
   });
   sendEmpty(c, 200, {
     ETag: quote(result.etag),
     'x-oss-next-append-position': String(result.size),
     'x-oss-hash-crc64ecma': result.crc64,
+    ...versionHeaders(result),
   });
 }
 

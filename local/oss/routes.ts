@@ -11,6 +11,7 @@ import type { Ctx, ServerContext } from './http-io.ts';
 import * as b from './ops-bucket.ts';
 import * as m from './ops-multipart.ts';
 import * as o from './ops-object.ts';
+import * as v from './versions.ts';
 
 /** `bucket` is '' for service-level routes. */
 export type Handler = (sc: ServerContext, c: Ctx, bucket: string) => void | Promise<void>;
@@ -38,6 +39,7 @@ const RESPONSE_OVERRIDES = [
 export const ROUTES: readonly Route[] = [
   { operation: 'ListBuckets', method: 'GET', target: 'service', handler: b.listBuckets },
 
+  { operation: 'PutBucketVersioning', method: 'PUT', target: 'bucket', subresources: ['versioning'], handler: v.putBucketVersioning },
   { operation: 'PutBucket', method: 'PUT', target: 'bucket', createsBucket: true, handler: b.putBucket },
   { operation: 'DeleteBucket', method: 'DELETE', target: 'bucket', handler: b.deleteBucket },
   { operation: 'HeadBucket', method: 'HEAD', target: 'bucket', handler: b.headBucket },
@@ -45,7 +47,8 @@ export const ROUTES: readonly Route[] = [
   { operation: 'ListMultipartUploads', method: 'GET', target: 'bucket', subresources: ['uploads'], handler: m.listUploads },
   { operation: 'GetBucketLocation', method: 'GET', target: 'bucket', subresources: ['location'], handler: b.getBucketLocation },
   { operation: 'GetBucketInfo', method: 'GET', target: 'bucket', subresources: ['bucketInfo'], handler: b.getBucketInfo },
-  { operation: 'GetBucketVersioning', method: 'GET', target: 'bucket', subresources: ['versioning'], handler: b.getBucketVersioning },
+  { operation: 'GetBucketVersioning', method: 'GET', target: 'bucket', subresources: ['versioning'], handler: v.getBucketVersioning },
+  { operation: 'ListObjectVersions', method: 'GET', target: 'bucket', subresources: ['versions'], accepts: ['versionId'], handler: v.listObjectVersions },
   { operation: 'ListObjectsV2', method: 'GET', target: 'bucket', subresources: ['list-type=2'], accepts: ['continuation-token'], handler: b.listObjectsV2 },
   { operation: 'ListObjects', method: 'GET', target: 'bucket', handler: b.listObjectsV1 },
 
@@ -54,11 +57,11 @@ export const ROUTES: readonly Route[] = [
   { operation: 'CopyObject', method: 'PUT', target: 'object', copySource: true, handler: o.copyObject },
   { operation: 'PutObject', method: 'PUT', target: 'object', handler: o.putObject },
   { operation: 'ListParts', method: 'GET', target: 'object', subresources: ['uploadId'], handler: m.listParts },
-  { operation: 'GetObject', method: 'GET', target: 'object', accepts: RESPONSE_OVERRIDES, handler: o.getObjectOp },
-  { operation: 'GetObjectMeta', method: 'HEAD', target: 'object', subresources: ['objectMeta'], handler: o.getObjectMeta },
-  { operation: 'HeadObject', method: 'HEAD', target: 'object', handler: o.headObject },
+  { operation: 'GetObject', method: 'GET', target: 'object', accepts: [...RESPONSE_OVERRIDES, 'versionId'], handler: o.getObjectOp },
+  { operation: 'GetObjectMeta', method: 'HEAD', target: 'object', subresources: ['objectMeta'], accepts: ['versionId'], handler: o.getObjectMeta },
+  { operation: 'HeadObject', method: 'HEAD', target: 'object', accepts: ['versionId'], handler: o.headObject },
   { operation: 'AbortMultipartUpload', method: 'DELETE', target: 'object', subresources: ['uploadId'], handler: m.abort },
-  { operation: 'DeleteObject', method: 'DELETE', target: 'object', handler: o.deleteObject },
+  { operation: 'DeleteObject', method: 'DELETE', target: 'object', accepts: ['versionId'], handler: o.deleteObject },
   { operation: 'InitiateMultipartUpload', method: 'POST', target: 'object', subresources: ['uploads'], handler: m.initiate },
   { operation: 'CompleteMultipartUpload', method: 'POST', target: 'object', subresources: ['uploadId'], handler: m.complete },
   { operation: 'AppendObject', method: 'POST', target: 'object', subresources: ['append'], accepts: ['position'], handler: o.appendObject },

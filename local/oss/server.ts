@@ -31,6 +31,20 @@ export function createOssHttpServer(sc: ServerContext): http.Server {
   return server;
 }
 
+/**
+ * The request runs to its end (the handler commits whatever it commits); where it would answer, the connection
+ * is destroyed instead. Every answer starts with writeHead (http-io.ts and the GET path), so that is the cut.
+ */
+function loseResponse(c: Ctx, count: () => void): void {
+  const res = c.res;
+  res.writeHead = ((..._args: unknown[]) => {
+    count();
+    res.socket?.destroy();
+    res.destroy();
+    return res;
+  }) as typeof res.writeHead;
+}
+
 async function handle(sc: ServerContext, req: http.IncomingMessage, res: http.ServerResponse, throttles: WeakMap<Socket, Throttle>): Promise<void> {
   const requestId = randomHex(12);
   const url = req.url ?? '/';
@@ -85,6 +99,7 @@ async function handle(sc: ServerContext, req: http.IncomingMessage, res: http.Se
       }
       c.resetAfter = 0; // decided per response below: half of the response body
     }
+    if (fault.kind === 'loseResponse') loseResponse(c, () => sc.faults.recordLostResponse(c.op));
     // checkSubresources threw when there is no route.
     const bucket = c.addr.bucket ?? '';
     if (route!.target !== 'service' && !route!.createsBucket && !sc.store.hasBucket(bucket)) throw noSuchBucket(bucket);

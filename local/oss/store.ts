@@ -23,6 +23,7 @@ import { OssferryError } from '../../shared/errors.ts';
 import { crashHook, type CrashPoint } from './crash-points.ts';
 import { OssError } from './errors.ts';
 import { HashPool, type BodyHash } from './hash-pool.ts';
+import { deleteLatest, findVersion, latestOf, putVersion, removeVersion, versionIdOf, type KeyVersions, type Transition, type VersioningStatus } from './versions.ts';
 
 export interface Segment {
   /** File name under `data/`. */
@@ -47,6 +48,10 @@ export interface ObjectMeta {
   /** Standard headers stored with the object (Cache-Control, Content-Disposition, …). */
   headers: Record<string, string>;
   segments: Segment[];
+  /** Set on a bucket with versioning (Enabled: a generated id; Suspended: "null"): versions.ts. */
+  versionId?: string;
+  /** A delete marker (no data): the key reads as absent while it is the latest version. */
+  deleteMarker?: boolean;
 }
 
 export interface PartMeta {
@@ -77,8 +82,19 @@ interface Upload {
 interface BucketState {
   name: string;
   created: number;
+  /** Unset: versioning never enabled on this bucket. */
+  versioning?: VersioningStatus;
+  /** Current versions (what reads and listings see). */
   objects: Map<string, ObjectMeta>;
+  /** Noncurrent versions and delete markers per key, newest first (versioned buckets only). */
+  older: Map<string, ObjectMeta[]>;
   uploads: Map<string, Upload>;
+}
+
+interface BucketInfo {
+  name: string;
+  created: number;
+  versioning?: VersioningStatus;
 }
 
 export interface ReceivedBody {
@@ -143,17 +159,21 @@ export class Store {
     for (const name of await fsp.readdir(this.p('buckets'))) {
       const info = await this.loadBucketInfo(name);
       if (!info) continue;
-      const b: BucketState = { name: info.name, created: info.created, objects: new Map(), uploads: new Map() };
+      const b: BucketState = { name: info.name, created: info.created, ...(info.versioning ? { versioning: info.versioning } : {}), objects: new Map(), older: new Map(), uploads: new Map() };
       const metaDir = this.p('buckets', name, 'objects');
       for (const f of await fsp.readdir(metaDir)) {
         if (!f.endsWith('.json')) continue;
         const m = JSON.parse(await fsp.readFile(path.join(metaDir, f), 'utf8')) as ObjectMeta;
         b.objects.set(m.key, m);
       }
+      await this.loadOlderVersions(b);
       this.buckets.set(name, b);
     }
     const inUse = new Set<string>();
-    for (const b of this.buckets.values()) for (const m of b.objects.values()) for (const s of m.segments) inUse.add(s.file);
+    for (const b of this.buckets.values()) {
+      for (const m of b.objects.values()) for (const s of m.segments) inUse.add(s.file);
+      for (const list of b.older.values()) for (const m of list) for (const s of m.segments) inUse.add(s.file);
+    }
     for (const id of await fsp.readdir(this.p('uploads'))) {
       const dir = this.p('uploads', id);
       let meta: UploadMeta | undefined;
@@ -186,10 +206,33 @@ export class Store {
    * A bucket's bucket.json. Missing (CreateBucket or DeleteBucket crashed in an older layout that did not stage
    * them): an empty directory is removed, one with objects gets its bucket.json back.
    */
-  private async loadBucketInfo(name: string): Promise<{ name: string; created: number } | undefined> {
+  /**
+   * Noncurrent versions (`versions/<key hash>.<version id>.json`). A version file whose id is also the current
+   * object's is what a crash between the two writes of a new version leaves (the old current was saved as
+   * noncurrent, the new one not yet committed): the current object wins and the copy is removed.
+   */
+  private async loadOlderVersions(b: BucketState): Promise<void> {
+    const dir = this.p('buckets', b.name, 'versions');
+    const files = await fsp.readdir(dir).catch(() => [] as string[]);
+    for (const f of files) {
+      if (!f.endsWith('.json')) continue;
+      const m = JSON.parse(await fsp.readFile(path.join(dir, f), 'utf8')) as ObjectMeta;
+      const cur = b.objects.get(m.key);
+      if (cur && versionIdOf(cur) === versionIdOf(m)) {
+        await fsp.rm(path.join(dir, f), { force: true });
+        continue;
+      }
+      const list = b.older.get(m.key) ?? [];
+      list.push(m);
+      b.older.set(m.key, list);
+    }
+    for (const list of b.older.values()) list.sort((x, y) => y.lastModified - x.lastModified || (versionIdOf(x) < versionIdOf(y) ? 1 : -1));
+  }
+
+  private async loadBucketInfo(name: string): Promise<BucketInfo | undefined> {
     const file = this.p('buckets', name, 'bucket.json');
     try {
-      return JSON.parse(await fsp.readFile(file, 'utf8')) as { name: string; created: number };
+      return JSON.parse(await fsp.readFile(file, 'utf8')) as BucketInfo;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -358,14 +401,14 @@ export class Store {
       await this.writeJson(path.join(staged, 'bucket.json'), { name, created });
       this.crashAt('bucket:staged');
       await fsp.rename(staged, this.p('buckets', name));
-      this.buckets.set(name, { name, created, objects: new Map(), uploads: new Map() });
+      this.buckets.set(name, { name, created, objects: new Map(), older: new Map(), uploads: new Map() });
     });
   }
 
   async deleteBucket(name: string): Promise<void> {
     await this.withLock(`bucket:${name}`, async () => {
       const b = this.bucket(name);
-      if (b.objects.size > 0 || b.uploads.size > 0) {
+      if (b.objects.size > 0 || b.older.size > 0 || b.uploads.size > 0) {
         throw new OssError(409, 'BucketNotEmpty', 'The bucket you tried to delete is not empty.', { BucketName: name });
       }
       this.buckets.delete(name);
@@ -385,30 +428,105 @@ export class Store {
   }
 
   /**
-   * Commits `meta` as the new version of its key. Run inside withLock(bucket/key). Old segments that the new
-   * version does not reuse are unlinked (deferred while pinned by readers).
+   * Commits `meta` as the new version of its key and returns it as stored (with its version id on a versioned
+   * bucket). Run inside withLock(bucket/key). Versions no longer kept are unlinked (deferred while pinned by readers).
    */
-  async commitObject(bucket: string, meta: ObjectMeta): Promise<void> {
+  async commitObject(bucket: string, meta: ObjectMeta): Promise<ObjectMeta> {
     const b = this.bucket(bucket);
-    await this.writeJson(this.p('buckets', bucket, 'objects', `${hashName(meta.key)}.json`), meta);
-    this.crashAt('object:meta-written');
-    const old = b.objects.get(meta.key);
-    b.objects.set(meta.key, meta);
-    if (old) {
-      const keep = new Set(meta.segments.map((s) => s.file));
-      await this.unlinkData(old.segments.map((s) => s.file).filter((f) => !keep.has(f)));
-    }
+    const t = putVersion(this.versionsOf(b, meta.key), meta, b.versioning);
+    await this.apply(b, meta.key, t);
+    return t.written;
   }
 
-  async deleteObject(bucket: string, key: string): Promise<boolean> {
+  /** DELETE without versionId: removes the object, or on a versioned bucket adds a delete marker (returned). */
+  async deleteObject(bucket: string, key: string): Promise<{ deleted: boolean; marker?: ObjectMeta }> {
     const b = this.bucket(bucket);
-    const old = b.objects.get(key);
-    if (!old) return false;
-    await fsp.rm(this.p('buckets', bucket, 'objects', `${hashName(key)}.json`), { force: true });
-    this.crashAt('object:meta-removed');
-    b.objects.delete(key);
-    await this.unlinkData(old.segments.map((s) => s.file));
-    return true;
+    const v = this.versionsOf(b, key);
+    if (!b.versioning && !v.current) return { deleted: false };
+    const t = deleteLatest(v, key, b.versioning);
+    await this.apply(b, key, t);
+    return { deleted: true, ...(t.marker ? { marker: t.marker } : {}) };
+  }
+
+  /** DELETE with versionId: exactly that version (undefined: there is none). */
+  async deleteVersion(bucket: string, key: string, versionId: string): Promise<ObjectMeta | undefined> {
+    const b = this.bucket(bucket);
+    const t = removeVersion(this.versionsOf(b, key), versionId);
+    if (t.removed) await this.apply(b, key, t);
+    return t.removed;
+  }
+
+  /** One version of a key by id (delete markers included). */
+  getVersion(bucket: string, key: string, versionId: string): ObjectMeta | undefined {
+    const b = this.bucket(bucket);
+    return findVersion(this.versionsOf(b, key), versionId);
+  }
+
+  /** The latest version when it is a delete marker (a GET then answers 404 naming it). */
+  latestDeleteMarker(bucket: string, key: string): ObjectMeta | undefined {
+    const latest = latestOf(this.versionsOf(this.bucket(bucket), key));
+    return latest?.deleteMarker ? latest : undefined;
+  }
+
+  /** Every version of every key; `order` 0 is a key's newest. */
+  listVersions(bucket: string): Array<{ meta: ObjectMeta; latest: boolean; order: number }> {
+    const b = this.bucket(bucket);
+    const keys = new Set([...b.objects.keys(), ...b.older.keys()]);
+    const out: Array<{ meta: ObjectMeta; latest: boolean; order: number }> = [];
+    for (const key of keys) {
+      const v = this.versionsOf(b, key);
+      const all = [...(v.current ? [v.current] : []), ...v.older];
+      all.forEach((meta, order) => out.push({ meta, latest: order === 0, order }));
+    }
+    return out;
+  }
+
+  versioning(bucket: string): VersioningStatus | undefined {
+    return this.bucket(bucket).versioning;
+  }
+
+  /** PutBucketVersioning: Enabled or Suspended (a bucket never goes back to unversioned). */
+  async setVersioning(bucket: string, status: VersioningStatus): Promise<void> {
+    await this.withLock(`bucket:${bucket}`, async () => {
+      const b = this.bucket(bucket);
+      await this.writeJson(this.p('buckets', bucket, 'bucket.json'), { name: b.name, created: b.created, versioning: status } satisfies BucketInfo);
+      b.versioning = status;
+    });
+  }
+
+  private versionsOf(b: BucketState, key: string): KeyVersions {
+    return { current: b.objects.get(key), older: b.older.get(key) ?? [] };
+  }
+
+  /**
+   * Persists a transition: new noncurrent versions first, then the current object (the commit point: one
+   * rename or unlink), then removed noncurrent files; open() resolves what a crash between them leaves.
+   */
+  private async apply(b: BucketState, key: string, t: Transition): Promise<void> {
+    const before = this.versionsOf(b, key);
+    const versionsDir = this.p('buckets', b.name, 'versions');
+    const versionFile = (m: ObjectMeta) => path.join(versionsDir, `${hashName(key)}.${versionIdOf(m)}.json`);
+    const added = t.next.older.filter((m) => !before.older.includes(m));
+    const removed = before.older.filter((m) => !t.next.older.includes(m));
+    if (added.length > 0) await fsp.mkdir(versionsDir, { recursive: true });
+    for (const m of added) await this.writeJson(versionFile(m), m);
+    const objectFile = this.p('buckets', b.name, 'objects', `${hashName(key)}.json`);
+    if (t.next.current !== before.current) {
+      if (t.next.current) {
+        await this.writeJson(objectFile, t.next.current);
+        this.crashAt('object:meta-written');
+      } else {
+        await fsp.rm(objectFile, { force: true });
+        this.crashAt('object:meta-removed');
+      }
+    }
+    for (const m of removed) await fsp.rm(versionFile(m), { force: true });
+    if (t.next.current) b.objects.set(key, t.next.current);
+    else b.objects.delete(key);
+    if (t.next.older.length > 0) b.older.set(key, t.next.older);
+    else b.older.delete(key);
+    const keep = new Set([...(t.next.current ? [t.next.current] : []), ...t.next.older].flatMap((m) => m.segments.map((s) => s.file)));
+    await this.unlinkData(t.discarded.flatMap((m) => m.segments.map((s) => s.file)).filter((f) => !keep.has(f)));
   }
 
   /** Hard-links (or copies) an object's segments to new files for CopyObject. */

@@ -29,3 +29,12 @@ export async function putWithEvent(client: OSS, bucket: string, key: string, dat
   const eTag = String((put.res.headers as Record<string, string>).etag);
   return ossEventBody({ eventName: 'ObjectCreated:PutObject', bucket, key, size: data.length, eTag, region, accountId: '1234567890123456', eventTime: new Date() });
 }
+
+/** Resolves once `probe` holds (polled every `stepMs`); throws after `timeoutMs`. */
+export async function until(probe: () => boolean | Promise<boolean>, timeoutMs = 60_000, stepMs = 20): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

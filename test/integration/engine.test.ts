@@ -139,6 +139,41 @@ describe('engine: faults at exact points', () => {
     expect(await uploadsOf('parts.bin')).toEqual([]);
   });
 
+  it('part-level resume survives a source read that fails transiently while re-reading (found by the soak: a 503 there failed every retry of a 256 MiB job)', async () => {
+    // Prepare: as above, a crash after two journalled results, then the journal keeps no receipt at all, so every
+    // listed part must be proven by re-reading; the re-read source fails its first two reads with a 503.
+    const data = randomBytes(8 * KB100);
+    http.setFile('/reread-503.bin', data);
+    const job = copyJob('/reread-503.bin', 'reread-503.bin', { workers: 4, streamsPerWorker: 1 });
+    let results = 0;
+    const first = runCopy(job, deps({ crashAt: (step) => {
+      if (step === 'midDispatch' && ++results === 2) throw new Crash('killed');
+    } }));
+    await expect(first).rejects.toBeInstanceOf(Crash);
+    await new Promise((r) => setTimeout(r, 300));
+    const journal = (await status.read(await firstJobId(job)))!;
+    await status.write({ ...journal, parts: [] });
+    const listed = await new OssPartSink({ client: dst, bucket: 'dst', key: 'reread-503.bin', uploadId: journal.uploadId! }).listParts();
+    let failures = 0;
+    const flaky: EngineDeps['openSource'] = (j) => {
+      const source = openSource(j.source.url, { allow });
+      const read = source.read.bind(source);
+      source.read = async (...args: Parameters<typeof read>) => {
+        if (failures++ < 2) throw Object.assign(new OssferryError('SourceUnavailable', 'GET: Unknow error, status: 503'), { status: 503 });
+        return read(...args);
+      };
+      return source;
+    };
+    // Act
+    const report = await runCopy(job, deps({ openSource: flaky }));
+    // Assess
+    expect(failures).toBeGreaterThan(2);
+    expect(report.uploadId).toBe(journal.uploadId);
+    expect(report.reused).toMatchObject({ upload: true, byReceipt: 0, byReread: listed.length });
+    expect(report.crc64).toBe(crc64(data));
+    expect(await uploadsOf('reread-503.bin')).toEqual([]);
+  });
+
   it('a fenced owner stops without aborting the upload, completing or writing status', async () => {
     // Prepare: once the first result is journalled, a later invocation "takes over" (creates the next lease epoch).
     const data = randomBytes(6 * KB100);

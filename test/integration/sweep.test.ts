@@ -59,6 +59,23 @@ describe('sweepUploads', () => {
     expect(await openUploads()).toEqual(['elsewhere/not-swept.bin', 'in/running.bin']);
   });
 
+  it('aborts the upload of an abandoned job (status unchanged for longer than abandonedAfterMs: FC gave up on it), keeps a recently active one', async () => {
+    // Prepare
+    const init = async (key: string) => (await dst.initMultipartUpload(key)).uploadId;
+    const abandoned = await init('quiet/abandoned.bin');
+    const active = await init('quiet/active.bin');
+    const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000).toISOString();
+    await status.write({ ...statusOf('j' + 'd'.repeat(32), abandoned, 'running'), updatedAt: twoDaysAgo });
+    await status.write(statusOf('j' + 'e'.repeat(32), active, 'running'));
+    // Act: the default threshold (24 h)
+    const r = await sweepUploads({ status, clientFor: () => dst, destinations: [{ bucket: 'dst', prefix: 'quiet/' }], olderThanMs: 0, dryRun: false, logger: silentLogger });
+    // Assess
+    expect(r).toMatchObject({ aborted: 1, kept: 1, failed: 0 });
+    expect(r.decisions.find((d) => d.upload.uploadId === abandoned)?.reason).toMatch(/is running but its status has not changed for 1728\d\d s: abandoned/);
+    const left = ((await dst.listUploads({ prefix: 'quiet/' } as never)) as unknown as { uploads?: Array<{ name: string }> }).uploads ?? [];
+    expect(left.map((u) => u.name)).toEqual(['quiet/active.bin']);
+  });
+
   it('an upload another sweep aborted between the listing and the abort counts as gone, not as a failure', async () => {
     // Prepare
     const gone = (await dst.initMultipartUpload('race/gone.bin')).uploadId;

@@ -6,23 +6,30 @@ const HOUR = 3_600_000;
 const states = fc.constantFrom('initiating', 'running', 'completing', 'interrupted', 'succeeded', 'failed', 'cancelled');
 
 describe('decideSweep', () => {
-  it('aborts exactly the old uploads whose job is terminal or unknown (property)', () => {
+  it('aborts exactly the old uploads whose job is terminal, unknown or abandoned (property)', () => {
     fc.assert(
       fc.property(
-        fc.uniqueArray(fc.record({ uploadId: fc.stringMatching(/^[0-9A-F]{4,8}$/), ageMs: fc.integer({ min: 0, max: 48 * HOUR }), job: fc.option(states, { nil: undefined }) }), { selector: (u) => u.uploadId, maxLength: 20 }),
+        fc.uniqueArray(
+          fc.record({ uploadId: fc.stringMatching(/^[0-9A-F]{4,8}$/), ageMs: fc.integer({ min: 0, max: 48 * HOUR }), job: fc.option(states, { nil: undefined }), idleMs: fc.option(fc.integer({ min: 0, max: 48 * HOUR }), { nil: undefined }) }),
+          { selector: (u) => u.uploadId, maxLength: 20 },
+        ),
         fc.integer({ min: 0, max: 30 * HOUR }),
-        (specs, olderThanMs) => {
+        fc.integer({ min: 0, max: 30 * HOUR }),
+        (specs, olderThanMs, abandonedAfterMs) => {
           // Prepare
           const now = 100 * HOUR;
           const uploads: OpenUpload[] = specs.map((s) => ({ bucket: 'b', key: `k/${s.uploadId}`, uploadId: s.uploadId, initiatedMs: now - s.ageMs }));
-          const jobs = new Map<string, UploadJob>(specs.flatMap((s) => (s.job ? [[s.uploadId, { jobId: `j-${s.uploadId}`, state: s.job }] as const] : [])));
+          const jobs = new Map<string, UploadJob>(
+            specs.flatMap((s) => (s.job ? [[s.uploadId, { jobId: `j-${s.uploadId}`, state: s.job, ...(s.idleMs !== undefined ? { updatedAtMs: now - s.idleMs } : {}) }] as const] : [])),
+          );
           // Act
-          const decisions = decideSweep(uploads, jobs, now, olderThanMs);
+          const decisions = decideSweep(uploads, jobs, now, olderThanMs, abandonedAfterMs);
           // Assess
           expect(decisions).toHaveLength(uploads.length);
           decisions.forEach((d, i) => {
             const s = specs[i]!;
-            const shouldAbort = s.ageMs >= olderThanMs && (s.job === undefined || TERMINAL_JOB_STATES.has(s.job));
+            const abandoned = s.idleMs !== undefined && s.idleMs >= abandonedAfterMs;
+            const shouldAbort = s.ageMs >= olderThanMs && (s.job === undefined || TERMINAL_JOB_STATES.has(s.job) || abandoned);
             expect(d.action).toBe(shouldAbort ? 'abort' : 'keep');
             expect(d.reason.length).toBeGreaterThan(0);
           });
@@ -35,15 +42,20 @@ describe('decideSweep', () => {
     // Prepare
     const now = 10 * HOUR;
     const up = (id: string, age: number): OpenUpload => ({ bucket: 'b', key: id, uploadId: id, initiatedMs: now - age });
-    const jobs = new Map<string, UploadJob>([['done', { jobId: 'j1', state: 'succeeded' }], ['live', { jobId: 'j2', state: 'running' }]]);
+    const jobs = new Map<string, UploadJob>([
+      ['done', { jobId: 'j1', state: 'succeeded' }],
+      ['live', { jobId: 'j2', state: 'running', updatedAtMs: now - 60_000 }],
+      ['given-up', { jobId: 'j3', state: 'running', updatedAtMs: now - 3 * HOUR }],
+    ]);
     // Act
-    const d = decideSweep([up('young', 1000), up('orphan', 2 * HOUR), up('done', 2 * HOUR), up('live', 2 * HOUR)], jobs, now, HOUR);
+    const d = decideSweep([up('young', 1000), up('orphan', 2 * HOUR), up('done', 2 * HOUR), up('live', 2 * HOUR), up('given-up', 4 * HOUR)], jobs, now, HOUR, 2 * HOUR);
     // Assess
     expect(d.map((x) => [x.action, x.reason])).toEqual([
       ['keep', 'younger than the grace period (1 s old)'],
       ['abort', 'no job records this upload'],
       ['abort', 'its job j1 is succeeded'],
       ['keep', 'its job j2 is running and may resume'],
+      ['abort', 'its job j3 is running but its status has not changed for 10800 s: abandoned, nothing resumes it'],
     ]);
   });
 });

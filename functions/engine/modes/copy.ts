@@ -7,7 +7,7 @@
  * one OSS lists for the part (HashCrc64ecma). A part no proof covers is uploaded again: never trusted.
  */
 import { crc64CombineParts } from '../../../shared/crc64/index.ts';
-import { IntegrityError, OssferryError } from '../../../shared/errors.ts';
+import { errorToJson, IntegrityError, OssferryError } from '../../../shared/errors.ts';
 import { isPinned } from '../../../shared/pinning.ts';
 import { choosePartSize, planJob, replanMissing, splitParts, type PartRange } from '../../../shared/plan.ts';
 import { NO_REUSE, type CopyReport } from '../../../shared/report.ts';
@@ -15,6 +15,8 @@ import { taskSourceFor, taskToWire, type PartReceipt } from '../../../shared/tas
 import type { ListedPart } from '../../oss/types.ts';
 import type { JobStatus } from '../../status/store.ts';
 import { rangeCrc64 } from '../../sources/range-crc.ts';
+import { SourceChangedError } from '../../sources/types.ts';
+import { ossRetry } from '../oss-calls.ts';
 import { initiateOf, objectMeta } from '../destination.ts';
 import type { DestinationInfo, JobMode, ModeContext, ModePlan, RoundTask, RunFacts } from '../types.ts';
 import { chooseCopyPath, SERVER_COPY_STREAMS, serverCopyRound } from './server-copy.ts';
@@ -92,7 +94,17 @@ function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan
           await Promise.all(
             Array.from({ length: Math.min(REREAD_CONCURRENCY, queue.length) }, async () => {
               for (let item = queue.shift(); item; item = queue.shift()) {
-                const crc = await rangeCrc64(source, item.planned.start, item.planned.end, identity, deps.signal);
+                const { start, end } = item.planned;
+                // A read that fails transiently is tried again (as workers do); one that keeps failing only
+                // means this part is uploaded again. A changed source still fails the job (SourceChanged).
+                let crc: bigint;
+                try {
+                  crc = await ossRetry(() => rangeCrc64(source, start, end, identity, deps.signal), deps.signal);
+                } catch (err) {
+                  if (err instanceof SourceChangedError || deps.signal?.aborted) throw err;
+                  log.warn('listed part could not be read again; it is uploaded again', { partNumber: item.listed.partNumber, error: errorToJson(err) });
+                  continue;
+                }
                 if (crc !== item.listed.crc64) {
                   log.warn('listed part differs from the source range; it is uploaded again', { partNumber: item.listed.partNumber });
                   continue;
