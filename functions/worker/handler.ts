@@ -29,10 +29,14 @@ function taskSourceOpener(t: WorkerTask, deps: { logger: Logger; ossClientFor: S
     });
 }
 
+/** `off` turns the copy worker's read-ahead off (bench:copy measures the pipeline with and without it). */
+const PREFETCH_ENV = 'OSSFERRY_PREFETCH';
+
 /** The copy worker's dependencies from the FC context (exported for the local cloud and tests). */
 export function copyWorkerDeps(task: CopyTask, context: FcContext, env: Record<string, string | undefined> = process.env): CopyWorkerDeps {
   const { ossClientFor, ...deps } = taskDepsFromContext(task, context, env);
-  return { ...deps, openSource: taskSourceOpener(task, { logger: deps.logger, ossClientFor }, env, task.streams * 2) };
+  // Two source connections per stream: the part uploading and the next one read ahead (./copy.ts prefetch).
+  return { ...deps, prefetch: env[PREFETCH_ENV] !== 'off', openSource: taskSourceOpener(task, { logger: deps.logger, ossClientFor }, env, task.streams * 2) };
 }
 
 /** The archive worker's dependencies from the FC context. */
