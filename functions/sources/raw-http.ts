@@ -5,6 +5,8 @@
  * another one (then the source re-chunked them into a third): three allocations and two copies per byte, and
  * the garbage collection that follows (measured: ~25 % of a copy worker's CPU). Here: one allocation per MiB,
  * no copy. Reads are never small: each read offers ≥ 64 KiB of buffer (less only for the last bytes of a body).
+ * A slow body (a capped or distant origin) is not held back until a whole buffer fills: bytes that have waited
+ * FLUSH_AFTER_MS are pushed with the next read, so the upload starts on a part's first bytes, not its first MiB.
  *
  * Scope, on purpose: responses framed by Content-Length (what a range request gets from any origin). A
  * response framed otherwise (chunked, close-delimited) comes back with `body: undefined` and its connection
@@ -58,6 +60,12 @@ export interface RawHttpPoolOptions {
 }
 
 const MIN_READ = 64 * 1024;
+/**
+ * Body bytes older than this go to the consumer with the next read even if their buffer is not full. A fast body
+ * fills a 1 MiB buffer in a few ms and never reaches it; at 2 MiB/s, waiting for a full buffer cost each part
+ * half a second before its upload could start.
+ */
+export const FLUSH_AFTER_MS = 10;
 const MAX_HEAD = 64 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
@@ -181,6 +189,8 @@ class RawConnection {
   #pending: { req: RawRequest; resolve: (r: RawResponse) => void; reject: (e: unknown) => void; reused: boolean } | undefined;
   /** Detaches the current request's abort listener (at the body's end, on failure). */
   #detach: (() => void) | undefined;
+  /** When the oldest body byte not yet pushed arrived (performance.now()). */
+  #pendingSince = 0;
   /** Bytes received for the current request (a reused connection that fails at 0 is retried fresh). */
   #received = 0;
   #dead = false;
@@ -272,6 +282,7 @@ class RawConnection {
     }
     if (this.#phase === 'head') return this.#onHeadBytes(n);
     this.#remaining -= n;
+    if (this.#filled - n === this.#mark) this.#pendingSince = performance.now();
     return this.#afterBody();
   }
 
@@ -315,6 +326,7 @@ class RawConnection {
     }
     this.#phase = 'body';
     this.#mark = bodyStart;
+    this.#pendingSince = performance.now();
     this.#remaining = length - Math.min(extra, length);
     if (extra > length) this.#filled = bodyStart + length;
     // Chunks are whole buffers: a body that does not fit in what is left of this one starts a fresh buffer
@@ -344,8 +356,10 @@ class RawConnection {
       this.#pool.release(this);
       return !this.#dead;
     }
-    // Push whole buffers; until this one is full, read on unless the consumer is a few chunks behind.
+    // Push whole buffers; until this one is full, read on unless the consumer is a few chunks behind. Bytes that
+    // waited long (a slow body) go now, so the consumer is not idle while a buffer fills.
     if (this.#filled === this.#buf.length) return this.#pushPending();
+    if (this.#filled > this.#mark && performance.now() - this.#pendingSince >= FLUSH_AFTER_MS) return this.#pushPending();
     return body.readableLength < body.readableHighWaterMark;
   }
 

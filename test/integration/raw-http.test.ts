@@ -174,6 +174,32 @@ describe('raw transport against hand-written servers', () => {
     expect(second.equals(data)).toBe(true);
   });
 
+  it('a slow body reaches the consumer before a whole read buffer fills: bytes that waited are pushed with the next read', async () => {
+    // Prepare: 128 KiB in two writes 20 ms apart, then nothing more until the consumer has had a chunk
+    let release!: () => void;
+    const consumerHasBytes = new Promise<void>((r) => (release = r));
+    const srv = await tcpServer((socket, head) => {
+      const { start, end, text } = partialHead(data, head);
+      const body = data.subarray(start, end);
+      socket.write(Buffer.concat([Buffer.from(text, 'latin1'), body.subarray(0, 64 * 1024)]));
+      setTimeout(() => socket.write(body.subarray(64 * 1024, 128 * 1024)), 20);
+      void consumerHasBytes.then(() => socket.write(body.subarray(128 * 1024)));
+    });
+    const src = new HttpSource(srv.url('/slow.bin'), { allow: loopback });
+    // Act
+    const body = await src.read(0, data.length, pin);
+    const chunks: Buffer[] = [];
+    for await (const c of body) {
+      chunks.push(c as Buffer);
+      release();
+    }
+    await src.close();
+    await srv.close();
+    // Assess
+    expect(chunks[0]!.length).toBeLessThanOrEqual(128 * 1024);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+  });
+
   it('reads a head split across packets after an interim 100, with body bytes in the head packet', async () => {
     // Prepare
     const srv = await tcpServer((socket, head) => {
