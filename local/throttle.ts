@@ -2,13 +2,16 @@
  * Per-connection bandwidth cap of the local servers (the local OSS's `bandwidthBytesPerSecond` fault, the HTTP
  * source's `bandwidthBytesPerSecond` option): a token bucket. The arithmetic is a pure function of the bucket,
  * the bytes asked for and the time (property-tested); `Throttle` holds one connection's bucket and reads the clock.
- * The bucket holds at most `burst` bytes (64 KiB by default, about one socket read): a connection that was idle —
- * e.g. while the server waited out an injected latency — cannot catch up with a burst, so the cap holds over any
- * window, not just on average.
+ * The bucket holds at most `burst` bytes (by default 100 ms of the rate, at least 64 KiB — one socket read): a
+ * connection that was idle — e.g. while the server waited out an injected latency — catches up by at most that
+ * much, so the cap holds over any window, not just on average; and a server a little late to send (a busy event
+ * loop, a slow disk read) loses no rate, as long as it is less than 100 ms late.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 
-export const DEFAULT_BURST_BYTES = 64 * 1024;
+export const MIN_BURST_BYTES = 64 * 1024;
+/** Default burst, as a time at the bucket's rate. */
+export const BURST_MS = 100;
 
 export interface Bucket {
   /** Bytes that may pass now; negative = owed (the last taker waits them out). */
@@ -36,7 +39,7 @@ export class Throttle {
   #bucket: Bucket;
   constructor(bytesPerSecond: number, options: { burst?: number; now?: () => number } = {}) {
     this.bytesPerSecond = bytesPerSecond;
-    this.burst = Math.min(bytesPerSecond, options.burst ?? DEFAULT_BURST_BYTES);
+    this.burst = options.burst ?? Math.max(MIN_BURST_BYTES, Math.round((bytesPerSecond * BURST_MS) / 1000));
     this.#now = options.now ?? Date.now;
     this.#bucket = { tokens: this.burst, at: this.#now() };
   }

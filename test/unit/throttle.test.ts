@@ -75,4 +75,13 @@ describe('token bucket (per-connection bandwidth cap of the local servers)', () 
     expect([first, second, third]).toEqual([0, 250, 0]);
     expect(t.burst).toBe(64 * 1024);
   });
+
+  it('the default burst is 100 ms of the rate, at least 64 KiB', () => {
+    // Act
+    const slow = new Throttle(100 * 1024);
+    const fast = new Throttle(10 * 1024 * 1024);
+    // Assess
+    expect(slow.burst).toBe(64 * 1024);
+    expect(fast.burst).toBe(1024 * 1024);
+  });
 });
