@@ -37,6 +37,8 @@ export interface SourceDeps {
   chunkSize?: number;
   /** Keep-alive sockets per origin (≥ streams). */
   maxSockets?: number;
+  /** HTTP: push body bytes that waited this long without waiting for a full chunk (copy workers). Default off. */
+  flushAfterMs?: number;
   env?: Record<string, string | undefined>;
   /** sftp:// only: the job's host key pin (`SHA256:…`); else env OSSFERRY_SFTP_HOST_KEYS. */
   hostKeyFingerprint?: string;
@@ -71,6 +73,7 @@ export function openSource(url: string, deps: SourceDeps = {}): RangeSource {
     if (deps.logger) opts.logger = deps.logger;
     if (deps.chunkSize) opts.chunkSize = deps.chunkSize;
     if (deps.maxSockets) opts.maxSockets = deps.maxSockets;
+    if (deps.flushAfterMs !== undefined) opts.flushAfterMs = deps.flushAfterMs;
     return new HttpSource(url, opts);
   }
   if (scheme === 'sftp:') return openSftpSource(url, { ...deps, allow });

@@ -5,8 +5,9 @@
  * another one (then the source re-chunked them into a third): three allocations and two copies per byte, and
  * the garbage collection that follows (measured: ~25 % of a copy worker's CPU). Here: one allocation per MiB,
  * no copy. Reads are never small: each read offers ≥ 64 KiB of buffer (less only for the last bytes of a body).
- * A slow body (a capped or distant origin) is not held back until a whole buffer fills: bytes that have waited
- * FLUSH_AFTER_MS are pushed with the next read, so the upload starts on a part's first bytes, not its first MiB.
+ * With `flushAfterMs` (the copy worker's setting), a slow body (a capped or distant origin) is not held back until a
+ * whole buffer fills: bytes that have waited that long are pushed with the next read, so the upload starts on a
+ * part's first bytes, not its first MiB. Without it, chunks are whole buffers (except a body's last).
  *
  * Scope, on purpose: responses framed by Content-Length (what a range request gets from any origin). A
  * response framed otherwise (chunked, close-delimited) comes back with `body: undefined` and its connection
@@ -57,15 +58,15 @@ export interface RawHttpPoolOptions {
   timeoutMs?: number;
   /** Prefix of error messages (the source's display URL). */
   what?: string;
+  /**
+   * Body bytes that waited this long go to the consumer with the next read, even if their buffer is not full.
+   * A fast body fills a 1 MiB buffer before; at 2 MiB/s, waiting for a full buffer cost each part half a second
+   * before its upload could start. Default: off (whole buffers only).
+   */
+  flushAfterMs?: number;
 }
 
 const MIN_READ = 64 * 1024;
-/**
- * Body bytes older than this go to the consumer with the next read even if their buffer is not full. A fast body
- * fills a 1 MiB buffer in a few ms and never reaches it; at 2 MiB/s, waiting for a full buffer cost each part
- * half a second before its upload could start.
- */
-export const FLUSH_AFTER_MS = 10;
 const MAX_HEAD = 64 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
@@ -359,7 +360,7 @@ class RawConnection {
     // Push whole buffers; until this one is full, read on unless the consumer is a few chunks behind. Bytes that
     // waited long (a slow body) go now, so the consumer is not idle while a buffer fills.
     if (this.#filled === this.#buf.length) return this.#pushPending();
-    if (this.#filled > this.#mark && performance.now() - this.#pendingSince >= FLUSH_AFTER_MS) return this.#pushPending();
+    if (this.#filled > this.#mark && performance.now() - this.#pendingSince >= this.#pool.flushAfterMs) return this.#pushPending();
     return body.readableLength < body.readableHighWaterMark;
   }
 
@@ -424,6 +425,8 @@ class RawConnection {
 export class RawHttpPool {
   readonly what: string;
   readonly timeoutMs: number;
+  /** Infinity when off. */
+  readonly flushAfterMs: number;
   readonly #buffers: ReadBuffers;
   readonly #maxIdle: number;
   readonly #idle = new Map<string, RawConnection[]>();
@@ -435,6 +438,7 @@ export class RawHttpPool {
     // Enough free buffers for every idle connection's next read plus the chunks in flight of a busy worker.
     this.#buffers = new ReadBuffers(Math.max(MIN_READ * 2, options.bufferSize ?? 1024 * 1024), 4 * this.#maxIdle);
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.flushAfterMs = options.flushAfterMs ?? Infinity;
     this.what = options.what ?? 'source';
   }
 

@@ -185,7 +185,7 @@ describe('raw transport against hand-written servers', () => {
       setTimeout(() => socket.write(body.subarray(64 * 1024, 128 * 1024)), 20);
       void consumerHasBytes.then(() => socket.write(body.subarray(128 * 1024)));
     });
-    const src = new HttpSource(srv.url('/slow.bin'), { allow: loopback });
+    const src = new HttpSource(srv.url('/slow.bin'), { allow: loopback, flushAfterMs: 10 });
     // Act
     const body = await src.read(0, data.length, pin);
     const chunks: Buffer[] = [];
