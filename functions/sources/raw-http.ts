@@ -96,7 +96,7 @@ function parseHead(text: string): { status: number; version: string; headers: Re
 class ReadBuffers {
   readonly size: number;
   readonly #maxFree: number;
-  readonly #free: Buffer[] = [];
+  readonly #free: Buffer[];
   readonly #state = new WeakMap<ArrayBufferLike, { buf: Buffer; refs: number; reading: boolean }>();
   /** Chunks handed out and not released yet (a chunk is released at most once). */
   readonly #lent = new WeakSet<Uint8Array>();
@@ -104,6 +104,7 @@ class ReadBuffers {
   constructor(size: number, maxFree: number) {
     this.size = size;
     this.#maxFree = maxFree;
+    this.#free = freeBuffersOf(size);
   }
 
   take(): Buffer {
@@ -140,6 +141,18 @@ class ReadBuffers {
     this.#state.delete(s.buf.buffer);
     if (this.#free.length < this.#maxFree) this.#free.push(s.buf);
   }
+}
+
+/**
+ * Free read buffers by size, shared by every pool of the process: a copy worker opens a source (and a pool) per
+ * task, and a warm instance runs task after task — a free list per pool made every task allocate its ~100 MiB of
+ * buffers afresh and leave the last task's to the garbage collector.
+ */
+const FREE_BY_SIZE = new Map<number, Buffer[]>();
+function freeBuffersOf(size: number): Buffer[] {
+  let list = FREE_BY_SIZE.get(size);
+  if (!list) FREE_BY_SIZE.set(size, (list = []));
+  return list;
 }
 
 /** The body of one response: views of the connection's read buffers, pushed as they fill. */
@@ -435,8 +448,9 @@ export class RawHttpPool {
 
   constructor(options: RawHttpPoolOptions = {}) {
     this.#maxIdle = options.maxIdle ?? 64;
-    // Enough free buffers for every idle connection's next read plus the chunks in flight of a busy worker.
-    this.#buffers = new ReadBuffers(Math.max(MIN_READ * 2, options.bufferSize ?? 1024 * 1024), 4 * this.#maxIdle);
+    // Enough free buffers for the chunks in flight of a busy worker: per stream, a body a few MiB ahead of its
+    // upload, the upload's own few MiB, and a part read ahead (maxIdle is two connections per stream).
+    this.#buffers = new ReadBuffers(Math.max(MIN_READ * 2, options.bufferSize ?? 1024 * 1024), 8 * this.#maxIdle);
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.flushAfterMs = options.flushAfterMs ?? Infinity;
     this.what = options.what ?? 'source';

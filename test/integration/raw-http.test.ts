@@ -114,6 +114,28 @@ describe('raw transport against local/http-source', () => {
     expect(later.chunks.some((c) => held.chunks.some((h) => h.buffer === c.buffer))).toBe(false);
   });
 
+  it('a source opened later (the next task) reuses the read buffers an earlier, closed one released', async () => {
+    // Prepare
+    const chunksOf = async (src: HttpSource, s: number, e: number) => {
+      const body = (await src.read(s, e, await src.stat())) as Readable & { releaseChunk(c: Uint8Array): void };
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      return { body, chunks };
+    };
+    const first = new HttpSource(server.url('/f.bin'), { allow: loopback });
+    const done = await chunksOf(first, 0, 2 * MiB);
+    for (const c of done.chunks) done.body.releaseChunk(c);
+    await first.close();
+    // Act
+    const second = new HttpSource(server.url('/f.bin'), { allow: loopback });
+    const later = await chunksOf(second, MiB, 3 * MiB);
+    await second.close();
+    // Assess
+    const freed = new Set(done.chunks.map((c) => c.buffer));
+    expect(later.chunks.some((c) => freed.has(c.buffer))).toBe(true);
+    expect(Buffer.concat(later.chunks).equals(data.subarray(MiB, 3 * MiB))).toBe(true);
+  });
+
   it('a body cut mid-way errors the stream with SourceUnavailableError; the next read succeeds on a new connection', async () => {
     // Prepare
     const src = new HttpSource(server.url('/f.bin'), { allow: loopback });
