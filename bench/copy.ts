@@ -13,7 +13,7 @@
  * every case); the source file is in the page cache for all; ossferry's worker cold start is measured by a
  * warm-up job and reported separately (FC keeps instances warm for minutes; the timed job reuses them).
  * Each client-side case runs in its own process (peak RSS = that process's maxRSS); ossferry's RSS is the
- * highest worker peak (VmHWM). Targets: ossferry ≥ 1.5 × (a) and ≥ 0.8 × (c).
+ * highest worker peak (VmHWM). Targets: ossferry ≥ 1.5 × (a); (c) is shown for scale (a CPU-bound two-core box cannot promise a share of it).
  * The machine is shared: the cases run in --rounds alternating rounds (ossferry, a, b, c, ossferry, …) and the
  * table shows medians, per-round MB/s and each case's CPU seconds by process (CPU per byte is the figure noise
  * does not move much); the ratios are those of the medians, with the range of same-round ratios.
