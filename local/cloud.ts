@@ -31,7 +31,7 @@ import { ossStatusStore, parseStatusLocation, type JobStatus, type StatusStore }
 import { startFcGateway, type LocalFunctionSpec, type RunningFcGateway } from './fc/gateway.ts';
 import { freePort } from './fc/instances.ts';
 import type { AsyncResult, InstanceOutputMeta } from './fc/types.ts';
-import { startHttpSourceServer, type HttpSourceServer } from './http-source/index.ts';
+import { startHttpSourceServer, type HttpSourceServer, type HttpSourceShaping } from './http-source/index.ts';
 import { startOssServer, type FaultConfig, type LocalOss } from './oss/index.ts';
 import { startHttpSourceProcess, startOssServerProcess, type ServerProcessOptions } from './server-process.ts';
 import { jobIdForSpec, jobProgress, type JobProgress } from '../functions/status/progress.ts';
@@ -69,6 +69,8 @@ export interface LocalCloudOptions {
   instances?: LocalInstances;
   /** Buckets to create. Default ["ossferry"]; the status bucket is added. */
   buckets?: string[];
+  /** Time to first byte and a per-connection cap for the HTTP source (bench:copy's latency-bound case). */
+  sourceShaping?: HttpSourceShaping;
   /** Faults for the local OSS from the start (also `cloud.oss.setFaults`). */
   ossFaults?: FaultConfig;
   /** The STS credentials the functions get (default: generated), e.g. for a second OSS a test runs beside the local one. */
@@ -214,8 +216,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     cleanups.push(() => oss.close());
     const httpSource =
       sp && options.sourceRoot
-        ? await startHttpSourceProcess({ root: options.sourceRoot }, sp)
-        : await startHttpSourceServer(options.sourceRoot ? { root: options.sourceRoot } : {});
+        ? await startHttpSourceProcess({ root: options.sourceRoot, ...options.sourceShaping }, sp)
+        : await startHttpSourceServer({ ...(options.sourceRoot ? { root: options.sourceRoot } : {}), ...options.sourceShaping });
     cleanups.push(() => httpSource.close());
 
     const fcPort = await freePort('127.0.0.1');

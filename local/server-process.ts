@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { OssferryError } from '../shared/errors.ts';
-import type { HttpSourceServer } from './http-source/index.ts';
+import type { HttpSourceServer, HttpSourceShaping } from './http-source/index.ts';
 import { localOssClientOptions } from './oss/client-options.ts';
 import type { FaultConfig, LocalOss, OssServerOptions } from './oss/index.ts';
 
@@ -88,7 +88,7 @@ export async function startOssServerProcess(options: OssServerOptions, po: Serve
 }
 
 /** The local HTTP source (files from `root`) in its own process. In-memory files and counters stay in-process only. */
-export async function startHttpSourceProcess(options: { root: string }, po: ServerProcessOptions = {}): Promise<HttpSourceServer> {
+export async function startHttpSourceProcess(options: { root: string } & HttpSourceShaping, po: ServerProcessOptions = {}): Promise<HttpSourceServer> {
   const { child, ready } = await startChild('http-source', options, po);
   const origin = String(ready.origin);
   const unsupported = (what: string): never => {
@@ -125,7 +125,7 @@ async function childMain(kind: string, json: string): Promise<void> {
     process.stdout.write(JSON.stringify({ event: 'ready', endpoint: oss.endpoint, port: oss.port, host: oss.host, region: oss.region, accessKeyId: oss.accessKeyId, accessKeySecret: oss.accessKeySecret, dataDir: oss.dataDir, adminEndpoint: oss.admin.endpoint, adminToken: oss.admin.token }) + '\n');
   } else if (kind === 'http-source') {
     const { startHttpSourceServer } = await import('./http-source/index.ts');
-    const src = await startHttpSourceServer(JSON.parse(json) as { root: string });
+    const src = await startHttpSourceServer(JSON.parse(json) as { root: string } & HttpSourceShaping);
     close = () => src.close();
     process.stdout.write(JSON.stringify({ event: 'ready', origin: src.origin, port: src.port }) + '\n');
   } else {

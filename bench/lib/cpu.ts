@@ -4,6 +4,7 @@
  * Exited, waited-for children (the client-side case processes) count through this process's cutime/cstime.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { functionProcesses } from '../../local/procs.ts';
 
 const TICK = 100; // USER_HZ on Linux
 
@@ -63,4 +64,23 @@ export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): Record<string
     if (d > 0.005) out[k] = +d.toFixed(2);
   }
   return out;
+}
+
+/**
+ * CPU seconds so far of this process's function instances of one role (OSSFERRY_ROLE, e.g. "worker"): the
+ * figure bench:copy puts per GiB beside the relay floor's. Instances stay warm between rounds, so deltas of
+ * this sum cover a whole job.
+ */
+export function functionRoleCpuSeconds(role: string): number {
+  let total = 0;
+  for (const p of functionProcesses(role)) {
+    try {
+      const st = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / TICK;
+    } catch {
+      // ended while we looked
+    }
+  }
+  return total;
 }

@@ -45,6 +45,8 @@ export interface HttpSourceOptions {
   maxSockets?: number;
   /** Socket idle timeout in ms. Default 60 s. */
   idleTimeoutMs?: number;
+  /** Raw transport: push body bytes that waited this long without waiting for a full chunk (./raw-http.ts). Default off. */
+  flushAfterMs?: number;
   /** Default 5. */
   maxRedirects?: number;
   /** Extra trusted CA certificates (PEM) for https sources, e.g. a private CA; the system's stay trusted. */
@@ -149,7 +151,13 @@ export class HttpSource implements RangeSource {
     this.#transport = transport;
     this.#ca = options.ca?.toString();
     this.#maxSockets = options.maxSockets ?? 64;
-    this.#raw = new RawHttpPool({ bufferSize: this.#chunk, maxIdle: options.maxSockets ?? 64, timeoutMs: this.#idle, what: this.displayUrl });
+    this.#raw = new RawHttpPool({
+      bufferSize: this.#chunk,
+      maxIdle: options.maxSockets ?? 64,
+      timeoutMs: this.#idle,
+      what: this.displayUrl,
+      ...(options.flushAfterMs !== undefined ? { flushAfterMs: options.flushAfterMs } : {}),
+    });
   }
 
   #target(url: URL): Promise<ScreenedTarget> {

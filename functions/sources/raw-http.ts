@@ -5,6 +5,9 @@
  * another one (then the source re-chunked them into a third): three allocations and two copies per byte, and
  * the garbage collection that follows (measured: ~25 % of a copy worker's CPU). Here: one allocation per MiB,
  * no copy. Reads are never small: each read offers ≥ 64 KiB of buffer (less only for the last bytes of a body).
+ * With `flushAfterMs` (the copy worker's setting), a slow body (a capped or distant origin) is not held back until a
+ * whole buffer fills: bytes that have waited that long are pushed with the next read, so the upload starts on a
+ * part's first bytes, not its first MiB. Without it, chunks are whole buffers (except a body's last).
  *
  * Scope, on purpose: responses framed by Content-Length (what a range request gets from any origin). A
  * response framed otherwise (chunked, close-delimited) comes back with `body: undefined` and its connection
@@ -55,6 +58,12 @@ export interface RawHttpPoolOptions {
   timeoutMs?: number;
   /** Prefix of error messages (the source's display URL). */
   what?: string;
+  /**
+   * Body bytes that waited this long go to the consumer with the next read, even if their buffer is not full.
+   * A fast body fills a 1 MiB buffer before; at 2 MiB/s, waiting for a full buffer cost each part half a second
+   * before its upload could start. Default: off (whole buffers only).
+   */
+  flushAfterMs?: number;
 }
 
 const MIN_READ = 64 * 1024;
@@ -87,7 +96,7 @@ function parseHead(text: string): { status: number; version: string; headers: Re
 class ReadBuffers {
   readonly size: number;
   readonly #maxFree: number;
-  readonly #free: Buffer[] = [];
+  readonly #free: Buffer[];
   readonly #state = new WeakMap<ArrayBufferLike, { buf: Buffer; refs: number; reading: boolean }>();
   /** Chunks handed out and not released yet (a chunk is released at most once). */
   readonly #lent = new WeakSet<Uint8Array>();
@@ -95,6 +104,7 @@ class ReadBuffers {
   constructor(size: number, maxFree: number) {
     this.size = size;
     this.#maxFree = maxFree;
+    this.#free = freeBuffersOf(size);
   }
 
   take(): Buffer {
@@ -131,6 +141,18 @@ class ReadBuffers {
     this.#state.delete(s.buf.buffer);
     if (this.#free.length < this.#maxFree) this.#free.push(s.buf);
   }
+}
+
+/**
+ * Free read buffers by size, shared by every pool of the process: a copy worker opens a source (and a pool) per
+ * task, and a warm instance runs task after task — a free list per pool made every task allocate its ~100 MiB of
+ * buffers afresh and leave the last task's to the garbage collector.
+ */
+const FREE_BY_SIZE = new Map<number, Buffer[]>();
+function freeBuffersOf(size: number): Buffer[] {
+  let list = FREE_BY_SIZE.get(size);
+  if (!list) FREE_BY_SIZE.set(size, (list = []));
+  return list;
 }
 
 /** The body of one response: views of the connection's read buffers, pushed as they fill. */
@@ -181,6 +203,8 @@ class RawConnection {
   #pending: { req: RawRequest; resolve: (r: RawResponse) => void; reject: (e: unknown) => void; reused: boolean } | undefined;
   /** Detaches the current request's abort listener (at the body's end, on failure). */
   #detach: (() => void) | undefined;
+  /** When the oldest body byte not yet pushed arrived (performance.now()). */
+  #pendingSince = 0;
   /** Bytes received for the current request (a reused connection that fails at 0 is retried fresh). */
   #received = 0;
   #dead = false;
@@ -272,6 +296,7 @@ class RawConnection {
     }
     if (this.#phase === 'head') return this.#onHeadBytes(n);
     this.#remaining -= n;
+    if (this.#filled - n === this.#mark) this.#pendingSince = performance.now();
     return this.#afterBody();
   }
 
@@ -315,6 +340,7 @@ class RawConnection {
     }
     this.#phase = 'body';
     this.#mark = bodyStart;
+    this.#pendingSince = performance.now();
     this.#remaining = length - Math.min(extra, length);
     if (extra > length) this.#filled = bodyStart + length;
     // Chunks are whole buffers: a body that does not fit in what is left of this one starts a fresh buffer
@@ -344,8 +370,10 @@ class RawConnection {
       this.#pool.release(this);
       return !this.#dead;
     }
-    // Push whole buffers; until this one is full, read on unless the consumer is a few chunks behind.
+    // Push whole buffers; until this one is full, read on unless the consumer is a few chunks behind. Bytes that
+    // waited long (a slow body) go now, so the consumer is not idle while a buffer fills.
     if (this.#filled === this.#buf.length) return this.#pushPending();
+    if (this.#filled > this.#mark && performance.now() - this.#pendingSince >= this.#pool.flushAfterMs) return this.#pushPending();
     return body.readableLength < body.readableHighWaterMark;
   }
 
@@ -410,6 +438,8 @@ class RawConnection {
 export class RawHttpPool {
   readonly what: string;
   readonly timeoutMs: number;
+  /** Infinity when off. */
+  readonly flushAfterMs: number;
   readonly #buffers: ReadBuffers;
   readonly #maxIdle: number;
   readonly #idle = new Map<string, RawConnection[]>();
@@ -418,9 +448,11 @@ export class RawHttpPool {
 
   constructor(options: RawHttpPoolOptions = {}) {
     this.#maxIdle = options.maxIdle ?? 64;
-    // Enough free buffers for every idle connection's next read plus the chunks in flight of a busy worker.
-    this.#buffers = new ReadBuffers(Math.max(MIN_READ * 2, options.bufferSize ?? 1024 * 1024), 4 * this.#maxIdle);
+    // Enough free buffers for the chunks in flight of a busy worker: per stream, a body a few MiB ahead of its
+    // upload, the upload's own few MiB, and a part read ahead (maxIdle is two connections per stream).
+    this.#buffers = new ReadBuffers(Math.max(MIN_READ * 2, options.bufferSize ?? 1024 * 1024), 8 * this.#maxIdle);
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.flushAfterMs = options.flushAfterMs ?? Infinity;
     this.what = options.what ?? 'source';
   }
 

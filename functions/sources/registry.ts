@@ -41,6 +41,8 @@ export interface SourceDeps {
   chunkSize?: number;
   /** Keep-alive sockets per origin (≥ streams). */
   maxSockets?: number;
+  /** HTTP: push body bytes that waited this long without waiting for a full chunk (copy workers). Default off. */
+  flushAfterMs?: number;
   env?: Record<string, string | undefined>;
   /** sftp:// only: the job's host key pin (`SHA256:…`); else env OSSFERRY_SFTP_HOST_KEYS. */
   hostKeyFingerprint?: string;
@@ -86,6 +88,7 @@ export const SOURCE_OPENERS: { readonly [K in SourceKind]: SourceOpener<K> } = O
         ...(deps.logger ? { logger: deps.logger } : {}),
         ...(deps.chunkSize ? { chunkSize: deps.chunkSize } : {}),
         ...(deps.maxSockets ? { maxSockets: deps.maxSockets } : {}),
+        ...(deps.flushAfterMs !== undefined ? { flushAfterMs: deps.flushAfterMs } : {}),
       }),
   },
   oss: {

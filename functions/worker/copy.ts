@@ -6,15 +6,21 @@
  * a changed source fail the task at once. New parts stop a safety margin before the deadline and the
  * worker returns what it finished, so the coordinator re-dispatches only the rest (the
  * timeoutEarly pattern of the middy middleware).
+ * Prefetch: once a part's source body has been read to its end (its last bytes are on their way to OSS and
+ * the stream only waits for the upload's answer), the same stream takes its next part and sends that part's
+ * source request, so the next upload starts on a body that is already flowing instead of after a round trip.
+ * At most one part per stream is read ahead, and its body is held back by the source's own flow control
+ * (a paused body buffers a few MiB at most), so memory stays bounded by streams × (part body buffers).
  */
 import { InvalidInputError } from '../../shared/errors.ts';
+import type { Readable } from 'node:stream';
 import type { Logger } from '../../shared/log.ts';
 import { DEFAULT_BACKOFF, isRetryableError, retry, type BackoffPolicy } from '../../shared/retry.ts';
 import type { CopyResult, CopyTask, PartReceipt, WorkerError } from '../../shared/task.ts';
 import type { PartRange } from '../../shared/plan.ts';
 import type { PartSink } from '../oss/types.ts';
 import { rereadMatches } from '../sources/range-crc.ts';
-import type { RangeSource } from '../sources/types.ts';
+import { SourceUnavailableError, type RangeSource } from '../sources/types.ts';
 
 export interface CopyWorkerDeps {
   /** Opens the task's source (functions/sources/index.ts openSource, with the task's endpoint/region hints). */
@@ -32,6 +38,14 @@ export interface CopyWorkerDeps {
   /** Retry policy per part. Default shared/retry.ts DEFAULT_BACKOFF. */
   retryPolicy?: BackoffPolicy;
   random?: () => number;
+  /** Read each stream's next part ahead while the current one uploads (default true; env OSSFERRY_PREFETCH=off in the handler). */
+  prefetch?: boolean;
+}
+
+/** A part whose source read was started ahead of its upload. */
+interface Prefetched {
+  part: PartRange;
+  body: Promise<Readable>;
 }
 
 /** Abort reason for in-flight parts cut by the deadline. */
@@ -75,45 +89,89 @@ export async function runCopyTask(task: CopyTask, deps: CopyWorkerDeps): Promise
   let fatal: unknown;
   const queue: PartRange[] = [...task.parts];
 
-  const uploadOnce = async (part: PartRange): Promise<PartReceipt> => {
+  const prefetch = deps.prefetch ?? true;
+  const startRead = (part: PartRange): Prefetched => {
+    const body = source.read(part.start, part.end, pin, cancel.signal).then((b) => {
+      // Until the upload pipes it (and listens), a body that breaks while waiting (abort, reset) must not
+      // become an uncaught 'error': the upload sees the failure when it reads the body.
+      b.on('error', () => undefined);
+      return b;
+    });
+    // Observed when the stream gets to the part (or discarded); never an unhandled rejection meanwhile.
+    body.catch(() => undefined);
+    return { part, body };
+  };
+  /** A read-ahead part the stream will not upload: its body is closed, the part stays unfinished. */
+  const discard = (p: Prefetched) => void p.body.then((b) => b.destroy(), () => undefined);
+
+  /** One attempt; `first` is the part's read-ahead body (first attempt only), `onBodyEnd` starts the next read. */
+  const uploadOnce = async (part: PartRange, first: Promise<Readable> | undefined, onBodyEnd: () => void): Promise<PartReceipt> => {
     const size = part.end - part.start;
-    const body = await source.read(part.start, part.end, pin, cancel.signal);
+    const body = await (first ?? source.read(part.start, part.end, pin, cancel.signal));
+    // A read-ahead body that broke while it waited has already emitted its error: piping it would wait forever.
+    if (body.errored || body.destroyed) throw body.errored ?? new SourceUnavailableError(`${source.displayUrl}: part ${part.partNumber}'s body closed before its upload`);
+    body.once('end', onBodyEnd);
     try {
       const up = await sink.uploadPart(part.partNumber, body, size, cancel.signal);
       if (task.source.reread) await rereadMatches(source, part.start, part.end, pin, up.crc64, `part ${part.partNumber}`, cancel.signal);
       return { partNumber: part.partNumber, etag: up.etag, size, crc64: up.crc64 };
     } finally {
+      body.off('end', onBodyEnd);
       body.destroy();
     }
   };
 
+  const stopped = () => fatal !== undefined || cancel.signal.aborted || now() >= stopAt;
+
   const runner = async () => {
-    for (;;) {
-      if (fatal !== undefined || cancel.signal.aborted) return;
-      if (now() >= stopAt) return;
-      const part = queue.shift();
-      if (!part) return;
-      try {
-        const receipt = await retry(() => uploadOnce(part), {
-          policy: deps.retryPolicy ?? DEFAULT_BACKOFF,
-          signal: cancel.signal,
-          deadlineMs: stopAt,
-          now,
-          ...(deps.random ? { random: deps.random } : {}),
-          onRetry: (err, n, delayMs) =>
-            log.warn('part retry', { partNumber: part.partNumber, retry: n, delayMs, error: { name: (err as Error).name, code: (err as { code?: unknown }).code, message: (err as Error).message } }),
-        });
-        receipts.push(receipt);
-      } catch (err) {
-        if (cancel.signal.aborted) return;
-        if (!isRetryableError(err)) {
-          fatal = err;
-          cancel.abort(err);
-          return;
+    let next: Prefetched | undefined;
+    try {
+      for (;;) {
+        if (stopped()) return;
+        const cur: Prefetched | { part: PartRange | undefined; body?: undefined } = next ?? { part: queue.shift() };
+        next = undefined;
+        const part = cur.part;
+        if (!part) return;
+        let first = cur.body;
+        const readAhead = () => {
+          if (!prefetch || next || stopped()) return;
+          const p = queue.shift();
+          if (p) next = startRead(p);
+        };
+        try {
+          const receipt = await retry(
+            () => {
+              const body = first;
+              first = undefined;
+              return uploadOnce(part, body, readAhead);
+            },
+            {
+              policy: deps.retryPolicy ?? DEFAULT_BACKOFF,
+              signal: cancel.signal,
+              deadlineMs: stopAt,
+              now,
+              ...(deps.random ? { random: deps.random } : {}),
+              onRetry: (err, n, delayMs) =>
+                log.warn('part retry', { partNumber: part.partNumber, retry: n, delayMs, error: { name: (err as Error).name, code: (err as { code?: unknown }).code, message: (err as Error).message } }),
+            },
+          );
+          receipts.push(receipt);
+        } catch (err) {
+          if (cancel.signal.aborted) return;
+          if (!isRetryableError(err)) {
+            fatal = err;
+            cancel.abort(err);
+            return;
+          }
+          errors.push({ partNumber: part.partNumber, code: String((err as { code?: unknown }).code ?? (err as Error).name ?? 'Error'), message: (err as Error).message ?? String(err), retryable: true });
+          log.warn('part failed', { partNumber: part.partNumber, error: errors.at(-1) });
+        } finally {
+          // A read-ahead body the retry never used (e.g. the deadline passed first).
+          if (first) discard({ part, body: first });
         }
-        errors.push({ partNumber: part.partNumber, code: String((err as { code?: unknown }).code ?? (err as Error).name ?? 'Error'), message: (err as Error).message ?? String(err), retryable: true });
-        log.warn('part failed', { partNumber: part.partNumber, error: errors.at(-1) });
       }
+    } finally {
+      if (next) discard(next);
     }
   };
 

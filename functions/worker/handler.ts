@@ -17,22 +17,31 @@ import { runCopyTask, type CopyWorkerDeps } from './copy.ts';
 import { taskDepsFromContext, taskFailure } from './fc-deps.ts';
 
 /** Opens a task's source with the task's hints and SFTP host key pin (the private key stays in env, a secret). */
-function taskSourceOpener(t: WorkerTask, deps: { logger: Logger; ossClientFor: SourceDeps['ossClientFor'] }, env: Record<string, string | undefined>, maxSockets: number) {
+function taskSourceOpener(t: WorkerTask, deps: { logger: Logger; ossClientFor: SourceDeps['ossClientFor'] }, env: Record<string, string | undefined>, maxSockets: number, flushAfterMs?: number) {
   return (url: string, hints: { endpoint?: string; region?: string }) =>
     openSource(url, {
       logger: deps.logger,
       env,
       maxSockets,
+      ...(flushAfterMs !== undefined ? { flushAfterMs } : {}),
       oss: hints,
       ...(t.source.hostKeyFingerprint !== undefined ? { hostKeyFingerprint: t.source.hostKeyFingerprint } : {}),
       ...(deps.ossClientFor ? { ossClientFor: deps.ossClientFor } : {}),
     });
 }
 
+/** `off` turns the copy worker's read-ahead off (bench:copy measures the pipeline with and without it). */
+const PREFETCH_ENV = 'OSSFERRY_PREFETCH';
+/** The copy worker's raw-transport flush (functions/sources/raw-http.ts flushAfterMs). */
+export const COPY_FLUSH_AFTER_MS = 50;
+
 /** The copy worker's dependencies from the FC context (exported for the local cloud and tests). */
 export function copyWorkerDeps(task: CopyTask, context: FcContext, env: Record<string, string | undefined> = process.env): CopyWorkerDeps {
   const { ossClientFor, ...deps } = taskDepsFromContext(task, context, env);
-  return { ...deps, openSource: taskSourceOpener(task, { logger: deps.logger, ossClientFor }, env, task.streams * 2) };
+  // Two source connections per stream: the part uploading and the next one read ahead (./copy.ts prefetch).
+  // Bytes of a slow source go on to the upload after 50 ms instead of after a full 1 MiB chunk; sooner made a
+  // CPU-starved worker (slow, not capped, reads) cut many small chunks and spend more CPU per byte.
+  return { ...deps, prefetch: env[PREFETCH_ENV] !== 'off', openSource: taskSourceOpener(task, { logger: deps.logger, ossClientFor }, env, task.streams * 2, COPY_FLUSH_AFTER_MS) };
 }
 
 /** The archive worker's dependencies from the FC context. */

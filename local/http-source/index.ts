@@ -12,6 +12,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { resolve, sep } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InvalidInputError } from '../../shared/errors.ts';
+import { Throttle } from '../throttle.ts';
 
 export interface HttpSourceServerOptions {
   /** Serve files from this directory (path = URL path). In-memory files take precedence. */
@@ -24,7 +27,24 @@ export interface HttpSourceServerOptions {
   tls?: { key: string | Buffer; cert: string | Buffer };
   /** Default 0 (ephemeral). */
   port?: number;
+  /** Added wait before every response's head (a distant origin's time to first byte), in ms. */
+  latencyMs?: number;
+  /** Per-connection cap on response bodies, in bytes per second (a token bucket per socket). */
+  bandwidthBytesPerSecond?: number;
+  /** Time for the shaping (tests pass a virtual one; default the real clock and timers). */
+  clock?: ShapingClock;
 }
+
+/** What latency and the cap wait with. */
+export interface ShapingClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const realClock: ShapingClock = { now: Date.now, sleep: (ms) => sleep(ms) };
+
+/** The shaping options alone (latency, cap), e.g. for a server in a process of its own. */
+export type HttpSourceShaping = Pick<HttpSourceServerOptions, 'latencyMs' | 'bandwidthBytesPerSecond'>;
 
 /** A fault applied to the next `count` GET requests (e.g. 503 to exercise retries). */
 export interface HttpSourceFault {
@@ -79,6 +99,8 @@ interface Entity {
 }
 
 const READ_CHUNK = 1024 * 1024;
+/** Write size under a bandwidth cap: small enough that the cap shapes the stream evenly. */
+const CAPPED_CHUNK = 64 * 1024;
 
 /**
  * Read buffers for files on disk, reused once the socket has taken their bytes (the write callback): a
@@ -89,31 +111,69 @@ const freeBuffers: Buffer[] = [];
 const takeBuffer = (): Buffer => freeBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK);
 const MAX_FREE_BUFFERS = 64;
 
-/** Streams bytes [start, end) of `file` to `res` through reused buffers, honouring backpressure. */
-async function sendFileRange(file: string, start: number, end: number, res: http.ServerResponse): Promise<void> {
+/** Resolves once `res` may take more bytes (or is gone). */
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise<void>((ok) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      ok();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * Streams bytes [start, end) of `file` to `res` through reused buffers, honouring backpressure; under a
+ * `throttle` in 64 KiB writes, each sent once the connection's bucket allows it.
+ */
+async function sendFileRange(file: string, start: number, end: number, res: http.ServerResponse, throttle: Throttle | undefined, clock: ShapingClock): Promise<void> {
   const fh = await open(file, 'r');
+  const step = throttle ? CAPPED_CHUNK : READ_CHUNK;
   try {
     for (let pos = start; pos < end && !res.destroyed; ) {
       const buf = takeBuffer();
-      const { bytesRead } = await fh.read(buf, 0, Math.min(READ_CHUNK, end - pos), pos);
+      const { bytesRead } = await fh.read(buf, 0, Math.min(step, end - pos), pos);
       if (bytesRead === 0) throw new Error(`${file}: ended at ${pos} of ${end} bytes`);
       pos += bytesRead;
+      const wait = throttle?.take(bytesRead) ?? 0;
+      if (wait > 0) await clock.sleep(wait);
       const more = res.write(buf.subarray(0, bytesRead), (err) => {
         if (!err && freeBuffers.length < MAX_FREE_BUFFERS) freeBuffers.push(buf);
       });
-      if (!more && !res.destroyed) await new Promise<void>((ok) => {
-        const done = () => {
-          res.off('drain', done);
-          res.off('close', done);
-          ok();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
+      if (!more && !res.destroyed) await drained(res);
     }
     res.end();
   } finally {
     await fh.close();
+  }
+}
+
+/** Sends an in-memory body; under a `throttle` in 64 KiB writes paced by the connection's bucket. */
+async function sendBytes(body: Uint8Array, res: http.ServerResponse, throttle: Throttle | undefined, clock: ShapingClock): Promise<void> {
+  if (!throttle) {
+    // Write in 1 MiB slices so the socket sees large writes without copying the file.
+    for (let at = 0; at < body.length; at += READ_CHUNK) res.write(body.subarray(at, at + READ_CHUNK));
+    res.end();
+    return;
+  }
+  for (let at = 0; at < body.length && !res.destroyed; at += CAPPED_CHUNK) {
+    const slice = body.subarray(at, at + CAPPED_CHUNK);
+    const wait = throttle.take(slice.length);
+    if (wait > 0) await clock.sleep(wait);
+    if (!res.write(slice) && !res.destroyed) await drained(res);
+  }
+  res.end();
+}
+
+/** Checks the shaping options: whole milliseconds up to a minute, a positive whole byte rate. */
+export function checkShaping(o: HttpSourceShaping): void {
+  if (o.latencyMs !== undefined && !(Number.isInteger(o.latencyMs) && o.latencyMs >= 0 && o.latencyMs <= 60_000)) {
+    throw new InvalidInputError('latencyMs', `must be a whole number of ms in 0..60000, got ${o.latencyMs}`, 'use e.g. 30');
+  }
+  if (o.bandwidthBytesPerSecond !== undefined && !(Number.isInteger(o.bandwidthBytesPerSecond) && o.bandwidthBytesPerSecond > 0)) {
+    throw new InvalidInputError('bandwidthBytesPerSecond', `must be a positive whole number, got ${o.bandwidthBytesPerSecond}`, 'use e.g. 4194304 for 4 MiB/s');
   }
 }
 
@@ -150,6 +210,17 @@ export async function startHttpSourceServer(options: HttpSourceServerOptions = {
   const requests: HttpSourceRequest[] = [];
   const sockets = new Set<Socket>();
   const root = options.root ? resolve(options.root) : undefined;
+  checkShaping(options);
+  const latencyMs = options.latencyMs ?? 0;
+  const rate = options.bandwidthBytesPerSecond;
+  const clock = options.clock ?? realClock;
+  const throttles = new WeakMap<Socket, Throttle>();
+  const throttleOf = (s: Socket): Throttle | undefined => {
+    if (rate === undefined) return undefined;
+    let t = throttles.get(s);
+    if (!t) throttles.set(s, (t = new Throttle(rate, { now: clock.now })));
+    return t;
+  };
 
   const put = (path: string, data: Uint8Array) => {
     version++;
@@ -192,7 +263,9 @@ export async function startHttpSourceServer(options: HttpSourceServerOptions = {
       res.end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return finish(405, { allow: 'GET, HEAD' });
-    void lookupEntity(path).then((ent) => {
+    void lookupEntity(path).then(async (ent) => {
+      // Every answer waits out the injected time to first byte, refusals included.
+      if (latencyMs > 0) await clock.sleep(latencyMs);
       if (!ent) return finish(404, { 'content-type': 'text/plain' }, 'not found\n');
       let active: HttpSourceFault | undefined;
       if (req.method === 'GET' && fault && fault.count > 0) {
@@ -236,13 +309,9 @@ export async function startHttpSourceServer(options: HttpSourceServerOptions = {
         res.write(body instanceof Uint8Array ? body.subarray(0, cut) : Buffer.alloc(cut), () => res.destroy());
         return;
       }
-      if (body instanceof Uint8Array) {
-        // Write in 1 MiB slices so the socket sees large writes without copying the file.
-        for (let at = 0; at < body.length; at += READ_CHUNK) res.write(body.subarray(at, at + READ_CHUNK));
-        res.end();
-      } else {
-        sendFileRange(body.file, body.start, body.end, res).catch((err: unknown) => res.destroy(err as Error));
-      }
+      const throttle = throttleOf(req.socket);
+      const sent = body instanceof Uint8Array ? sendBytes(body, res, throttle, clock) : sendFileRange(body.file, body.start, body.end, res, throttle, clock);
+      sent.catch((err: unknown) => res.destroy(err as Error));
     }, (err: unknown) => {
       res.destroy(err as Error);
     });

@@ -6,7 +6,6 @@
  * ali-oss never retries 5xx and retries resets only with retryMax, so each fault
  * exercises a different client path.
  */
-import { Transform, type TransformCallback } from 'node:stream';
 import { z } from 'zod';
 import { InvalidInputError } from '../../shared/errors.ts';
 
@@ -138,32 +137,5 @@ export class Faults {
   }
 }
 
-/** Token bucket shared by everything on one connection. */
-export class Throttle {
-  private readonly rate: number;
-  private available: number;
-  private last = Date.now();
-  constructor(bytesPerSecond: number) {
-    this.rate = bytesPerSecond;
-    this.available = Math.min(bytesPerSecond, 64 * 1024);
-  }
-  /** ms to wait before `n` bytes may pass (and consumes them). */
-  take(n: number): number {
-    const now = Date.now();
-    this.available = Math.min(this.rate, this.available + ((now - this.last) * this.rate) / 1000);
-    this.last = now;
-    this.available -= n;
-    return this.available >= 0 ? 0 : Math.ceil((-this.available * 1000) / this.rate);
-  }
-}
-
-/** A pass-through that delays chunks to respect `throttle`. */
-export function throttled(throttle: Throttle): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      const wait = throttle.take(chunk.length);
-      if (wait === 0) cb(null, chunk);
-      else setTimeout(() => cb(null, chunk), wait);
-    },
-  });
-}
+/** The per-connection cap (`bandwidthBytesPerSecond`) is the local servers' shared token bucket. */
+export { Throttle, throttled } from '../throttle.ts';

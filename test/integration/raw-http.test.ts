@@ -114,6 +114,28 @@ describe('raw transport against local/http-source', () => {
     expect(later.chunks.some((c) => held.chunks.some((h) => h.buffer === c.buffer))).toBe(false);
   });
 
+  it('a source opened later (the next task) reuses the read buffers an earlier, closed one released', async () => {
+    // Prepare
+    const chunksOf = async (src: HttpSource, s: number, e: number) => {
+      const body = (await src.read(s, e, await src.stat())) as Readable & { releaseChunk(c: Uint8Array): void };
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(c as Buffer);
+      return { body, chunks };
+    };
+    const first = new HttpSource(server.url('/f.bin'), { allow: loopback });
+    const done = await chunksOf(first, 0, 2 * MiB);
+    for (const c of done.chunks) done.body.releaseChunk(c);
+    await first.close();
+    // Act
+    const second = new HttpSource(server.url('/f.bin'), { allow: loopback });
+    const later = await chunksOf(second, MiB, 3 * MiB);
+    await second.close();
+    // Assess
+    const freed = new Set(done.chunks.map((c) => c.buffer));
+    expect(later.chunks.some((c) => freed.has(c.buffer))).toBe(true);
+    expect(Buffer.concat(later.chunks).equals(data.subarray(MiB, 3 * MiB))).toBe(true);
+  });
+
   it('a body cut mid-way errors the stream with SourceUnavailableError; the next read succeeds on a new connection', async () => {
     // Prepare
     const src = new HttpSource(server.url('/f.bin'), { allow: loopback });
@@ -172,6 +194,32 @@ describe('raw transport against hand-written servers', () => {
     // Assess
     expect(first.equals(data.subarray(10, 200_010))).toBe(true);
     expect(second.equals(data)).toBe(true);
+  });
+
+  it('a slow body reaches the consumer before a whole read buffer fills: bytes that waited are pushed with the next read', async () => {
+    // Prepare: 128 KiB in two writes 20 ms apart, then nothing more until the consumer has had a chunk
+    let release!: () => void;
+    const consumerHasBytes = new Promise<void>((r) => (release = r));
+    const srv = await tcpServer((socket, head) => {
+      const { start, end, text } = partialHead(data, head);
+      const body = data.subarray(start, end);
+      socket.write(Buffer.concat([Buffer.from(text, 'latin1'), body.subarray(0, 64 * 1024)]));
+      setTimeout(() => socket.write(body.subarray(64 * 1024, 128 * 1024)), 20);
+      void consumerHasBytes.then(() => socket.write(body.subarray(128 * 1024)));
+    });
+    const src = new HttpSource(srv.url('/slow.bin'), { allow: loopback, flushAfterMs: 10 });
+    // Act
+    const body = await src.read(0, data.length, pin);
+    const chunks: Buffer[] = [];
+    for await (const c of body) {
+      chunks.push(c as Buffer);
+      release();
+    }
+    await src.close();
+    await srv.close();
+    // Assess
+    expect(chunks[0]!.length).toBeLessThanOrEqual(128 * 1024);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
   });
 
   it('reads a head split across packets after an interim 100, with body bytes in the head packet', async () => {

@@ -79,6 +79,13 @@ describe('local servers in their own processes (local/server-process.ts)', () =>
     expect(Buffer.compare(Buffer.concat(parts), data.subarray(1000, 2_000_000))).toBe(0);
   });
 
+  it('shaping options reach the HTTP source process: a bad one stops it before it is ready', async () => {
+    // Act
+    const act = startHttpSourceProcess({ root: dir, latencyMs: 30, bandwidthBytesPerSecond: -5 });
+    // Assess
+    await expect(act).rejects.toBeInstanceOf(ServerProcessError);
+  });
+
   it('in-memory file operations are refused with a named error', () => {
     // Prepare
     const bytes = new Uint8Array(1);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc64, crc64Combine } from '../../shared/crc64/index.ts';
@@ -12,9 +13,9 @@ import { startOssServer, type LocalOss } from '../../local/oss/index.ts';
 import { startHttpSourceServer, type HttpSourceServer } from '../../local/http-source/index.ts';
 import { OssPartSink } from '../../functions/oss/part-sink.ts';
 import { openSource } from '../../functions/sources/index.ts';
-import { SourceChangedError, type RangeSource } from '../../functions/sources/types.ts';
+import { SourceChangedError, SourceUnavailableError, type RangeSource } from '../../functions/sources/types.ts';
 import { runCopyTask, type CopyWorkerDeps } from '../../functions/worker/copy.ts';
-import { handler } from '../../functions/worker/handler.ts';
+import { copyWorkerDeps, handler } from '../../functions/worker/handler.ts';
 import { workerContext } from '../helpers/fc-context.ts';
 
 const KB100 = LIMITS.MIN_PART_SIZE;
@@ -175,6 +176,166 @@ describe('runCopyTask end to end (local OSS + local HTTP source)', () => {
     const act = runCopyTask({ ...task, mode: 'archive' } as unknown as CopyTask, deps());
     // Assess
     await expect(act).rejects.toThrow(/^task\.mode: "archive" is not a copy task/);
+    await sink.abort();
+  });
+});
+
+/** Opens the real source, recording every read's start and every body it hands out (keyed by part start). */
+function observedSource(events: string[], bodies: Readable[], partOf: (start: number) => number, onRead?: (n: number, body: Readable) => void): CopyWorkerDeps['openSource'] {
+  return (url) => {
+    const real = openSource(url, { allow });
+    return {
+      displayUrl: real.displayUrl,
+      stat: (s) => real.stat(s),
+      close: async () => {
+        events.push('close');
+        await real.close();
+      },
+      read: async (start, end, pin, signal) => {
+        const n = partOf(start);
+        events.push(`read ${n}`);
+        const body = await real.read(start, end, pin, signal);
+        bodies.push(body);
+        onRead?.(n, body);
+        return body;
+      },
+    };
+  };
+}
+
+/** The real part sink, recording when each upload ends. */
+function observedSink(events: string[]): CopyWorkerDeps['partSinkFor'] {
+  const real = deps().partSinkFor;
+  return (t) => {
+    const s = real(t);
+    const upload = s.uploadPart.bind(s);
+    s.uploadPart = async (n, ...rest) => {
+      try {
+        return await upload(n, ...rest);
+      } finally {
+        events.push(`uploaded ${n}`);
+      }
+    };
+    return s;
+  };
+}
+
+describe('runCopyTask prefetch (the next part is read while the current one uploads)', () => {
+  it('a stream sends part n+1\'s source request before part n\'s upload ends; part CRCs still combine', async () => {
+    // Prepare
+    const data = randomBytes(6 * KB100 + 11);
+    const { task, sink, parts } = await prepare('prefetch-order.bin', data, 1);
+    const events: string[] = [];
+    const partOf = (start: number) => parts.find((p) => p.start === start)!.partNumber;
+    // Act
+    const result = await runCopyTask(task, deps({ openSource: observedSource(events, [], partOf), partSinkFor: observedSink(events) }));
+    const done = await sink.complete(result.receipts.map((r) => ({ partNumber: r.partNumber, etag: r.etag })));
+    // Assess
+    for (let n = 2; n <= parts.length; n++) {
+      expect(events.indexOf(`read ${n}`)).toBeGreaterThan(-1);
+      expect(events.indexOf(`read ${n}`)).toBeLessThan(events.indexOf(`uploaded ${n - 1}`));
+    }
+    expect(result.unfinished).toEqual([]);
+    expect(combine(result.receipts)).toBe(crc64(data));
+    expect(done.crc64).toBe(crc64(data));
+  });
+
+  it('without prefetch a stream reads a part only after the previous upload ended', async () => {
+    // Prepare
+    const data = randomBytes(4 * KB100);
+    const { task, sink, parts } = await prepare('prefetch-off.bin', data, 1);
+    const events: string[] = [];
+    const partOf = (start: number) => parts.find((p) => p.start === start)!.partNumber;
+    // Act
+    const result = await runCopyTask(task, deps({ prefetch: false, openSource: observedSource(events, [], partOf), partSinkFor: observedSink(events) }));
+    // Assess
+    expect(events).toEqual(['read 1', 'uploaded 1', 'read 2', 'uploaded 2', 'read 3', 'uploaded 3', 'read 4', 'uploaded 4', 'close']);
+    expect(result.unfinished).toEqual([]);
+    await sink.abort();
+  });
+
+  it('memory stays bounded: at most one part per stream is read ahead', async () => {
+    // Prepare
+    const streams = 3;
+    const data = randomBytes(15 * KB100);
+    const { task, sink, parts } = await prepare('prefetch-bound.bin', data, streams);
+    const events: string[] = [];
+    const partOf = (start: number) => parts.find((p) => p.start === start)!.partNumber;
+    // Act
+    const result = await runCopyTask(task, deps({ openSource: observedSource(events, [], partOf), partSinkFor: observedSink(events) }));
+    // Assess: parts whose read began and whose upload has not ended, at every step
+    let open = 0;
+    let most = 0;
+    for (const e of events) {
+      if (e.startsWith('read ')) most = Math.max(most, ++open);
+      if (e.startsWith('uploaded ')) open--;
+    }
+    expect(most).toBeLessThanOrEqual(2 * streams);
+    expect(most).toBeGreaterThan(streams);
+    expect(result.receipts).toHaveLength(parts.length);
+    await sink.abort();
+  });
+
+  it('an abort while a part is read ahead closes its body and the source: nothing is left open', async () => {
+    // Prepare
+    const data = randomBytes(4 * KB100);
+    const { task, sink, parts } = await prepare('prefetch-abort.bin', data, 1);
+    const events: string[] = [];
+    const bodies: Readable[] = [];
+    const partOf = (start: number) => parts.find((p) => p.start === start)!.partNumber;
+    const stop = new AbortController();
+    // The read-ahead of part 2 has its body (part 1 is still uploading) when the job is cancelled.
+    const openSourceHook = observedSource(events, bodies, partOf, (n) => {
+      if (n === 2) stop.abort(new Error('cancelled'));
+    });
+    // Act
+    const result = await runCopyTask(task, deps({ signal: stop.signal, openSource: openSourceHook, partSinkFor: observedSink(events) }));
+    await new Promise((r) => setImmediate(r));
+    // Assess
+    expect(events.slice(0, 2)).toEqual(['read 1', 'read 2']);
+    expect(events).toContain('close');
+    expect(bodies).toHaveLength(2);
+    expect(bodies.every((b) => b.destroyed)).toBe(true);
+    expect(result.receipts.map((r) => r.partNumber)).not.toContain(2);
+    expect(result.unfinished).toEqual(expect.arrayContaining([2, 3, 4]));
+    await sink.abort();
+    await expect(sink.listParts()).rejects.toMatchObject({ code: 'NoSuchUpload' });
+  });
+
+  it('a read-ahead body that breaks while it waits is read again: the part is retried, not hung', async () => {
+    // Prepare
+    const data = randomBytes(3 * KB100 + 5);
+    const { task, sink, parts } = await prepare('prefetch-broken.bin', data, 1);
+    const events: string[] = [];
+    const partOf = (start: number) => parts.find((p) => p.start === start)!.partNumber;
+    let broken = false;
+    const openSourceHook = observedSource(events, [], partOf, (n, body) => {
+      if (n === 2 && !broken) {
+        broken = true;
+        body.destroy(new SourceUnavailableError('connection reset while waiting'));
+      }
+    });
+    // Act
+    const result = await runCopyTask(task, deps({ openSource: openSourceHook, partSinkFor: observedSink(events) }));
+    const done = await sink.complete(result.receipts.map((r) => ({ partNumber: r.partNumber, etag: r.etag })));
+    // Assess
+    expect(events.filter((e) => e === 'read 2')).toHaveLength(2);
+    expect(result.unfinished).toEqual([]);
+    expect(result.errors).toEqual([]);
+    expect(done.crc64).toBe(crc64(data));
+  });
+
+  it('the handler turns prefetch off with OSSFERRY_PREFETCH=off and leaves it on otherwise', async () => {
+    // Prepare
+    const { task, sink } = await prepare('prefetch-env.bin', randomBytes(10), 1);
+    const context = workerContext({ accessKeyId: oss.accessKeyId, accessKeySecret: oss.accessKeySecret }, oss.region);
+    const env = { OSSFERRY_OSS_ENDPOINT: oss.endpoint, OSSFERRY_ALLOWED_SOURCE_HOSTS: '127.0.0.1' };
+    // Act
+    const off = copyWorkerDeps(task, context, { ...env, OSSFERRY_PREFETCH: 'off' });
+    const on = copyWorkerDeps(task, context, env);
+    // Assess
+    expect(off.prefetch).toBe(false);
+    expect(on.prefetch).toBe(true);
     await sink.abort();
   });
 });
