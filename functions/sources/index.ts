@@ -17,13 +17,16 @@ export type { OssSourceHints, SourceDeps } from './registry.ts';
 function screenedFirst<S extends RangeSource>(source: S, screen: () => Promise<void>): S {
   let screened: Promise<void> | undefined;
   const once = () => (screened ??= screen());
+  // The kind's own methods, taken once: the wrappers never look them up again, so nothing can loop through them.
+  const kindStat = source.stat.bind(source);
+  const kindRead = source.read.bind(source);
   const stat: RangeSource['stat'] = async (signal) => {
     await once();
-    return source.stat(signal);
+    return kindStat(signal);
   };
   const read: RangeSource['read'] = async (start, end, pin, signal) => {
     await once();
-    return source.read(start, end, pin, signal);
+    return kindRead(start, end, pin, signal);
   };
   return new Proxy(source, {
     get(target, prop) {
@@ -31,6 +34,11 @@ function screenedFirst<S extends RangeSource>(source: S, screen: () => Promise<v
       if (prop === 'read') return read;
       const v: unknown = Reflect.get(target, prop, target);
       return typeof v === 'function' ? v.bind(target) : v;
+    },
+    set(target, prop, value) {
+      // Replacing stat/read would bypass the screen or be ignored: a caller wraps the source instead.
+      if (prop === 'stat' || prop === 'read') throw new TypeError(`a screened source's ${String(prop)} cannot be replaced; wrap the source instead`);
+      return Reflect.set(target, prop, value, target);
     },
   });
 }

@@ -157,12 +157,11 @@ describe('engine: faults at exact points', () => {
     let failures = 0;
     const flaky: EngineDeps['openSource'] = (j) => {
       const source = openSource(j.source.url, { allow });
-      const read = source.read.bind(source);
-      source.read = async (...args: Parameters<typeof read>) => {
+      const read: typeof source.read = async (...args) => {
         if (failures++ < 2) throw Object.assign(new OssferryError('SourceUnavailable', 'GET: Unknow error, status: 503'), { status: 503 });
-        return read(...args);
+        return source.read(...args);
       };
-      return source;
+      return new Proxy(source, { get: (t, p) => (p === 'read' ? read : Reflect.get(t, p)) });
     };
     // Act
     const report = await runCopy(job, deps({ openSource: flaky }));
