@@ -6,13 +6,11 @@
  *   chunk loaded by main.ts's `import()`, so the port is open before the SDKs are parsed (fast start to ready).
  * - CommonJS dependencies (ali-oss, @alicloud/fc2, ssh2) expect `require`/`__dirname`; the banner provides them.
  * - Externals are only things their importers already guard with try/catch, so the image needs no node_modules:
- *   `cpu-features` (ssh2, optional) and `proxy-agent` (urllib, only with URLLIB_ENABLE_PROXY, which ossferry
- *   never sets). Native addons are loaded by path: the ISA-L addon from OSSFERRY_NATIVE_PATH
- *   (shared/crc64/loader.ts), ssh2's sshcrypto binding from OSSFERRY_SSH2_CRYPTO_PATH (its require is rewritten
- *   below, because a relative path would resolve against whichever chunk ssh2 lands in; ssh2 guards the
- *   require and falls back to its JavaScript decipher, about twice the CPU per SFTP byte).
+ *   `*.node` (ssh2's optional sshcrypto binding → JS crypto fallback), `cpu-features` (ssh2, optional), and
+ *   `proxy-agent` (urllib, only with URLLIB_ENABLE_PROXY, which ossferry never sets). The ISA-L addon is
+ *   loaded by path from OSSFERRY_NATIVE_PATH (shared/crc64/loader.ts), not bundled.
  */
-import { build, type Metafile, type Plugin } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,18 +31,6 @@ const BANNER = [
   "const __dirname = __ofToPath(new URL('.', import.meta.url));",
 ].join(' ');
 
-/** ssh2's `require('./crypto/build/Release/sshcrypto.node')` → a require of the path the image's env names. */
-const SSH2_BINDING: Plugin = {
-  name: 'ssh2-binding-by-path',
-  setup(b) {
-    b.onResolve({ filter: /sshcrypto\.node$/ }, () => ({ path: 'sshcrypto', namespace: 'ssh2-binding' }));
-    b.onLoad({ filter: /.*/, namespace: 'ssh2-binding' }, () => ({
-      contents: "module.exports = require(process.env.OSSFERRY_SSH2_CRYPTO_PATH || '/app/sshcrypto.node');",
-      loader: 'js',
-    }));
-  },
-};
-
 export async function bundleImage(outdir: string): Promise<Metafile> {
   rmSync(outdir, { recursive: true, force: true });
   const result = await build({
@@ -58,8 +44,7 @@ export async function bundleImage(outdir: string): Promise<Metafile> {
     target: 'node24',
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
-    external: ['cpu-features', 'proxy-agent'],
-    plugins: [SSH2_BINDING],
+    external: ['*.node', 'cpu-features', 'proxy-agent'],
     banner: { js: BANNER },
     minifySyntax: true,
     minifyWhitespace: true,

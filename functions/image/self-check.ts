@@ -5,15 +5,12 @@
  *      with no JS fallback allowed, whatever the environment says;
  *   2. its CRC probe is not slow: at least OSSFERRY_SELFCHECK_MIN_MBPS (default SLOW_CRC_MBPS, 2000 MB/s) —
  *      ISA-L silently drops to a ~455 MB/s table when CPUID hides PCLMULQDQ;
- *   3. ISA-L gzip produces a member that Node's zlib decodes back to the input;
- *   4. ssh2 found its native decipher (OSSFERRY_SSH2_CRYPTO_PATH): without it SFTP costs about twice the CPU.
+ *   3. ISA-L gzip produces a member that Node's zlib decodes back to the input.
  * Prints one JSON line and exits 0, or prints the reason and exits 1.
  */
 import { gunzipSync } from 'node:zlib';
 import { loadCrc64Backend, SLOW_CRC_MBPS } from '../../shared/crc64/index.ts';
 import { createLogger } from '../../shared/log.ts';
-// @ts-expect-error ssh2 ships no types for its internal crypto module; only bindingAvailable is read.
-import { bindingAvailable as ssh2NativeCrypto } from 'ssh2/lib/protocol/crypto.js';
 
 function fail(message: string): never {
   process.stderr.write(`[self-check] FAILED: ${message}\n`);
@@ -43,7 +40,6 @@ if (!(mbps >= minMBps)) {
 const text = Buffer.from('ossferry image self-check '.repeat(4096));
 const member = backend.addon.gzip(text, 1);
 if (!gunzipSync(member).equals(text)) fail('ISA-L gzip member does not decode back to its input with Node zlib');
-if (ssh2NativeCrypto !== true) fail(`ssh2's native crypto binding did not load from ${process.env.OSSFERRY_SSH2_CRYPTO_PATH ?? '(OSSFERRY_SSH2_CRYPTO_PATH unset)'}: rebuild it against this Node's headers`);
 
 console.log(
   JSON.stringify({
@@ -55,7 +51,6 @@ console.log(
     minMBps,
     cpu: backend.cpu,
     gzipRatio: Number((member.length / text.length).toFixed(4)),
-    ssh2NativeCrypto,
     ms: Math.round(performance.now() - t0),
   }),
 );
