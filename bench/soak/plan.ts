@@ -3,6 +3,7 @@
  * destination already taken, which are delivered twice, when the chaos strikes; and how each job's end state
  * is judged. Same (jobs, seed) → the same plan.
  */
+import { prng } from '../../local/oss/faults.ts';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -34,17 +35,8 @@ export interface SoakJob {
   duplicateAfterMs: number | undefined;
 }
 
-/** mulberry32 (the same dice the local OSS faults use). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same dice as the local OSS faults (mulberry32). */
+export const rng = prng;
 
 /** Sizes skewed small with a few large ones, so that a run stays a few minutes on 2 cores. */
 export function sizeFrom(r: number, s: number): number {
