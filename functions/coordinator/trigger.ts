@@ -9,11 +9,13 @@
  * whether failures make the invocation fail (so FC redelivers: the job ids make a rerun idempotent).
  */
 import type { ArchiveRule } from '../../shared/archive-rules.ts';
-import { errorToJson } from '../../shared/errors.ts';
+import { OssferryError, errorToJson } from '../../shared/errors.ts';
 import { parseOssEvent, type ParseOssEventOptions } from '../../shared/events.ts';
 import { parseJob, type Job } from '../../shared/job.ts';
 import type { Logger } from '../../shared/log.ts';
 import { jobReportToJson, type JobReport } from '../../shared/report.ts';
+import { NETWORK_ERROR_CODES } from '../../shared/retry.ts';
+import { JobFailedError } from '../engine/errors.ts';
 import type { JobOptions } from '../engine/types.ts';
 
 export interface OssEventDeps {
@@ -34,6 +36,8 @@ export interface OssEventRecordResult {
   ok: boolean;
   report?: Record<string, unknown>;
   error?: ReturnType<typeof errorToJson>;
+  /** The failure may pass on another delivery (throttling, server error, broken connection). */
+  transient?: true;
 }
 
 export interface OssEventResult {
@@ -44,6 +48,30 @@ export interface OssEventResult {
   alreadyArchived: number;
   inProgress: number;
   failed: number;
+}
+
+/** Failure causes another delivery may not meet: throttling, a server error, a broken connection. */
+const TRANSIENT_CODES = new Set(['SourceUnavailable', 'SlowDown', 'InternalError', 'ServiceUnavailable', 'RequestTimeout', ...NETWORK_ERROR_CODES]);
+
+/** Whether a record's failure was transient (then the event is worth FC's async retry), by its own or its cause's code. */
+export function transientFailure(err: unknown): boolean {
+  const code = err instanceof JobFailedError ? err.causeCode : (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && TRANSIENT_CODES.has(code);
+}
+
+/**
+ * Thrown after every record was tried when one failed transiently: the invocation fails, so FC retries the event
+ * asynchronously (its retry policy); the records that succeeded answer alreadyArchived then, at the cost of a HEAD.
+ */
+export class TriggerRetryError extends OssferryError {
+  readonly result: OssEventResult;
+  constructor(result: OssEventResult, failed: OssEventRecordResult[]) {
+    super(
+      'TriggerRetry',
+      `${failed.length} archive(s) of this event failed transiently (${failed.map((r) => `${r.source}: ${r.error?.code ?? r.error?.name}`).join('; ')}); failing the invocation so Function Compute delivers the event again; if every retry fails, the coordinator's log lines "archive from trigger failed" name the objects: put them again, or archive them with ossferry copy --gzip`,
+    );
+    this.result = result;
+  }
 }
 
 export async function handleOssEvent(body: unknown, deps: OssEventDeps): Promise<OssEventResult> {
@@ -67,11 +95,14 @@ export async function handleOssEvent(body: unknown, deps: OssEventDeps): Promise
       else out.archived++;
     } catch (err) {
       rec.error = errorToJson(err);
+      if (transientFailure(err)) rec.transient = true;
       out.failed++;
       deps.logger.error('archive from trigger failed', { index: o.index, idempotencyKey: r.idempotencyKey, rule: r.rule, error: rec.error });
     }
     out.results.push(rec);
   }
   deps.logger.info('trigger event handled', { archived: out.archived, alreadyArchived: out.alreadyArchived, inProgress: out.inProgress, failed: out.failed, ignored: out.ignored.length });
+  const transient = out.results.filter((r) => r.transient);
+  if (transient.length > 0) throw new TriggerRetryError(out, transient);
   return out;
 }

@@ -181,6 +181,35 @@ describe('handleOssEvent', () => {
     expect(await uploadsLeft()).toBe(0);
   });
 
+  it('a record that fails transiently (source HEAD throttled) fails the invocation so FC delivers again; the redelivery archives it', async () => {
+    // Prepare: every HEAD answers 503 SlowDown until the faults are cleared
+    const data = generateLogLike(256 * 1024, 31);
+    const event = await putAndEvent('incoming/throttled.log', data);
+    oss.setFaults({ operations: { HeadObject: { slowDownRate: 1 } } });
+    // Act
+    const first = handleOssEvent(event, eventDeps(true));
+    await expect(first).rejects.toMatchObject({ code: 'TriggerRetry', message: expect.stringMatching(/incoming\/throttled\.log: SourceUnavailable.*Function Compute delivers the event again/) });
+    oss.setFaults({});
+    const second = await handleOssEvent(event, eventDeps(true));
+    // Assess
+    expect(second).toMatchObject({ archived: 1, failed: 0 });
+    expect(gunzipSync((await client('logs-dst').get('archive/throttled.log.gz')).content as Buffer).equals(data)).toBe(true);
+    expect(await uploadsLeft()).toBe(0);
+  });
+
+  it('a record that fails for good (the destination is taken) is reported, not retried', async () => {
+    // Prepare
+    const data = generateLogLike(64 * 1024, 32);
+    const event = await putAndEvent('incoming/taken.log', data);
+    await client('logs-dst').put('archive/taken.log.gz', Buffer.from('not ours'));
+    // Act
+    const r = await handleOssEvent(event, eventDeps(true));
+    // Assess
+    expect(r).toMatchObject({ archived: 0, failed: 1 });
+    expect(r.results[0]!.transient).toBeUndefined();
+    expect((await client('logs-dst').get('archive/taken.log.gz')).content.toString()).toBe('not ours');
+  });
+
   it('a malformed body is refused naming the field', async () => {
     // Prepare
     const deps = eventDeps();
