@@ -10,12 +10,11 @@ import { randomBytes } from 'node:crypto';
 import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc64 } from '../../shared/crc64/index.ts';
-import { jobIdOf, parseJob, type Job } from '../../shared/job.ts';
+import { jobIdOf, type Job } from '../../shared/job.ts';
 import { silentLogger } from '../../shared/log.ts';
-import { parseAllowList } from '../../shared/ssrf.ts';
+import type { AllowList } from '../../shared/ssrf.ts';
 import type { WorkerTaskWire } from '../../shared/task.ts';
-import { startHttpSourceServer, type HttpSourceServer } from '../../local/http-source/index.ts';
-import { startOssServer, type LocalOss } from '../../local/oss/index.ts';
+import type { HttpSourceServer } from '../../local/http-source/index.ts';
 import { cancelUnowned } from '../../functions/engine/cancel.ts';
 import { JobCancelledError } from '../../functions/engine/errors.ts';
 import { runJob } from '../../functions/engine/lifecycle.ts';
@@ -25,50 +24,29 @@ import type { PartSink } from '../../functions/oss/types.ts';
 import { openSource } from '../../functions/sources/index.ts';
 import { readCancelRequest, requestCancel, withdrawCancel } from '../../functions/status/cancel.ts';
 import { acquireLease } from '../../functions/status/lease.ts';
-import { ossStatusStore, type StatusStore } from '../../functions/status/store.ts';
-import { inProcessCopyDispatch } from '../helpers/engine-dispatch.ts';
+import type { StatusStore } from '../../functions/status/store.ts';
+import { inProcessCopyDispatch, startEngineHarness, type EngineHarness } from '../helpers/engine-dispatch.ts';
 
 const KB100 = 100 * 1024;
-const allow = parseAllowList('127.0.0.1');
 
-let oss: LocalOss;
+let h: EngineHarness;
 let http: HttpSourceServer;
 let dst: OSS;
 let statusClient: OSS;
 let status: StatusStore;
+let allow: AllowList;
 
 beforeAll(async () => {
-  oss = await startOssServer({ buckets: ['dst', 'ossferry-status'], fsync: false });
-  http = await startHttpSourceServer();
-  dst = new OSS({ ...oss.clientOptions('dst'), retryMax: 0 } as OSS.Options);
-  statusClient = new OSS({ ...oss.clientOptions('ossferry-status'), retryMax: 0 } as OSS.Options);
-  status = ossStatusStore(statusClient, { bucket: 'ossferry-status', prefix: 'jobs' });
+  h = await startEngineHarness();
+  ({ http, dst, statusClient, status, allow } = h);
 });
 afterAll(async () => {
-  await http?.close();
-  await oss?.close();
+  await h?.close();
 });
 
-function deps(extra: Partial<EngineDeps> = {}): EngineDeps {
-  return {
-    logger: silentLogger,
-    openSource: (job) => openSource(job.source.url, { allow }),
-    destinationClient: dst,
-    status,
-    workerTimeoutSeconds: 600,
-    lease: { ttlMs: 3_000, heartbeatMs: 200 },
-    cancelPollMs: 50,
-    dispatch: inProcessCopyDispatch(dst, allow),
-    ...extra,
-  };
-}
-
-const copyJob = (path: string, key: string): Job => parseJob({ source: http.url(path), destination: `oss://dst/${key}`, partSize: KB100, workers: 2, streamsPerWorker: 2 });
-
-async function uploadsOf(key: string): Promise<string[]> {
-  const r = (await dst.listUploads({ prefix: key } as never)) as unknown as { uploads?: Array<{ name: string; uploadId: string }> };
-  return (r.uploads ?? []).filter((u) => u.name === key).map((u) => u.uploadId);
-}
+const deps = (extra: Partial<EngineDeps> = {}): EngineDeps => h.deps({ cancelPollMs: 50, ...extra });
+const copyJob = (path: string, key: string): Job => h.copyJob(path, key);
+const uploadsOf = (key: string) => h.uploadsOf(key);
 
 const exists = (key: string) => dst.head(key).then(() => true, (e: { status?: number }) => (e.status === 404 ? false : Promise.reject(e)));
 

@@ -13,55 +13,37 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc64 } from '../../shared/crc64/index.ts';
 import { OssferryError } from '../../shared/errors.ts';
 import { leaseKey } from '../../shared/lease.ts';
-import { silentLogger } from '../../shared/log.ts';
-import { jobIdOf, parseJob, type Job, type JobSpecInput } from '../../shared/job.ts';
+import { jobIdOf, type Job, type JobSpecInput } from '../../shared/job.ts';
 import type { CopyReport } from '../../shared/report.ts';
-import { parseAllowList } from '../../shared/ssrf.ts';
-import { startHttpSourceServer, type HttpSourceServer } from '../../local/http-source/index.ts';
-import { startOssServer, type LocalOss } from '../../local/oss/index.ts';
+import type { AllowList } from '../../shared/ssrf.ts';
+import type { HttpSourceServer } from '../../local/http-source/index.ts';
 import { runJob } from '../../functions/engine/lifecycle.ts';
 import type { EngineDeps } from '../../functions/engine/types.ts';
 import { OssPartSink } from '../../functions/oss/part-sink.ts';
 import { openSource } from '../../functions/sources/index.ts';
-import { ossStatusStore, type StatusStore } from '../../functions/status/store.ts';
-import { inProcessCopyDispatch } from '../helpers/engine-dispatch.ts';
+import type { StatusStore } from '../../functions/status/store.ts';
+import { startEngineHarness, type EngineHarness } from '../helpers/engine-dispatch.ts';
 
 const KB100 = 100 * 1024;
-const allow = parseAllowList('127.0.0.1');
 
-let oss: LocalOss;
+let h: EngineHarness;
 let http: HttpSourceServer;
 let dst: OSS;
 let status: StatusStore;
+let allow: AllowList;
 
 beforeAll(async () => {
-  oss = await startOssServer({ buckets: ['dst', 'ossferry-status'], fsync: false });
-  http = await startHttpSourceServer();
-  dst = new OSS({ ...oss.clientOptions('dst'), retryMax: 0 } as OSS.Options);
-  status = ossStatusStore(new OSS({ ...oss.clientOptions('ossferry-status'), retryMax: 0 } as OSS.Options), { bucket: 'ossferry-status', prefix: 'jobs' });
+  h = await startEngineHarness();
+  ({ http, dst, status, allow } = h);
 });
 afterAll(async () => {
-  await http?.close();
-  await oss?.close();
+  await h?.close();
 });
 
 /** Engine deps with copy workers in-process: wire → parseCopyTask → runCopyTask → wire → parseWorkerResult. */
-function deps(extra: Partial<EngineDeps> = {}): EngineDeps {
-  return {
-    logger: silentLogger,
-    openSource: (job) => openSource(job.source.url, { allow }),
-    destinationClient: dst,
-    status,
-    workerTimeoutSeconds: 600,
-    lease: { ttlMs: 3_000, heartbeatMs: 200 },
-    dispatch: inProcessCopyDispatch(dst, allow),
-    ...extra,
-  };
-}
-
-function copyJob(path: string, key: string, extra: Partial<JobSpecInput> = {}): Job {
-  return parseJob({ source: http.url(path), destination: `oss://dst/${key}`, partSize: KB100, workers: 2, streamsPerWorker: 2, ...extra });
-}
+const deps = (extra: Partial<EngineDeps> = {}): EngineDeps => h.deps(extra);
+const copyJob = (path: string, key: string, extra: Partial<JobSpecInput> = {}): Job => h.copyJob(path, key, extra);
+const uploadsOf = (key: string) => h.uploadsOf(key);
 
 async function runCopy(job: Job, d: EngineDeps): Promise<CopyReport> {
   const report = await runJob(job, d);
@@ -69,10 +51,6 @@ async function runCopy(job: Job, d: EngineDeps): Promise<CopyReport> {
   return report;
 }
 
-async function uploadsOf(key: string): Promise<string[]> {
-  const r = (await dst.listUploads({ prefix: key } as never)) as unknown as { uploads?: Array<{ name: string; uploadId: string }> };
-  return (r.uploads ?? []).filter((u) => u.name === key).map((u) => u.uploadId);
-}
 
 /** A test crash: thrown from the crash hook, it ends the run where a SIGKILL would (no abort, no status). */
 class Crash extends Error {}
