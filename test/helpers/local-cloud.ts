@@ -4,6 +4,7 @@ import { expect } from 'vitest';
 import { FunctionInvocationError } from '../../functions/invoke/invoker.ts';
 import type { FunctionErrorBody } from '../../functions/runtime/types.ts';
 import { ossEventBody } from '../../shared/events.ts';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
 
 /** Multipart uploads still open in the client's bucket: a finished or failed job must leave none. */
 export async function uploadsLeft(client: OSS): Promise<number> {
@@ -37,4 +38,18 @@ export async function until(probe: () => boolean | Promise<boolean>, timeoutMs =
     if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/**
+ * A local cloud with one archive rule, `move`: logs-src/move/… → ossferry/moved/…gz, the source deleted after a
+ * verified archive; one worker instance.
+ */
+export function startMoveRuleCloud(): Promise<LocalCloud> {
+  return startLocalCloud({
+    buckets: ['ossferry', 'logs-src'],
+    workers: { maxInstances: 1, instanceConcurrency: 1 },
+    coordinatorEnv: {
+      OSSFERRY_ARCHIVE_RULES: JSON.stringify([{ name: 'move', sourceBucket: 'logs-src', sourcePrefix: 'move/', destinationBucket: 'ossferry', destinationPrefix: 'moved/', deleteSourceAfterVerify: true }]),
+    },
+  });
 }

@@ -7,19 +7,13 @@
 import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogLike } from '../../bench/lib/loglike.ts';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
-import { putWithEvent, uploadsLeft } from '../helpers/local-cloud.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { putWithEvent, startMoveRuleCloud, uploadsLeft } from '../helpers/local-cloud.ts';
 
 let cloud: LocalCloud;
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({
-    buckets: ['ossferry', 'logs-src'],
-    workers: { maxInstances: 1, instanceConcurrency: 1 },
-    coordinatorEnv: {
-      OSSFERRY_ARCHIVE_RULES: JSON.stringify([{ name: 'move', sourceBucket: 'logs-src', sourcePrefix: 'move/', destinationBucket: 'ossferry', destinationPrefix: 'moved/', deleteSourceAfterVerify: true }]),
-    },
-  });
+  cloud = await startMoveRuleCloud();
 }, 120_000);
 afterAll(async () => {
   await cloud?.close();

@@ -8,8 +8,8 @@ import { gunzipSync } from 'node:zlib';
 import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogLike } from '../../bench/lib/loglike.ts';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud.ts';
-import { putWithEvent, until, uploadsLeft } from '../helpers/local-cloud.ts';
+import type { LocalCloud } from '../../local/cloud.ts';
+import { putWithEvent, startMoveRuleCloud, until, uploadsLeft } from '../helpers/local-cloud.ts';
 
 let cloud: LocalCloud;
 let src: OSS;
@@ -24,13 +24,7 @@ const versioned = (c: OSS) => c as unknown as VersionedClient;
 const versionsOf = async (key: string) => (await versioned(src).getBucketVersions({ prefix: key })).objects.map((o) => o.versionId);
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({
-    buckets: ['ossferry', 'logs-src'],
-    workers: { maxInstances: 1, instanceConcurrency: 1 },
-    coordinatorEnv: {
-      OSSFERRY_ARCHIVE_RULES: JSON.stringify([{ name: 'move', sourceBucket: 'logs-src', sourcePrefix: 'move/', destinationBucket: 'ossferry', destinationPrefix: 'moved/', deleteSourceAfterVerify: true }]),
-    },
-  });
+  cloud = await startMoveRuleCloud();
   src = cloud.ossClient('logs-src');
   dest = cloud.ossClient('ossferry');
   await versioned(src).putBucketVersioning('logs-src', 'Enabled');
