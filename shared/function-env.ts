@@ -41,6 +41,10 @@ export const FUNCTION_ENV = Object.freeze({
   SFTP_HOST_KEYS: 'OSSFERRY_SFTP_HOST_KEYS',
   /** SFTP private key (PEM/OpenSSH); in the cloud injected from a Pulumi secret, never in code. */
   SFTP_PRIVATE_KEY: 'OSSFERRY_SFTP_PRIVATE_KEY',
+  /** SFTP transport: `openssh` (the `ssh` client, ≥ 8.5), `ssh2` (in-process library) or `auto` (default: OpenSSH when installed). */
+  SFTP_TRANSPORT: 'OSSFERRY_SFTP_TRANSPORT',
+  /** The OpenSSH client the SFTP source runs (default `ssh` on PATH; the image has /usr/bin/ssh). */
+  SSH_PATH: 'OSSFERRY_SSH_PATH',
   /**
    * Absolute directory file:// sources may read (functions/sources/file.ts). Unset, as the stack leaves it,
    * file sources are refused: only the local cloud, tests and benchmarks set it.

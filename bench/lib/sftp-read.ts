@@ -4,8 +4,9 @@
  *   - by OpenSSH's own client (`sftp -b` with a `get` to /dev/null, its default 64 requests of 32 KiB in flight,
  *     host key pinned in a known_hosts file): with its default cipher (chacha20-poly1305, the reference) and with
  *     aes128-gcm@openssh.com (the cipher ossferry negotiates), and `ssh … cat` (no SFTP, the transport alone);
- *   - by ossferry's SftpSource with 1, 2 and 4 SSH connections, each connection in its own Node process (as each
- *     worker instance has its own), reading a contiguous share as 4 ranges on its SFTP channels.
+ *   - by ossferry's SftpSource over its OpenSSH transport with 1, 2 and 4 SSH connections, each connection in its
+ *     own Node process (as each worker instance has its own), reading a contiguous share as 4 ranges on one SFTP
+ *     channel; and over its ssh2 transport (the fallback) with one connection.
  * Beside wall-clock MB/s, the CPU each side spent per GB: the client process(es) and the sshd sessions. On a
  * machine shared with other work the CPU figures are the stable ones; wall-clock ratios come from alternating
  * rounds of every case, median per case.
@@ -22,13 +23,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { SftpSource } from '../../functions/sources/sftp.ts';
+import { SftpSource, type TransportName } from '../../functions/sources/sftp.ts';
 import { descendantsOf, type Sshd } from '../../local/sshd.ts';
 
 export interface SftpReadRow {
   name: string;
   /** 'openssh' rows are references; 'ossferry' rows are SftpSource. */
   kind: 'openssh' | 'ossferry';
+  /** ossferry rows: the SftpSource transport. */
+  transport?: TransportName;
   connections: number;
   bytes: number;
   seconds: number;
@@ -87,11 +90,17 @@ interface ReaderJob {
   start: number;
   end: number;
   ranges: number;
+  transport: TransportName;
 }
 
-/** Child process: one SftpSource (one SSH connection) reads [start, end) as `ranges` parallel ranges. */
+/**
+ * Child process: one SftpSource on one SSH connection (one channel: with OpenSSH each channel is a connection)
+ * reads [start, end) as `ranges` parallel ranges. Its CPU includes its `ssh` child (OpenSSH transport) from spawn
+ * to exit, handshake included, as the OpenSSH rows include theirs.
+ */
 async function readerChild(job: ReaderJob): Promise<void> {
-  const src = new SftpSource({ url: job.url, privateKey: job.privateKey, hostKeyFingerprint: job.hostKeyFingerprint, allowedHosts: '127.0.0.1', env: {} });
+  const src = new SftpSource({ url: job.url, privateKey: job.privateKey, hostKeyFingerprint: job.hostKeyFingerprint, allowedHosts: '127.0.0.1', env: {}, transport: job.transport, channels: 1 });
+  const reaped0 = await reapedChildCpu('self');
   const pin = await src.stat();
   // Connected and authenticated: wait for the parent's go, so every connection starts reading together.
   process.stdout.write('ready\n');
@@ -110,12 +119,14 @@ async function readerChild(job: ReaderJob): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const cu = process.cpuUsage(c0);
   await src.close();
-  process.stdout.write(JSON.stringify({ seconds, cpuSeconds: (cu.user + cu.system) / 1e6 }) + '\n');
+  if (src.stats.transport !== job.transport) throw new Error(`asked for the ${job.transport} transport, ran ${src.stats.transport}`);
+  const sshCpu = (await reapedChildCpu('self')) - reaped0; // the ssh process, reaped at close
+  process.stdout.write(JSON.stringify({ seconds, cpuSeconds: (cu.user + cu.system) / 1e6 + sshCpu }) + '\n');
   process.stdin.destroy();
 }
 
 /** ossferry: `connections` reader processes, each with its own SSH connection and a contiguous share. */
-async function ossferryRead(sshd: Sshd, rel: string, size: number, connections: number): Promise<{ seconds: number; cpuSeconds: number }> {
+async function ossferryRead(sshd: Sshd, rel: string, size: number, connections: number, transport: TransportName): Promise<{ seconds: number; cpuSeconds: number }> {
   const children = Array.from({ length: connections }, (_, c) => {
     const job: ReaderJob = {
       url: sshd.urlFor(rel),
@@ -124,6 +135,7 @@ async function ossferryRead(sshd: Sshd, rel: string, size: number, connections: 
       start: Math.floor((size * c) / connections),
       end: Math.floor((size * (c + 1)) / connections),
       ranges: 4,
+      transport,
     };
     const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--reader'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, OSSFERRY_BENCH_READER: JSON.stringify(job) } });
     let out = '';
@@ -235,16 +247,13 @@ export async function sftpReadRows(sshd: Sshd, file: string, size: number, round
       const seconds = (performance.now() - t0) / 1000;
       return { seconds, cpuSeconds: (await reapedChildCpu('self')) - c0 };
     };
-    const cases: Array<[string, SftpReadRow['kind'], number, () => Promise<{ seconds: number; cpuSeconds: number }>]> = [
+    type Case = [string, SftpReadRow['kind'], number, () => Promise<{ seconds: number; cpuSeconds: number }>, TransportName?];
+    const cases: Case[] = [
       ['OpenSSH sftp get, default cipher (chacha20)', 'openssh', 1, openssh(['sftp', '-q', '-b', batch, '-P', String(sshd.port), ...common, target])],
       ['OpenSSH sftp get -c aes128-gcm', 'openssh', 1, openssh(['sftp', '-q', '-b', batch, '-P', String(sshd.port), '-c', 'aes128-gcm@openssh.com', ...common, target])],
       ['OpenSSH ssh cat -c aes128-gcm (no SFTP)', 'openssh', 1, openssh(['ssh', '-p', String(sshd.port), '-c', 'aes128-gcm@openssh.com', ...common, target, `cat ${exact.file}`])],
-      ...[1, 2, 4].map((n): [string, SftpReadRow['kind'], number, () => Promise<{ seconds: number; cpuSeconds: number }>] => [
-        `ossferry SftpSource, ${n} connection${n > 1 ? 's' : ''}`,
-        'ossferry',
-        n,
-        () => ossferryRead(sshd, rel, size, n),
-      ]),
+      ...[1, 2, 4].map((n): Case => [`ossferry (openssh), ${n} connection${n > 1 ? 's' : ''}`, 'ossferry', n, () => ossferryRead(sshd, rel, size, n, 'openssh'), 'openssh']),
+      ['ossferry (ssh2), 1 connection', 'ossferry', 1, () => ossferryRead(sshd, rel, size, 1, 'ssh2'), 'ssh2'],
     ];
     const runs = cases.map(() => [] as Array<{ seconds: number; cpuSeconds: number; sshdCpu: number }>);
     for (let r = 0; r < rounds; r++) {
@@ -259,11 +268,12 @@ export async function sftpReadRows(sshd: Sshd, file: string, size: number, round
     }
     const gb = size / 1e9;
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    return cases.map(([name, kind, connections], i) => {
+    return cases.map(([name, kind, connections, , transport], i) => {
       const seconds = median(runs[i]!.map((x) => x.seconds));
       return {
         name,
         kind,
+        ...(transport && { transport }),
         connections,
         bytes: size,
         seconds,

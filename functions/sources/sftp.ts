@@ -27,12 +27,9 @@
  * SFTP v3 carries mtime in whole seconds, so a same-size rewrite within the same second is not detectable.
  */
 import { lookup } from 'node:dns/promises';
-import { createHash } from 'node:crypto';
-import { connect as connectTcp, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 // ssh2 is CommonJS and Node's ESM loader cannot see its named exports: take them off the default export.
 import ssh2 from 'ssh2';
-import type { Client as SshClient, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { InvalidInputError, OssferryError } from '../../shared/errors.ts';
 import { silentLogger, type Logger } from '../../shared/log.ts';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../../shared/retry.ts';
@@ -40,22 +37,14 @@ import { parseAllowList, screenAddress, type AllowList } from '../../shared/ssrf
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { parseSftpUrl, type SftpLocation } from '../../shared/sftp-url.ts';
 import { SourceChangedError, SourceUnavailableError, type RangeSource, type SourceIdentity } from './types.ts';
+import { isSftpStatus, type SftpAttrs, type SftpChannel, type SftpSession, type TransportName } from './sftp/session.ts';
+import { connectSsh2, hostKeyFingerprint } from './sftp/ssh2-transport.ts';
+import { connectOpenssh, findOpenssh } from './sftp/openssh-transport.ts';
 
-const { Client, utils: sshUtils } = ssh2;
+export { HostKeyMismatchError, SftpAuthError, type TransportName } from './sftp/session.ts';
+export { hostKeyFingerprint } from './sftp/ssh2-transport.ts';
 
-/** The pinned host key did not match: possible man-in-the-middle. Never retried. */
-export class HostKeyMismatchError extends OssferryError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('HostKeyMismatch', message, options);
-  }
-}
-
-/** The server refused our key (or offers no public-key auth). Never retried. */
-export class SftpAuthError extends OssferryError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('SftpAuth', message, options);
-  }
-}
+const { utils: sshUtils } = ssh2;
 
 /** Resolves and screens a host, returning the one address to connect to (throws when refused). */
 export type ScreenHost = (host: string, signal?: AbortSignal) => Promise<string>;
@@ -88,8 +77,15 @@ export interface SftpSourceOptions {
   readyTimeoutMs?: number;
   env?: Record<string, string | undefined>;
   logger?: Logger;
-  /** ssh2 debug hook (tests assert what was sent on the wire). */
+  /** ssh2 debug hook (tests assert what was sent on the wire; the ssh2 transport only). */
   debug?: (line: string) => void;
+  /**
+   * `openssh`: OpenSSH's `ssh` client as a child process (≥ 8.5); `ssh2`: the library in this process; `auto`
+   * (default): OpenSSH when a suitable client is installed. Default: env OSSFERRY_SFTP_TRANSPORT, else auto.
+   */
+  transport?: TransportName | 'auto';
+  /** The OpenSSH client to run. Default: env OSSFERRY_SSH_PATH, else `ssh` on PATH. */
+  sshPath?: string;
 }
 
 /** Counters for tests and benchmarks. */
@@ -98,7 +94,10 @@ export interface SftpStats {
   maxInFlight: number;
   shortReads: number;
   reconnects: number;
+  /** SSH connections made (with OpenSSH, each channel is a connection of its own). */
   connections: number;
+  /** The transport of the last session. */
+  transport?: TransportName;
 }
 
 /**
@@ -110,11 +109,6 @@ export const CIPHER_PREFERENCE = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.
 const FP_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const DEFAULT_REQUEST_SIZE = 256 * 1024;
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 2_000, maxAttempts: 4 };
-
-/** `SHA256:<base64 without padding>` of a raw host key blob, the format `ssh-keygen -lf` prints. */
-export function hostKeyFingerprint(key: Buffer): string {
-  return 'SHA256:' + createHash('sha256').update(key).digest('base64').replace(/=+$/, '');
-}
 
 /** The built-in screen: resolve once, refuse if any address is refused, connect to the first. */
 export function defaultScreenHost(allow: AllowList): ScreenHost {
@@ -135,25 +129,22 @@ export function defaultScreenHost(allow: AllowList): ScreenHost {
   };
 }
 
+/** A session and the ranges running on each of its channels. */
 interface Conn {
-  client: SshClient;
-  sock: Socket;
-  corked: boolean;
-  channels: SFTPWrapper[];
+  session: SftpSession;
+  channels: SftpChannel[];
   active: number[];
+  /** Channels being opened now (they count against the limit). */
+  opening: number;
   dead: boolean;
   maxReadLen: number;
 }
 
 type Status = Error & { code?: unknown };
-/** ssh2 reports SFTP status replies with a numeric `code`; transport loss ("No response from server") has none. */
-const isSftpStatus = (err: unknown): boolean => typeof (err as Status | undefined)?.code === 'number';
+/** SFTP status replies carry a numeric `code`; transport loss has none. */
 const SFTP_EOF = 1;
 const SFTP_NO_SUCH_FILE = 2;
 
-function cb<T>(fn: (done: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
-}
 
 export class SftpSource implements RangeSource {
   readonly displayUrl: string;
@@ -172,7 +163,11 @@ export class SftpSource implements RangeSource {
   readonly #readAhead: number;
   readonly #log: Logger;
   readonly #debug: ((line: string) => void) | undefined;
+  readonly #transport: TransportName | 'auto';
+  readonly #sshPath: string;
   #conn: Promise<Conn> | undefined;
+  /** Every session opened and not yet closed: close() ends them all, also those a lost connection left behind. */
+  readonly #sessions = new Set<SftpSession>();
   #closed = false;
 
   constructor(opts: SftpSourceOptions) {
@@ -250,83 +245,81 @@ export class SftpSource implements RangeSource {
     this.#readAhead = posInt(opts.readAheadBytes, 1024 * 1024, 'readAheadBytes', 256 * 1024 * 1024);
     this.#log = (opts.logger ?? silentLogger).child({ source: this.displayUrl });
     this.#debug = opts.debug;
+    const transport = opts.transport ?? env[FUNCTION_ENV.SFTP_TRANSPORT] ?? 'auto';
+    if (transport !== 'auto' && transport !== 'openssh' && transport !== 'ssh2') {
+      throw new InvalidInputError('transport', `must be auto, openssh or ssh2, got ${transport}`, `unset ${FUNCTION_ENV.SFTP_TRANSPORT} for the default (OpenSSH when installed)`);
+    }
+    this.#transport = transport;
+    this.#sshPath = opts.sshPath ?? env[FUNCTION_ENV.SSH_PATH] ?? 'ssh';
   }
 
   async #connect(signal?: AbortSignal): Promise<Conn> {
     const { host, port, user } = this.location;
     const address = await this.#screen(host, signal);
-    const client = new Client();
-    // Our own socket so it can be corked (see corkForThisTick) and has Nagle off: with Nagle, a READ request or
-    // window adjust waits for the ACK of the previous small write, which the server delays (measured in docs/sftp.md).
-    const sock = connectTcp({ host: address, port, noDelay: true });
-    let offered: string | undefined;
-    const config: ConnectConfig = {
-      sock,
-      username: user,
+    const o = {
+      address,
+      host,
+      port,
+      user,
       privateKey: this.#key,
       passphrase: this.#passphrase,
-      // Only public-key auth is ever attempted (no "none", password or keyboard-interactive probes).
-      authHandler: ['publickey'],
-      readyTimeout: this.#readyTimeout,
-      keepaliveInterval: 15_000,
-      keepaliveCountMax: 3,
-      hostVerifier: (key: Buffer) => {
-        offered = hostKeyFingerprint(key);
-        return offered === this.#fingerprint;
-      },
+      fingerprint: this.#fingerprint,
+      readyTimeoutMs: this.#readyTimeout,
+      ciphers: CIPHER_PREFERENCE,
+      log: this.#log,
       debug: this.#debug,
-      algorithms: { cipher: [...CIPHER_PREFERENCE] },
     };
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        // end() only half-closes; a server that stalls the handshake may never close its side, so drop the socket.
-        client.end();
-        sock.destroy();
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      client.once('ready', () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      client.once('error', (err: Error & { level?: string }) => {
-        signal?.removeEventListener('abort', onAbort);
-        client.end();
-        if (offered !== undefined && offered !== this.#fingerprint) {
-          reject(new HostKeyMismatchError(`${host}:${port} presented host key ${offered}, but ${this.#fingerprint} is pinned; refusing before authentication`, { cause: err }));
-        } else if (err.level === 'client-authentication') {
-          reject(new SftpAuthError(`${host}:${port} refused public-key authentication for user ${user} (ossferry never uses passwords): add the key's public half to that user's authorized_keys`, { cause: err }));
-        } else {
-          reject(new SourceUnavailableError(`cannot connect to ${host}:${port}: ${err.message}`, { cause: err }));
-        }
-      });
-      client.connect(config);
-    });
+    let session: SftpSession;
+    if (this.#transport === 'ssh2') {
+      session = await connectSsh2(o, signal);
+    } else {
+      const openssh = await findOpenssh(this.#sshPath);
+      if (openssh) session = await connectOpenssh(openssh, o, signal);
+      else if (this.#transport === 'auto') session = await connectSsh2(o, signal);
+      else {
+        throw new InvalidInputError(
+          'transport',
+          `openssh was asked for, but ${this.#sshPath} is not an OpenSSH client of version 8.5 or later`,
+          `install openssh-client (or set ${FUNCTION_ENV.SSH_PATH}), or use the ssh2 transport`,
+        );
+      }
+    }
+    this.#sessions.add(session);
     this.stats.connections++;
-    const conn: Conn = { client, sock, corked: false, channels: [], active: [], dead: false, maxReadLen: this.#requestSize };
-    const markDead = () => {
+    this.stats.transport = session.transport;
+    const conn: Conn = { session, channels: [], active: [], opening: 0, dead: false, maxReadLen: this.#requestSize };
+    session.onLost(() => {
       conn.dead = true;
-    };
-    client.on('close', markDead);
-    client.on('error', (err) => {
-      markDead();
-      this.#log.warn('sftp connection error', { err });
     });
     try {
-      for (let i = 0; i < this.#channels; i++) {
-        const sftp = await cb<SFTPWrapper>((d) => client.sftp(d));
-        sftp.on('close', markDead);
-        conn.channels.push(sftp);
-        conn.active.push(0);
-      }
+      await this.#addChannel(conn);
     } catch (err) {
-      client.end();
-      throw new SourceUnavailableError(`cannot open an SFTP channel on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+      void this.#endSession(conn);
+      throw err;
     }
-    // ssh2 stores the server's limits@openssh.com max-read-length here; larger READs are split serially inside ssh2.
-    const serverMax = (conn.channels[0] as unknown as { _maxReadLen?: unknown })._maxReadLen;
-    if (typeof serverMax === 'number' && serverMax > 0) conn.maxReadLen = Math.min(this.#requestSize, serverMax);
     return conn;
+  }
+
+  /** Opens one more SFTP channel on the session (with OpenSSH: one more connection). */
+  async #addChannel(conn: Conn): Promise<number> {
+    conn.opening++;
+    try {
+      const ch = await conn.session.openChannel();
+      if (conn.channels.length > 0 && conn.session.transport === 'openssh') this.stats.connections++;
+      conn.channels.push(ch);
+      conn.active.push(0);
+      const serverMax = conn.session.maxReadLength();
+      if (serverMax !== undefined) conn.maxReadLen = Math.min(this.#requestSize, serverMax);
+      return conn.channels.length - 1;
+    } finally {
+      conn.opening--;
+    }
+  }
+
+  async #endSession(conn: Conn): Promise<void> {
+    conn.dead = true;
+    this.#sessions.delete(conn.session);
+    await conn.session.close();
   }
 
   /** The live connection, (re)connecting when there is none or it died. Concurrent callers share one attempt. */
@@ -349,9 +342,21 @@ export class SftpSource implements RangeSource {
     return attempt;
   }
 
-  #pickChannel(conn: Conn): number {
+  /**
+   * Reserves the least busy channel (the caller releases it with `conn.active[ch]--`); opens a new one while every
+   * channel is busy and the limit allows. Reserving at once makes ranges that start together spread out.
+   */
+  async #pickChannel(conn: Conn): Promise<number> {
     let best = 0;
     for (let i = 1; i < conn.active.length; i++) if (conn.active[i]! < conn.active[best]!) best = i;
+    if (conn.active[best]! > 0 && conn.channels.length + conn.opening < this.#channels && !conn.dead) {
+      try {
+        best = await this.#addChannel(conn);
+      } catch (err) {
+        this.#log.warn('could not open another SFTP channel; sharing one', { err });
+      }
+    }
+    conn.active[best]!++;
     return best;
   }
 
@@ -359,20 +364,25 @@ export class SftpSource implements RangeSource {
   async #withConn<T>(what: string, fn: (conn: Conn, ch: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const conn = await this.#getConn(signal);
-      const ch = this.#pickChannel(conn);
+      const ch = await this.#pickChannel(conn);
+      let failure: unknown;
       try {
         return await fn(conn, ch);
       } catch (err) {
-        if (isSftpStatus(err) || err instanceof OssferryError || signal?.aborted) throw err;
-        conn.dead = true;
-        if (attempt >= this.#maxReconnects) throw new SourceUnavailableError(`${this.displayUrl}: ${what} failed after ${attempt + 1} attempts`, { cause: err });
-        this.stats.reconnects++;
-        await sleep(backoffDelayMs(attempt + 1, this.#backoff), signal);
+        failure = err;
+        if (!isSftpStatus(err) && !(err instanceof OssferryError) && !signal?.aborted) conn.dead = true;
+      } finally {
+        conn.active[ch]!--;
+        this._released(conn);
       }
+      if (isSftpStatus(failure) || failure instanceof OssferryError || signal?.aborted) throw failure;
+      if (attempt >= this.#maxReconnects) throw new SourceUnavailableError(`${this.displayUrl}: ${what} failed after ${attempt + 1} attempts`, { cause: failure });
+      this.stats.reconnects++;
+      await sleep(backoffDelayMs(attempt + 1, this.#backoff), signal);
     }
   }
 
-  #identityOf(attrs: { size: number; mtime: number }): SourceIdentity {
+  #identityOf(attrs: SftpAttrs): SourceIdentity {
     return { size: attrs.size, mtimeMs: attrs.mtime * 1000 };
   }
 
@@ -381,8 +391,7 @@ export class SftpSource implements RangeSource {
       'stat',
       async (conn, ch) => {
         try {
-          const attrs = await cb<{ size: number; mtime: number }>((d) => conn.channels[ch]!.stat(this.location.path, d));
-          return this.#identityOf(attrs);
+          return this.#identityOf(await conn.channels[ch]!.stat(this.location.path));
         } catch (err) {
           if ((err as Status).code === SFTP_NO_SUCH_FILE) throw new InvalidInputError('url', `${this.displayUrl} does not exist`, 'check the path on the SFTP server', { cause: err });
           throw err;
@@ -421,13 +430,13 @@ export class SftpSource implements RangeSource {
   _getConn(signal?: AbortSignal): Promise<Conn> {
     return this.#getConn(signal);
   }
-  _pickChannel(conn: Conn): number {
+  _pickChannel(conn: Conn): Promise<number> {
     return this.#pickChannel(conn);
   }
   _checkPin(now: SourceIdentity, pin: SourceIdentity, when: string): void {
     this.#checkPin(now, pin, when);
   }
-  _identityOf(attrs: { size: number; mtime: number }): SourceIdentity {
+  _identityOf(attrs: SftpAttrs): SourceIdentity {
     return this.#identityOf(attrs);
   }
   get _inFlight(): number {
@@ -445,26 +454,19 @@ export class SftpSource implements RangeSource {
   get _log(): Logger {
     return this.#log;
   }
+  /** A range finished with its channel: a session already lost is ended once its last range let go. */
+  _released(conn: Conn): void {
+    if (conn.dead && conn.active.every((a) => a === 0) && this.#sessions.has(conn.session)) void this.#endSession(conn);
+  }
 
   async close(): Promise<void> {
     this.#closed = true;
     const p = this.#conn;
     this.#conn = undefined;
-    if (!p) return;
-    try {
-      const c = await p;
-      c.dead = true;
-      await new Promise<void>((resolve) => {
-        c.client.once('close', () => resolve());
-        c.client.end();
-        setTimeout(() => {
-          c.sock.destroy(); // the server did not close within 2 s: do not leave the socket half-open
-          resolve();
-        }, 2_000).unref();
-      });
-    } catch {
-      // never connected
-    }
+    await p?.catch(() => undefined);
+    const sessions = [...this.#sessions];
+    this.#sessions.clear();
+    await Promise.all(sessions.map((s) => s.close()));
   }
 }
 
@@ -485,20 +487,6 @@ interface Req {
   slab: Slab;
   /** Where in the slab this READ's bytes go. */
   off: number;
-}
-
-/**
- * Holds the socket's writes until the current tick ends, so the READs (and ssh2's window adjusts) that one batch of
- * incoming replies triggers leave in one writev instead of one syscall each.
- */
-function corkForThisTick(conn: Conn): void {
-  if (conn.corked) return;
-  conn.corked = true;
-  conn.sock.cork();
-  process.nextTick(() => {
-    conn.corked = false;
-    conn.sock.uncork();
-  });
 }
 
 /** Target slab size (the chunks a read delivers, but for a range's last). */
@@ -550,27 +538,27 @@ class PipelinedRead {
   /** Opens the file on a live channel and checks it against the pin (first open and every reopen). */
   async open(): Promise<void> {
     const conn = await this.#src._getConn(this.#signal);
-    const ch = this.#src._pickChannel(conn);
+    const ch = await this.#src._pickChannel(conn); // reserved: released by #release, or below on failure
     const sftp = conn.channels[ch]!;
     const path = this.#src.location.path;
-    let handle: Buffer;
+    let handle: Buffer | undefined;
     try {
-      handle = await cb<Buffer>((d) => sftp.open(path, 'r', d));
+      try {
+        handle = await sftp.open(path);
+      } catch (err) {
+        if ((err as Status).code === SFTP_NO_SUCH_FILE) throw new SourceChangedError(`${this.#src.displayUrl} no longer exists`, { cause: err });
+        throw err;
+      }
+      this.#src._checkPin(this.#src._identityOf(await sftp.fstat(handle)), this.#pin, 'before the read');
     } catch (err) {
-      if ((err as Status).code === SFTP_NO_SUCH_FILE) throw new SourceChangedError(`${this.#src.displayUrl} no longer exists`, { cause: err });
-      throw err;
-    }
-    try {
-      const attrs = await cb<{ size: number; mtime: number }>((d) => sftp.fstat(handle, d));
-      this.#src._checkPin(this.#src._identityOf(attrs), this.#pin, 'before the read');
-    } catch (err) {
-      sftp.close(handle, () => {});
+      if (handle) sftp.close(handle);
+      conn.active[ch]!--;
+      this.#src._released(conn);
       throw err;
     }
     this.#conn = conn;
     this.#ch = ch;
     this.#handle = handle;
-    conn.active[ch]!++;
     this.#epoch++;
     if (this.#nextPos >= this.#end) this.#pump();
   }
@@ -578,7 +566,8 @@ class PipelinedRead {
   #release(): void {
     if (this.#conn && this.#handle) {
       this.#conn.active[this.#ch]!--;
-      if (!this.#conn.dead) this.#conn.channels[this.#ch]!.close(this.#handle, () => {});
+      if (!this.#conn.dead) this.#conn.channels[this.#ch]!.close(this.#handle);
+      this.#src._released(this.#conn);
     }
     this.#conn = undefined;
     this.#handle = undefined;
@@ -621,7 +610,7 @@ class PipelinedRead {
     // Refill while the consumer wants data; the queue (in flight + undelivered) is bounded.
     const sftp = this.#conn.channels[this.#ch]!;
     const size = this.#conn.maxReadLen;
-    if (this.#want && this.#queue.length < this.#src._inFlight && this.#nextPos < this.#end) corkForThisTick(this.#conn);
+    if (this.#want && this.#queue.length < this.#src._inFlight && this.#nextPos < this.#end) sftp.corkForTick();
     while (this.#want && this.#queue.length < this.#src._inFlight && this.#nextPos < this.#end) {
       let slab = this.#slab;
       if (!slab || slab.used === slab.buf.length) {
@@ -638,7 +627,7 @@ class PipelinedRead {
     }
   }
 
-  #issue(sftp: SFTPWrapper, req: Req): void {
+  #issue(sftp: SftpChannel, req: Req): void {
     const epoch = this.#epoch;
     const handle = this.#handle!;
     const stats = this.#src.stats;
@@ -678,6 +667,7 @@ class PipelinedRead {
     if (this.#conn) {
       this.#conn.dead = true;
       this.#conn.active[this.#ch]!--;
+      this.#src._released(this.#conn);
     }
     this.#conn = undefined;
     this.#handle = undefined;
@@ -708,7 +698,7 @@ class PipelinedRead {
     const epoch = this.#epoch;
     const conn = this.#conn!;
     try {
-      const attrs = await cb<{ size: number; mtime: number }>((d) => conn.channels[this.#ch]!.stat(this.#src.location.path, d));
+      const attrs = await conn.channels[this.#ch]!.stat(this.#src.location.path);
       if (epoch !== this.#epoch || this.#failed) return;
       this.#src._checkPin(this.#src._identityOf(attrs), this.#pin, 'during the read');
     } catch (err) {

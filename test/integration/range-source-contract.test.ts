@@ -99,22 +99,24 @@ contract(
   'oss',
 );
 
-contract('sftp', () => ({
-  // SFTP v3 carries whole-second mtimes: size + mtime is what pins an SFTP source (checked on every read).
-  scheme: 'sftp',
-  async create(data) {
-    const rel = `data/${fresh()}`;
-    const file = path.join(sshd.root, rel);
-    await writeFile(file, data);
-    const old = new Date(Date.now() - 60_000);
-    await utimes(file, old, old);
-    return {
-      source: new SftpSource({ url: sshd.urlFor(rel), privateKey: sshd.privateKey, hostKeyFingerprint: sshd.hostKeyFingerprint, allowedHosts: '127.0.0.1', env: {} }),
-      // A later version: new bytes written now, so its mtime is a later second than the pinned one.
-      change: async (next) => writeFile(file, next),
-    };
-  },
-}), {}, 'sftp');
+for (const transport of ['openssh', 'ssh2'] as const) {
+  contract(`sftp over ${transport}`, () => ({
+    // SFTP v3 carries whole-second mtimes: size + mtime is what pins an SFTP source (checked on every read).
+    scheme: 'sftp',
+    async create(data) {
+      const rel = `data/${fresh()}`;
+      const file = path.join(sshd.root, rel);
+      await writeFile(file, data);
+      const old = new Date(Date.now() - 60_000);
+      await utimes(file, old, old);
+      return {
+        source: new SftpSource({ url: sshd.urlFor(rel), privateKey: sshd.privateKey, hostKeyFingerprint: sshd.hostKeyFingerprint, allowedHosts: '127.0.0.1', env: {}, transport }),
+        // A later version: new bytes written now, so its mtime is a later second than the pinned one.
+        change: async (next) => writeFile(file, next),
+      };
+    },
+  }), {}, 'sftp');
+}
 
 contract(
   'file',
