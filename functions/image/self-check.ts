@@ -5,12 +5,15 @@
  *      with no JS fallback allowed, whatever the environment says;
  *   2. its CRC probe is not slow: at least OSSFERRY_SELFCHECK_MIN_MBPS (default SLOW_CRC_MBPS, 2000 MB/s) —
  *      ISA-L silently drops to a ~455 MB/s table when CPUID hides PCLMULQDQ;
- *   3. ISA-L gzip produces a member that Node's zlib decodes back to the input.
+ *   3. ISA-L gzip produces a member that Node's zlib decodes back to the input;
+ *   4. the OpenSSH client the SFTP source runs is there and new enough (≥ 8.5, KnownHostsCommand) — without it
+ *      SFTP would silently fall back to the ~0.7× slower in-process ssh2 transport.
  * Prints one JSON line and exits 0, or prints the reason and exits 1.
  */
 import { gunzipSync } from 'node:zlib';
 import { loadCrc64Backend, SLOW_CRC_MBPS } from '../../shared/crc64/index.ts';
 import { createLogger } from '../../shared/log.ts';
+import { findOpenssh } from '../sources/sftp/openssh-transport.ts';
 
 function fail(message: string): never {
   process.stderr.write(`[self-check] FAILED: ${message}\n`);
@@ -40,6 +43,8 @@ if (!(mbps >= minMBps)) {
 const text = Buffer.from('ossferry image self-check '.repeat(4096));
 const member = backend.addon.gzip(text, 1);
 if (!gunzipSync(member).equals(text)) fail('ISA-L gzip member does not decode back to its input with Node zlib');
+const openssh = await findOpenssh(process.env.OSSFERRY_SSH_PATH ?? 'ssh');
+if (!openssh) fail('no OpenSSH client >= 8.5 on PATH (install openssh-client): SFTP sources would run on the slower ssh2 transport');
 
 console.log(
   JSON.stringify({
@@ -51,6 +56,7 @@ console.log(
     minMBps,
     cpu: backend.cpu,
     gzipRatio: Number((member.length / text.length).toFixed(4)),
+    openssh: openssh.version,
     ms: Math.round(performance.now() - t0),
   }),
 );

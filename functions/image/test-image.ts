@@ -38,7 +38,7 @@ const WORKER = 'worker';
 const ACCOUNT = '1234567890123456';
 const MiB = 1 << 20;
 /** Files a function instance needs (functions/Dockerfile's final stage). */
-const IMAGE_MUST_HAVE = ['/usr/local/bin/node', '/app/main.mjs', '/app/self-check.mjs', '/app/ossferry_native.node', '/usr/lib/x86_64-linux-gnu/libisal.so.2'];
+const IMAGE_MUST_HAVE = ['/usr/local/bin/node', '/app/main.mjs', '/app/self-check.mjs', '/app/ossferry_native.node', '/usr/lib/x86_64-linux-gnu/libisal.so.2', '/usr/bin/ssh'];
 /** Build-time files that must not reach it: compilers, headers, npm and its caches, node_modules. */
 const IMAGE_MUST_NOT_HAVE = [
   '/usr/bin/gcc', '/usr/bin/cc', '/usr/bin/g++', '/usr/bin/make', '/usr/bin/python3', '/usr/include/isa-l.h', '/usr/local/include/node',

@@ -1,26 +1,22 @@
 /**
- * SFTP source (`sftp://user@host:port/absolute/path`) over ssh2, implementing RangeSource.
+ * SFTP source (`sftp://user@host:port/absolute/path`), implementing RangeSource over one of two transports
+ * (./sftp/session.ts): OpenSSH's `ssh` client as a child process (the default where OpenSSH ≥ 8.5 is installed,
+ * as in the function image) or the in-process `ssh2` library. OpenSSH decrypts at about half ssh2's CPU per
+ * byte, which is what decides a connection's speed (docs/sftp.md, bench:archive).
  *
- * Why pipelined: ssh2's createReadStream keeps one READ in flight, so throughput is chunk/RTT
- * (~1.3 MB/s at 50 ms RTT with 64 KiB chunks). Here each range keeps up to
- * `maxRequestsInFlight` READs outstanding on its channel and delivers the replies in order. Each SSH
- * channel has a fixed 2 MiB receive window in ssh2 (lib/Channel.js MAX_WINDOW), so parallel ranges are
- * spread over several SFTP channels of one connection, each with its own window (OpenSSH's default
- * MaxSessions is 10, so the default of 4 fits). Measured on loopback (2 shared cores, 4 ranges of a 96 MiB
- * file): 64×256 KiB in flight gives 140–200 MB/s with 1, 2 or 4 channels alike (CPU-bound, no RTT), against
- * 3 MB/s with one 32 KiB request in flight; channels matter at real RTTs, where one window caps a channel
- * at 2 MiB/RTT (40 MB/s at 50 ms).
- * Transport (figures in docs/sftp.md): Nagle is off and the socket is corked for the rest of a tick while READs are
- * issued, so the requests one batch of replies frees leave in one write instead of waiting for delayed ACKs; the
- * cipher preference puts AES-GCM first because ssh2's JavaScript path decrypts it fastest.
+ * Why pipelined: one READ in flight makes throughput chunk/RTT (~1.3 MB/s at 50 ms with 64 KiB chunks). Here
+ * each range keeps up to `maxRequestsInFlight` READs outstanding on its channel and delivers the replies in
+ * order, in ~1 MiB slabs. Each SSH channel has a 2 MiB receive window (ssh2's is fixed; OpenSSH's client uses
+ * the same), so at real RTTs parallel ranges are spread over several channels, opened as ranges need them.
  * READ length: OpenSSH's sftp-server announces max-read-length 261120 (255 KiB) via limits@openssh.com and
  * truncates longer reads; other servers may return short reads at any time, so a short reply is followed by
- * a READ for the remainder (never treated as EOF).
+ * a READ for the remainder (never treated as EOF). The READs one batch of replies frees leave in one write
+ * (corked for the rest of the tick).
  *
  * Security: key authentication only (the key comes from a secret: env OSSFERRY_SFTP_PRIVATE_KEY or the
- * caller, never code); the host key is pinned by SHA-256 fingerprint and checked in `hostVerifier`, which
- * ssh2 runs during key exchange, i.e. before any USERAUTH request is sent; the host is screened against
- * SSRF rules (shared/ssrf.ts) before connecting, and the connection goes to the screened address.
+ * caller, never code); the host key is pinned by SHA-256 fingerprint and checked during key exchange, before
+ * any USERAUTH request; the host is screened against SSRF rules (shared/ssrf.ts) before connecting, and the
+ * connection goes to the screened address. Each transport's module says how it keeps these.
  *
  * Consistency: every read fstat()s the opened handle against the pin before the first byte and stat()s the
  * path again before the last byte is delivered; a different size or mtime fails with SourceChangedError.
@@ -67,7 +63,7 @@ export interface SftpSourceOptions {
   requestSize?: number;
   /** READ requests outstanding per range. Default 64. */
   maxRequestsInFlight?: number;
-  /** SFTP channels opened on the one SSH connection; ranges are spread over them. Default 4. */
+  /** SFTP channels (opened as ranges need them; with OpenSSH each is its own connection). Default 4 (ssh2), 2 (OpenSSH). */
   channels?: number;
   /** Reconnects per read() after a dropped connection; each resumes at the last delivered byte. Default 3. */
   maxReconnects?: number;
@@ -108,6 +104,13 @@ export interface SftpStats {
 export const CIPHER_PREFERENCE = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'] as const;
 const FP_RE = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const DEFAULT_REQUEST_SIZE = 256 * 1024;
+/**
+ * Channels a source opens at most, by transport. ssh2: channels of one connection (OpenSSH's MaxSessions is 10).
+ * OpenSSH: every channel is a connection of its own, and a job's workers open theirs at the same moment, where
+ * sshd's MaxStartups (default 10:30:100) starts refusing handshakes; two 2 MiB windows carry a worker's
+ * 1 Gbit/s up to ~30 ms of RTT.
+ */
+const DEFAULT_CHANNELS: Record<TransportName, number> = { ssh2: 4, openssh: 2 };
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 2_000, maxAttempts: 4 };
 
 /** The built-in screen: resolve once, refuse if any address is refused, connect to the first. */
@@ -156,7 +159,8 @@ export class SftpSource implements RangeSource {
   readonly #screen: ScreenHost;
   readonly #requestSize: number;
   readonly #inFlight: number;
-  readonly #channels: number;
+  /** Explicit channel limit; else DEFAULT_CHANNELS for the session's transport. */
+  readonly #channels: number | undefined;
   readonly #maxReconnects: number;
   readonly #backoff: BackoffPolicy;
   readonly #readyTimeout: number;
@@ -238,7 +242,7 @@ export class SftpSource implements RangeSource {
     };
     this.#requestSize = posInt(opts.requestSize, DEFAULT_REQUEST_SIZE, 'requestSize', 16 * 1024 * 1024);
     this.#inFlight = posInt(opts.maxRequestsInFlight, 64, 'maxRequestsInFlight', 1024);
-    this.#channels = posInt(opts.channels, 4, 'channels', 64);
+    this.#channels = opts.channels === undefined ? undefined : posInt(opts.channels, 4, 'channels', 64);
     this.#maxReconnects = opts.maxReconnects ?? 3;
     this.#backoff = opts.reconnectBackoff ?? DEFAULT_BACKOFF;
     this.#readyTimeout = opts.readyTimeoutMs ?? 20_000;
@@ -349,7 +353,8 @@ export class SftpSource implements RangeSource {
   async #pickChannel(conn: Conn): Promise<number> {
     let best = 0;
     for (let i = 1; i < conn.active.length; i++) if (conn.active[i]! < conn.active[best]!) best = i;
-    if (conn.active[best]! > 0 && conn.channels.length + conn.opening < this.#channels && !conn.dead) {
+    const limit = this.#channels ?? DEFAULT_CHANNELS[conn.session.transport];
+    if (conn.active[best]! > 0 && conn.channels.length + conn.opening < limit && !conn.dead) {
       try {
         best = await this.#addChannel(conn);
       } catch (err) {

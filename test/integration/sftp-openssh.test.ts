@@ -5,10 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
+import { sshChildPids } from '../helpers/ssh-children.ts';
 import { SftpSource, type SftpSourceOptions } from '../../functions/sources/sftp.ts';
 import { InvalidInputError } from '../../shared/errors.ts';
 
@@ -20,24 +22,11 @@ async function collect(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** PIDs of `ssh` processes that are children of this process. */
-async function sshChildPids(): Promise<number[]> {
-  const out: number[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (comm === 'ssh' && ppid === process.pid) out.push(Number(pid));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
+/** The IdentityFile an ssh process was started with. */
+async function identityFileOf(pid: number): Promise<string> {
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+  return argv.find((a) => a.startsWith('IdentityFile='))!.slice('IdentityFile='.length);
 }
-
-const keyDirs = async () => (await readdir(os.tmpdir())).filter((d) => d.startsWith('ossferry-ssh-'));
 
 describe('SftpSource over the OpenSSH transport', () => {
   let sshd: Sshd;
@@ -62,19 +51,21 @@ describe('SftpSource over the OpenSSH transport', () => {
   it('removes the key file once the session is up and gives ssh none of this process environment', async () => {
     // Prepare: a secret in this process's environment, as the function's OSS credentials are
     process.env.OSSFERRY_TEST_SECRET_CANARY = 'canary-7f3a';
-    const dirsBefore = await keyDirs();
     const src = make();
     try {
       // Act
       const pin = await src.stat();
-      const pids = await sshChildPids();
+      const pids = await sshChildPids(sshd.port);
       const environ = await Promise.all(pids.map((p) => readFile(`/proc/${p}/environ`, 'utf8')));
+      const keyFile = await identityFileOf(pids[0]!);
       // Assess
       expect(pin.size).toBe(data.length);
       expect(pids.length).toBe(1);
       expect(environ[0]).not.toContain('canary-7f3a');
       expect(environ[0]!.split('\0').filter(Boolean).map((kv) => kv.split('=')[0]).sort()).toEqual(['HOME', 'LC_ALL', 'PATH']);
-      expect(await keyDirs()).toEqual(dirsBefore);
+      expect(keyFile.startsWith(os.tmpdir())).toBe(true);
+      await expect(stat(keyFile)).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(stat(path.dirname(keyFile))).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
       delete process.env.OSSFERRY_TEST_SECRET_CANARY;
       await src.close();
@@ -83,7 +74,7 @@ describe('SftpSource over the OpenSSH transport', () => {
 
   it('close() ends every ssh process, including those of a session a lost connection left behind', async () => {
     // Prepare: two sessions — the first lost mid-read (its sshd side killed), the second reading on
-    const before = (await sshChildPids()).length;
+    const before = (await sshChildPids(sshd.port)).length;
     const src = make({ channels: 2, readAheadBytes: 64 * 1024, requestSize: 32 * 1024, maxRequestsInFlight: 2, reconnectBackoff: { baseMs: 10, maxMs: 20, maxAttempts: 4 } });
     const pin = await src.stat();
     const stream = await src.read(0, data.length, pin);
@@ -94,14 +85,14 @@ describe('SftpSource over the OpenSSH transport', () => {
       chunks.push(c as Buffer);
       if (killed === 0) killed = await sshd.killConnections();
     }
-    const during = (await sshChildPids()).length;
+    const during = (await sshChildPids(sshd.port)).length;
     await src.close();
     // Assess
     expect(killed).toBeGreaterThan(0);
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
     expect(src.stats.reconnects).toBeGreaterThanOrEqual(1);
     expect(during).toBeGreaterThan(before);
-    expect((await sshChildPids()).length).toBe(before);
+    expect((await sshChildPids(sshd.port)).length).toBe(before);
   });
 
   it('a read whose ssh process is killed resumes on a new connection byte-exactly', async () => {
@@ -115,7 +106,7 @@ describe('SftpSource over the OpenSSH transport', () => {
     for await (const c of stream) {
       chunks.push(c as Buffer);
       if (victim === undefined) {
-        victim = (await sshChildPids())[0];
+        victim = (await sshChildPids(sshd.port))[0];
         process.kill(victim!, 'SIGKILL');
       }
     }

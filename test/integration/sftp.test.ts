@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
+import { sshChildPids } from '../helpers/ssh-children.ts';
 import {
   CIPHER_PREFERENCE,
   HostKeyMismatchError,
@@ -38,23 +39,6 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
     return err;
   }
   throw new Error('expected a rejection');
-}
-
-/** ssh processes that are children of this process (the OpenSSH transport's connections). */
-async function sshChildren(): Promise<number> {
-  const { readdir, readFile } = await import('node:fs/promises');
-  let n = 0;
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-      const [comm, rest] = [stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), stat.slice(stat.lastIndexOf(')') + 2).split(' ')];
-      if (comm === 'ssh' && Number(rest[1]) === process.pid) n++;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return n;
 }
 
 const TRANSPORTS: TransportName[] = ['openssh', 'ssh2'];
@@ -282,19 +266,19 @@ describe.each(TRANSPORTS)('SftpSource (%s transport) against OpenSSH sshd', (tra
     const ac = new AbortController();
     const reason = new Error('job cancelled');
     const before = tcpSockets();
-    const sshBefore = await sshChildren();
+    const sshBefore = (await sshChildPids(port)).length;
     // Act
     const pending = rejection(src.stat(ac.signal));
     while (held.length === 0) await new Promise((r) => setTimeout(r, 10));
     ac.abort(reason);
     const err = await pending;
     for (let i = 0; i < 100 && tcpSockets() > before + 1; i++) await new Promise((r) => setTimeout(r, 10));
-    for (let i = 0; i < 100 && (await sshChildren()) > sshBefore; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && (await sshChildPids(port)).length > sshBefore; i++) await new Promise((r) => setTimeout(r, 10));
     // Assess: only the server's accepted socket is left; ours (or our ssh process) is gone although the server
     // never answered the FIN (other tests' connections may close meanwhile, never open)
     expect(err).toBe(reason);
     expect(tcpSockets()).toBeLessThanOrEqual(before + 1);
-    expect(await sshChildren()).toBe(sshBefore);
+    expect((await sshChildPids(port)).length).toBe(sshBefore);
     held[0]!.destroy();
     await new Promise((r) => mute.close(r));
   });
