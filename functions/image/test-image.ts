@@ -8,7 +8,8 @@
  *      buildah, host networking, bound to 127.0.0.1); each must answer POST /initialize — start to ready timed;
  *   3. the local FC gateway (local/fc) with `external` instances: the containers instead of child processes;
  *   4. a first invoke straight at each container (an empty event: handler module load + validation) — timed;
- *   5. a copy job (HTTP source → OSS) and an archive job (OSS source → gzip in OSS) invoked on the coordinator
+ *   5. a copy job (HTTP source → OSS), an archive job (OSS source → gzip in OSS) and, where sshd is installed, an
+ *      SFTP archive job (a real sshd; the workers must read it through the image's OpenSSH client) invoked on the coordinator
  *      through the gateway with the fc2 SDK, as the CLI does; each verified independently of the report:
  *      the stored object's x-oss-hash-crc64ecma equals the CRC-64 computed here, and the bytes (gunzipped for
  *      the archive) equal the source.
@@ -27,6 +28,7 @@ import OSS from 'ali-oss';
 import { startFcGateway } from '../../local/fc/gateway.ts';
 import { startHttpSourceServer } from '../../local/http-source/index.ts';
 import { startOssServer } from '../../local/oss/index.ts';
+import { sshdAvailable, startSshd, type Sshd } from '../../local/sshd.ts';
 import { crc64 } from '../../shared/crc64/index.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { imagePathsPresent, postOnce, startContainer, type RunningContainer } from './containers.ts';
@@ -113,6 +115,11 @@ async function main(): Promise<number> {
     const srcClient = new OSS(oss.clientOptions('ossferry-src'));
     await srcClient.put('inbox/big.bin', data);
     const dst = new OSS(oss.clientOptions('ossferry-dst'));
+    let sshd: Sshd | undefined;
+    if (await sshdAvailable()) {
+      sshd = await startSshd({ files: { 'big.bin': data } });
+      cleanups.push(() => sshd!.close());
+    }
 
     // 2. Containers. The gateway's port is chosen first: the coordinator needs it as its FC endpoint.
     const fcPort = await freePort();
@@ -128,8 +135,16 @@ async function main(): Promise<number> {
       [FUNCTION_ENV.ALLOWED_SOURCE_HOSTS]: '127.0.0.1',
       [FUNCTION_ENV.MAX_WORKERS]: String(workers),
       [FUNCTION_ENV.WORKER_TIMEOUT_SECONDS]: '600',
+      ...(sshd && {
+        [FUNCTION_ENV.SFTP_PRIVATE_KEY]: sshd.privateKey,
+        [FUNCTION_ENV.SFTP_HOST_KEYS]: JSON.stringify({ [`127.0.0.1:${sshd.port}`]: sshd.hostKeyFingerprint }),
+      }),
     };
-    const log = (name: string) => (line: string) => process.stderr.write(`[${name}] ${line}\n`);
+    const output: string[] = [];
+    const log = (name: string) => (line: string) => {
+      output.push(line);
+      process.stderr.write(`[${name}] ${line}\n`);
+    };
     const roles: Array<[string, string]> = [[COORDINATOR, 'coordinator'], ...Array.from({ length: workers }, (_, i) => [`${WORKER}-${i}`, 'worker'] as [string, string])];
     for (const [name, role] of roles) {
       const c = await startContainer({
@@ -175,6 +190,7 @@ async function main(): Promise<number> {
     const jobs = [
       { name: 'copy', spec: { source: http.url('/big.bin'), destination: 'oss://ossferry-dst/copied/big.bin', mode: 'copy', partSize: 8 * MiB, workers, streamsPerWorker: 2 } },
       { name: 'archive', spec: { source: 'oss://ossferry-src/inbox/big.bin', sourceEndpoint: oss.endpoint, destination: 'oss://ossferry-dst/archived/big.bin.gz', mode: 'archive', gzipLevel: 1, partSize: 8 * MiB, workers, streamsPerWorker: 2 } },
+      ...(sshd ? [{ name: 'sftp archive', spec: { source: sshd.urlFor('big.bin'), destination: 'oss://ossferry-dst/sftp/big.bin.gz', mode: 'archive', gzipLevel: 1, partSize: 8 * MiB, workers, streamsPerWorker: 2 } }] : []),
     ];
     const jobResults: Record<string, unknown>[] = [];
     for (const job of jobs) {
@@ -203,6 +219,12 @@ async function main(): Promise<number> {
       jobResults.push({ job: job.name, ok: okCrc && okBytes, seconds: Number(seconds.toFixed(2)), MBps: Number((size / 1e6 / seconds).toFixed(1)), storedBytes: stored.length, crc64: ossCrc.toString(), crcVerified: okCrc, report });
     }
     out.jobs = jobResults;
+    if (sshd) {
+      // The workers' SFTP sessions must have run on the image's OpenSSH client, not the ssh2 fallback.
+      const sessions = output.filter((l) => l.includes('sftp session up'));
+      out.sftpTransports = [...new Set(sessions.map((l) => /"transport":"(\w+)"/.exec(l)?.[1] ?? '?'))];
+      if (sessions.length === 0 || sessions.some((l) => !l.includes('"transport":"openssh"'))) failures.push(`SFTP sessions in the image ran on ${JSON.stringify(out.sftpTransports)}, not openssh`);
+    }
     out.gatewayStats = gateway.stats();
   } catch (err) {
     failures.push((err as Error).stack ?? String(err));
@@ -221,6 +243,7 @@ async function main(): Promise<number> {
   for (const j of (out.jobs as Record<string, unknown>[] | undefined) ?? []) {
     console.log(`  ${String(j.job).padEnd(8)} job           ${j.ok ? 'OK' : 'FAILED'}  ${j.seconds ?? '-'} s  ${j.MBps ?? '-'} MB/s  crc64 ${j.crc64 ?? '-'} verified=${j.crcVerified ?? false}`);
   }
+  if (out.sftpTransports) console.log(`  sftp transport         ${(out.sftpTransports as string[]).join(', ')} (workers' SFTP sessions)`);
   for (const f of failures) console.log(`  FAILURE: ${f}`);
   out.ok = failures.length === 0;
   out.failures = failures;

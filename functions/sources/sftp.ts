@@ -291,6 +291,7 @@ export class SftpSource implements RangeSource {
     this.#sessions.add(session);
     this.stats.connections++;
     this.stats.transport = session.transport;
+    this.#log.info('sftp session up', { transport: session.transport });
     const conn: Conn = { session, channels: [], active: [], opening: 0, dead: false, maxReadLen: this.#requestSize };
     session.onLost(() => {
       conn.dead = true;
