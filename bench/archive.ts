@@ -24,6 +24,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
@@ -430,8 +431,10 @@ async function main(): Promise<void> {
 function printSftpRead(rows: SftpReadRow[], ceiling: DecryptCeiling): Record<string, unknown> {
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log(`\nSFTP read to nowhere, ${Math.round((rows[0]?.bytes ?? 0) / MiB)} MiB, same file and sshd, median of alternating rounds (ossferry: one process per connection, 4 ranges on one SFTP channel each):`);
-  console.log(`  ${pad('reader', 46)}${pad('seconds', 10)}${pad('MB/s', 9)}${pad('client CPU-s/GB', 17)}sshd CPU-s/GB`);
-  for (const r of rows) console.log(`  ${pad(r.name, 46)}${pad(r.seconds.toFixed(2), 10)}${pad(r.mbps.toFixed(1), 9)}${pad(r.clientCpuPerGb.toFixed(2), 17)}${r.sshdCpuPerGb.toFixed(2)}`);
+  // Cores busy = (client + sshd) CPU-seconds per GB × GB per second: how much of the machine a row used.
+  const cores = (r: SftpReadRow) => ((r.clientCpuPerGb + r.sshdCpuPerGb) * r.mbps) / 1000;
+  console.log(`  ${pad('reader', 46)}${pad('seconds', 10)}${pad('MB/s', 9)}${pad('client CPU-s/GB', 17)}${pad('sshd CPU-s/GB', 15)}cores busy (of ${availableParallelism()})`);
+  for (const r of rows) console.log(`  ${pad(r.name, 46)}${pad(r.seconds.toFixed(2), 10)}${pad(r.mbps.toFixed(1), 9)}${pad(r.clientCpuPerGb.toFixed(2), 17)}${pad(r.sshdCpuPerGb.toFixed(2), 15)}${cores(r).toFixed(2)}`);
   const reference = rows.find((r) => r.kind === 'openssh')!;
   const sameCipher = rows.filter((r) => r.kind === 'openssh')[1]!;
   const sshCat = rows.filter((r) => r.kind === 'openssh')[2]!;
@@ -459,6 +462,7 @@ function printSftpRead(rows: SftpReadRow[], ceiling: DecryptCeiling): Record<str
     scaling,
     clientCpuSecondsPerGb: { openssh: reference.clientCpuPerGb, opensshAes128Gcm: sameCipher.clientCpuPerGb, sshCat: sshCat.clientCpuPerGb, ossferry: Object.fromEntries(ours.map((r) => [`${r.connections}conn`, r.clientCpuPerGb])), ossferrySsh2: ssh2.clientCpuPerGb },
     sshdCpuSecondsPerGb: { openssh: reference.sshdCpuPerGb, opensshAes128Gcm: sameCipher.sshdCpuPerGb, ossferry1conn: one.sshdCpuPerGb, ossferrySsh2: ssh2.sshdCpuPerGb },
+    coresBusy: { cores: availableParallelism(), openssh: +cores(reference).toFixed(2), ossferry: Object.fromEntries(ours.map((r) => [`${r.connections}conn`, +cores(r).toFixed(2)])) },
     decryptCeiling: ceiling,
     targetPerConnection: 0.8,
     metPerConnection: perConnection >= 0.8,
