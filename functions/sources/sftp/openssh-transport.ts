@@ -14,7 +14,8 @@
  * - ssh connects to the screened address (never re-resolves the name), reads no configuration file (-F none),
  *   uses no agent, forwards nothing, and gets a minimal environment (none of this process's credentials).
  */
-import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { connect as connectSocket, createServer, type Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -132,9 +133,41 @@ interface Pending {
   readDone?: (err: Error | undefined, nb: number) => void;
 }
 
+/**
+ * ssh's stdin and stdout: one end of a Unix stream socket pair (the other end is the child's fd 0 and 1). Unlike a
+ * pipe (64 KiB per read, a new Buffer each), the socket is read into one reused 1 MiB buffer (`onread`), so a
+ * gigabyte costs fewer reads and no garbage; the decoder copies every byte out before the next read.
+ */
+async function socketLink(dir: string): Promise<{ ours: Socket; theirs: Socket; onData: (f: (chunk: Buffer) => void) => void }> {
+  const file = path.join(dir, 'io');
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(file, resolve);
+  });
+  let reader: (chunk: Buffer) => void = () => {};
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+  const ours = connectSocket({
+    path: file,
+    onread: {
+      buffer: Buffer.allocUnsafe(READ_BUFFER),
+      callback: (n: number, buf: Uint8Array) => {
+        reader(Buffer.from(buf.buffer, buf.byteOffset, n));
+        return true;
+      },
+    },
+  });
+  const theirs = await accepted;
+  server.close();
+  return { ours, theirs, onData: (f) => (reader = f) };
+}
+
+const READ_BUFFER = 1024 * 1024;
+
 /** One `ssh` process speaking SFTP. */
 class OpensshChannel implements SftpChannel {
-  readonly #proc: ChildProcessWithoutNullStreams;
+  readonly #proc: ChildProcess;
+  readonly #io: Socket;
   readonly #pending = new Map<number, Pending>();
   readonly #decoder: ReplyDecoder;
   #nextId = 1;
@@ -145,13 +178,14 @@ class OpensshChannel implements SftpChannel {
   stderr = '';
   maxReadLength: number | undefined;
 
-  constructor(proc: ChildProcessWithoutNullStreams) {
+  constructor(proc: ChildProcess, io: Socket, onData: (f: (chunk: Buffer) => void) => void) {
     this.#proc = proc;
+    this.#io = io;
     this.#decoder = new ReplyDecoder(
       (r) => this.#onReply(r),
       (id) => this.#pending.get(id)?.target,
     );
-    proc.stdout.on('data', (chunk: Buffer) => {
+    onData((chunk) => {
       try {
         this.#decoder.push(chunk);
       } catch (err) {
@@ -159,11 +193,14 @@ class OpensshChannel implements SftpChannel {
         proc.kill('SIGKILL');
       }
     });
-    proc.stderr.on('data', (d: Buffer) => {
+    proc.stderr!.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString('utf8')).slice(-STDERR_KEEP);
     });
-    proc.stdin.on('error', () => {}); // a write after ssh exited: reported by 'close'
-    proc.on('close', (code, sig) => this.#lose(new Error(`ssh exited (${sig ?? `code ${code}`})${this.stderr ? `: ${this.stderr.trim()}` : ''}`)));
+    io.on('error', () => {}); // a write after ssh exited: reported by 'close'
+    proc.on('close', (code, sig) => {
+      this.#lose(new Error(`ssh exited (${sig ?? `code ${code}`})${this.stderr ? `: ${this.stderr.trim()}` : ''}`));
+      io.destroy();
+    });
   }
 
   get dead(): Error | undefined {
@@ -180,7 +217,7 @@ class OpensshChannel implements SftpChannel {
     const version = await new Promise<Reply>((resolve, reject) => {
       this.#onVersion = resolve;
       this.onLost(reject);
-      this.#proc.stdin.write(encode.init());
+      this.#io.write(encode.init());
     });
     if (version.type !== 'version' || version.version !== 3) throw new SourceUnavailableError(`the server speaks SFTP version ${(version as { version?: number }).version}, not 3`);
     if ('limits@openssh.com' in version.extensions) {
@@ -223,7 +260,7 @@ class OpensshChannel implements SftpChannel {
   }
 
   #send(buf: Buffer): void {
-    this.#proc.stdin.write(buf);
+    this.#io.write(buf);
   }
 
   #request(make: (id: number) => Buffer): Promise<Reply> {
@@ -269,10 +306,10 @@ class OpensshChannel implements SftpChannel {
   corkForTick(): void {
     if (this.#corked) return;
     this.#corked = true;
-    this.#proc.stdin.cork();
+    this.#io.cork();
     process.nextTick(() => {
       this.#corked = false;
-      this.#proc.stdin.uncork();
+      this.#io.uncork();
     });
   }
 
@@ -281,7 +318,7 @@ class OpensshChannel implements SftpChannel {
     return new Promise((resolve) => {
       if (this.#proc.exitCode !== null || this.#proc.signalCode !== null) return resolve();
       this.#proc.once('close', () => resolve());
-      this.#proc.stdin.end();
+      this.#io.end();
       setTimeout(() => {
         this.#proc.kill('SIGKILL');
         resolve();
@@ -291,6 +328,11 @@ class OpensshChannel implements SftpChannel {
 
   kill(): void {
     this.#proc.kill('SIGKILL');
+  }
+
+  /** After ssh exited: our end of its stdio. */
+  dispose(): void {
+    this.#io.destroy();
   }
 }
 
@@ -315,8 +357,11 @@ async function spawnChannel(client: OpensshClient, o: ConnectOptions, signal?: A
       await writeFile(askpass, '#!/bin/sh\nprintf \'%s\\n\' "$OSSFERRY_SSH_PASSPHRASE"\n', { mode: 0o700 });
       Object.assign(env, { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', OSSFERRY_SSH_PASSPHRASE: o.passphrase });
     }
-    const proc = spawn(client.path, opensshArgs(o, keyFile, o.passphrase === undefined), { stdio: ['pipe', 'pipe', 'pipe'], env });
-    const ch = new OpensshChannel(proc);
+    const link = await socketLink(dir);
+    const proc = spawn(client.path, opensshArgs(o, keyFile, o.passphrase === undefined), { stdio: [link.theirs, link.theirs, 'pipe'], env });
+    // The child holds its own copy of that end now; ours would keep the link open after ssh exits.
+    link.theirs.destroy();
+    const ch = new OpensshChannel(proc, link.ours, link.onData);
     const spawned = new Promise<void>((resolve, reject) => {
       proc.once('spawn', resolve);
       proc.once('error', reject);
