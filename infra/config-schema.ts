@@ -15,7 +15,7 @@ import { InvalidInputError } from '../shared/errors.ts';
 import { parseObjectDefaults, type ObjectDefaults } from '../shared/object-options.ts';
 import { FC, OSS, UNITS } from '../shared/limits.ts';
 import { endpointSyntax } from '../shared/oss-endpoint.ts';
-import { PLAN_DEFAULTS } from '../shared/plan.ts';
+import { AUTO_WORKERS, PLAN_DEFAULTS } from '../shared/plan.ts';
 import { MAX_ENV_BYTES, envBytes, functionEnvironment } from './env.ts';
 import { parseAllowList } from '../shared/ssrf.ts';
 import { parseDurationSeconds } from '../shared/sweep.ts';
@@ -190,12 +190,13 @@ export const DEFAULTS = Object.freeze({
     diskMb: 512,
     timeoutSeconds: 1800,
     instanceConcurrency: 1,
-    maxInstances: PLAN_DEFAULTS.maxWorkers,
+    /** FC's default instance quota less the coordinator's one: jobs with workers "auto" fan out up to it. */
+    maxInstances: AUTO_WORKERS.cap,
   }),
   transfer: Object.freeze({ partSizeMb: 64, streamsPerWorker: PLAN_DEFAULTS.streamsPerWorker, gzipLevel: DEFAULT_GZIP_LEVEL }),
   logging: Object.freeze({ logstore: 'ossferry', retentionDays: 30, shardCount: 2, dashboard: true }),
   /** FC's default cap on on-demand instances per region and account (raised by a quota request). */
-  instanceQuota: 100,
+  instanceQuota: FC.DEFAULT_INSTANCE_QUOTA,
   vpc: Object.freeze({ mode: 'none', cidrBlock: '172.16.0.0/16', vswitchCidrBlock: '172.16.0.0/24' }),
   image: Object.freeze({ createRepository: false }),
   internetAccess: true,
