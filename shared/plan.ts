@@ -50,7 +50,7 @@ export const PLAN_DEFAULTS = Object.freeze({
 });
 
 /**
- * A job's default fan-out ('auto', see autoWorkers): the 16 workers of PLAN_DEFAULTS up to 2 GiB, then one
+ * A job's default fan-out ('auto', see resolveWorkers): the 16 workers of PLAN_DEFAULTS up to 2 GiB, then one
  * worker per 128 MiB, so a big job gets enough connections to fill the region's OSS upload bandwidth (a 20
  * Gbit/s account needs 2.5 GB/s; a worker's 8 streams move about 100 MB/s from an Internet source, and new
  * connections start slow, so filling it quickly takes more workers than the steady rate alone).
