@@ -95,7 +95,7 @@ function objectFromFlags(f: TransferFlags): ObjectOptionsInput | undefined {
 export function jobSpecFromFlags(source: string, destination: string, f: TransferFlags): JobSpecInput {
   const spec: JobSpecInput = { source, destination };
   if (f.partSize !== undefined) spec.partSize = f.partSize === 'auto' ? 'auto' : parseSize('--part-size', f.partSize);
-  if (f.workers !== undefined) spec.workers = parseWhole('--workers', f.workers, 1, 300);
+  if (f.workers !== undefined) spec.workers = f.workers === 'auto' ? 'auto' : parseWhole('--workers', f.workers, 1, 300);
   if (f.streams !== undefined) spec.streamsPerWorker = parseWhole('--streams', f.streams, 1, 64);
   if (f.overwrite) spec.overwrite = true;
   if (f.expectedSize !== undefined) spec.expectedSize = parseSize('--expected-size', f.expectedSize);

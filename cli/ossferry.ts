@@ -10,7 +10,7 @@ import { InvalidInputError } from '../shared/errors.ts';
 function transferOptions(cmd: Command): Command {
   return cmd
     .option('--part-size <size>', 'part size ("auto", bytes or e.g. 64MiB; 100KB..5GB)')
-    .option('--workers <n>', 'parallel worker invocations (1..300)')
+    .option('--workers <n>', 'parallel worker invocations ("auto" or 1..300; default auto: 16 up to 2 GiB, one more per 128 MiB above)')
     .option('--streams <n>', 'parts each worker uploads at once (1..64)')
     .option('--overwrite', 'replace an existing destination object (default: refuse)')
     .option('--gzip-level <n>', 'archive mode: gzip level 0..3 (ISA-L igzip levels; default 1)')

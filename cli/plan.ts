@@ -18,7 +18,7 @@ import { InvalidInputError, OssferryError } from '../shared/errors.ts';
 import { FUNCTION_ENV } from '../shared/function-env.ts';
 import { parseOssUrl } from '../shared/job.ts';
 import { parseSource } from '../shared/sources.ts';
-import { formatRate, predict, resolveParams, type ModelInput, type Prediction, type SourceKind } from '../shared/model/index.ts';
+import { formatRate, MODEL_DEFAULTS, predict, resolveParams, type ModelInput, type Prediction, type SourceKind } from '../shared/model/index.ts';
 import { openSource } from '../functions/sources/index.ts';
 import { allowListFromEnv } from '../functions/sources/screen.ts';
 import type { RangeSource, SourceIdentity } from '../functions/sources/types.ts';
@@ -41,6 +41,7 @@ export interface PlanOptions {
   connectionRate?: string;
   requestLatency?: string;
   startupSeconds?: string;
+  connectionRamp?: string;
   probe?: boolean;
   probeReads?: string;
   probeSize?: string;
@@ -68,6 +69,7 @@ const FLAG_OF: Partial<Record<keyof ModelInput, string>> = {
   connectionBytesPerSecond: '--connection-rate',
   requestLatencySeconds: '--request-latency',
   startupSeconds: '--startup-seconds',
+  connectionRampSeconds: '--connection-ramp',
 };
 
 const out = (s: string) => process.stdout.write(s + '\n');
@@ -104,7 +106,7 @@ export function modelInputFromFlags(o: PlanOptions): { input: Omit<ModelInput, '
   }
   if (o.sourceRegion !== undefined) set('sourceRegion', o.sourceRegion);
   if (o.partSize !== undefined) set('partSize', o.partSize === 'auto' ? 'auto' : parseSize('--part-size', o.partSize));
-  if (o.workers !== undefined) set('workers', parseNumber('--workers', o.workers));
+  if (o.workers !== undefined) set('workers', o.workers === 'auto' ? 'auto' : parseNumber('--workers', o.workers));
   if (o.streams !== undefined) set('streamsPerWorker', parseNumber('--streams', o.streams));
   if (o.instanceQuota !== undefined) set('instanceQuota', parseNumber('--instance-quota', o.instanceQuota));
   if (o.workerVcpu !== undefined) set('workerVcpu', parseNumber('--worker-vcpu', o.workerVcpu));
@@ -114,6 +116,7 @@ export function modelInputFromFlags(o: PlanOptions): { input: Omit<ModelInput, '
   if (o.connectionRate !== undefined) set('connectionBytesPerSecond', parseSize('--connection-rate', o.connectionRate.replace(/\/s$/i, '')));
   if (o.requestLatency !== undefined) set('requestLatencySeconds', parseNumber('--request-latency', o.requestLatency));
   if (o.startupSeconds !== undefined) set('startupSeconds', parseNumber('--startup-seconds', o.startupSeconds));
+  if (o.connectionRamp !== undefined) set('connectionRampSeconds', parseNumber('--connection-ramp', o.connectionRamp));
   return { input, origin };
 }
 
@@ -358,7 +361,7 @@ export function registerPlanCommand(program: Command): void {
     .option('--json', 'print the plan as one JSON line')
     .option('--region <region>', 'deployment region (FC and the destination bucket): FC scaling and the OSS account bandwidth (default cn-hangzhou)')
     .option('--part-size <size>', 'part size ("auto", bytes or e.g. 64MiB)')
-    .option('--workers <n>', 'worker fan-out (1..300; default 16)')
+    .option('--workers <n>', 'worker fan-out ("auto" or 1..300; default auto: 16 up to 2 GiB, one more per 128 MiB above, at most the quota minus one)')
     .option('--streams <n>', 'parts each worker uploads at once (1..64; default 8)')
     .option('--instance-quota <n>', 'on-demand FC instances the account may run in the region (default 100)')
     .option('--worker-vcpu <n>', 'worker vCPU (default 2)')
@@ -367,7 +370,8 @@ export function registerPlanCommand(program: Command): void {
     .option('--instance-gbps <n>', 'bandwidth of one worker instance, Gbit/s (default by vCPU: 1..5)')
     .option('--connection-rate <rate>', 'per-connection source throughput, e.g. 13MB (per second; default 13MB, or measured with --probe)')
     .option('--request-latency <seconds>', 'first byte of a ranged read plus an UploadPart round trip (default 0.03)')
-    .option('--startup-seconds <seconds>', 'submit → first byte moving: cold starts and fan-out (default 2.7)')
+    .option('--startup-seconds <seconds>', `submit → first byte moving: cold starts and fan-out (default ${MODEL_DEFAULTS.startupSeconds}, fitted to the published runs)`)
+    .option('--connection-ramp <seconds>', `seconds a new source connection takes to reach its full rate, paid once per connection (default ${MODEL_DEFAULTS.connectionRampSeconds}, fitted to the published runs)`)
     .option('--probe', 'measure per-connection throughput with a few ranged reads of the source')
     .option('--probe-reads <n>', 'with --probe: ranged reads (1..16, default 3)')
     .option('--probe-size <size>', 'with --probe: bytes per read (default 4MiB)')

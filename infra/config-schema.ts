@@ -15,7 +15,7 @@ import { InvalidInputError } from '../shared/errors.ts';
 import { parseObjectDefaults, type ObjectDefaults } from '../shared/object-options.ts';
 import { FC, OSS, UNITS } from '../shared/limits.ts';
 import { endpointSyntax } from '../shared/oss-endpoint.ts';
-import { PLAN_DEFAULTS } from '../shared/plan.ts';
+import { AUTO_WORKERS, PLAN_DEFAULTS } from '../shared/plan.ts';
 import { MAX_ENV_BYTES, envBytes, functionEnvironment } from './env.ts';
 import { parseAllowList } from '../shared/ssrf.ts';
 import { parseDurationSeconds } from '../shared/sweep.ts';
@@ -82,7 +82,8 @@ export interface LoggingConfig {
 }
 
 export interface TransferConfig {
-  readonly partSizeBytes: number;
+  /** Absent: "auto" (shared/plan.ts choosePartSize sizes each job's parts for its workers and streams). */
+  readonly partSizeBytes?: number;
   readonly streamsPerWorker: number;
   readonly gzipLevel: GzipLevel;
 }
@@ -190,12 +191,14 @@ export const DEFAULTS = Object.freeze({
     diskMb: 512,
     timeoutSeconds: 1800,
     instanceConcurrency: 1,
-    maxInstances: PLAN_DEFAULTS.maxWorkers,
+    /** FC's default instance quota less the coordinator's one: jobs with workers "auto" fan out up to it. */
+    maxInstances: AUTO_WORKERS.cap,
   }),
-  transfer: Object.freeze({ partSizeMb: 64, streamsPerWorker: PLAN_DEFAULTS.streamsPerWorker, gzipLevel: DEFAULT_GZIP_LEVEL }),
+  /** Part size "auto" like the job default: a fixed 64 MiB would cap a 14.68 GB job at 219 parts, 27 workers of 8 streams. */
+  transfer: Object.freeze({ partSizeMb: 'auto' as 'auto' | number, streamsPerWorker: PLAN_DEFAULTS.streamsPerWorker, gzipLevel: DEFAULT_GZIP_LEVEL }),
   logging: Object.freeze({ logstore: 'ossferry', retentionDays: 30, shardCount: 2, dashboard: true }),
   /** FC's default cap on on-demand instances per region and account (raised by a quota request). */
-  instanceQuota: 100,
+  instanceQuota: FC.DEFAULT_INSTANCE_QUOTA,
   vpc: Object.freeze({ mode: 'none', cidrBlock: '172.16.0.0/16', vswitchCidrBlock: '172.16.0.0/24' }),
   image: Object.freeze({ createRepository: false }),
   internetAccess: true,
@@ -305,7 +308,7 @@ const workerSchema = z.strictObject({
 });
 
 const transferSchema = z.strictObject({
-  partSizeMb: int().default(DEFAULTS.transfer.partSizeMb),
+  partSizeMb: z.union([z.literal('auto'), int()], { error: 'must be "auto" or a whole number of MB' }).default(DEFAULTS.transfer.partSizeMb),
   streamsPerWorker: int()
     .refine((n) => n >= 1 && n <= 64, { error: 'must be between 1 and 64' })
     .default(DEFAULTS.transfer.streamsPerWorker),
@@ -509,14 +512,14 @@ export function vcpuProblem(vcpu: number, memoryMb: number): string | undefined 
   return undefined;
 }
 
-/** Bytes of part buffers one worker instance holds at peak: every concurrent invocation runs every stream. */
-export function partBufferBytes(t: { partSizeBytes: number; streamsPerWorker: number }, instanceConcurrency: number): number {
-  return t.partSizeBytes * t.streamsPerWorker * instanceConcurrency;
+/** Bytes of part buffers one worker instance holds at peak: every concurrent invocation runs every stream (auto parts at their largest). */
+export function partBufferBytes(t: { partSizeBytes?: number | undefined; streamsPerWorker: number }, instanceConcurrency: number): number {
+  return (t.partSizeBytes ?? PLAN_DEFAULTS.maxAutoPartSize) * t.streamsPerWorker * instanceConcurrency;
 }
 
 /** In-flight part buffers ≤ 60 % of the worker's memory, leaving room for Node and the addon. */
 export function memoryBudgetProblem(
-  t: { partSizeBytes: number; streamsPerWorker: number },
+  t: { partSizeBytes?: number | undefined; streamsPerWorker: number },
   worker: { memoryMb: number; instanceConcurrency: number },
 ): string | undefined {
   const need = partBufferBytes(t, worker.instanceConcurrency);
@@ -524,7 +527,7 @@ export function memoryBudgetProblem(
   if (need <= have) return undefined;
   const needMb = Math.ceil(need / UNITS.MB / PART_BUFFER_MEMORY_FRACTION / FC.MEMORY_STEP_MB) * FC.MEMORY_STEP_MB;
   return (
-    `streamsPerWorker (${t.streamsPerWorker}) × partSize (${t.partSizeBytes / UNITS.MB} MB) × worker.instanceConcurrency (${worker.instanceConcurrency}) ` +
+    `streamsPerWorker (${t.streamsPerWorker}) × partSize (${t.partSizeBytes === undefined ? `auto, up to ${PLAN_DEFAULTS.maxAutoPartSize / UNITS.MB}` : t.partSizeBytes / UNITS.MB} MB) × worker.instanceConcurrency (${worker.instanceConcurrency}) ` +
     `= ${Math.ceil(need / UNITS.MB)} MB of part buffers exceeds ${PART_BUFFER_MEMORY_FRACTION * 100}% of worker.memoryMb (${worker.memoryMb} MB); ` +
     `raise worker.memoryMb to at least ${needMb} or lower the streams or part size`
   );
@@ -654,12 +657,12 @@ export function validateConfig(raw: RawStackConfig): OssferryStackConfig {
   }
 
   const transfer: TransferConfig = {
-    partSizeBytes: v.transfer.partSizeMb * UNITS.MB,
+    ...(v.transfer.partSizeMb === 'auto' ? {} : { partSizeBytes: v.transfer.partSizeMb * UNITS.MB }),
     streamsPerWorker: v.transfer.streamsPerWorker,
     gzipLevel: v.transfer.gzipLevel as GzipLevel,
   };
-  const part = partSizeProblem(transfer.partSizeBytes);
-  if (part) refuse('transfer.partSizeMb', part, fixFor('transfer.partSizeMb', '64'));
+  const part = transfer.partSizeBytes === undefined ? undefined : partSizeProblem(transfer.partSizeBytes);
+  if (part) refuse('transfer.partSizeMb', part, fixFor('transfer.partSizeMb', 'auto'));
   const budget = memoryBudgetProblem(transfer, v.worker);
   if (budget) refuse('transfer.streamsPerWorker', budget, fixFor('worker.memoryMb', '<MB>'));
 

@@ -27,8 +27,8 @@ interface JobBase {
   destination: OssLocation;
   /** Part size in bytes, or 'auto' (shared/plan.ts choosePartSize). */
   partSize: number | 'auto';
-  /** Upper bound on parallel worker instances. */
-  workers: number;
+  /** Upper bound on parallel worker instances; 'auto' grows with the size (shared/plan.ts resolveWorkers). */
+  workers: number | 'auto';
   /** Parts each worker uploads at once. */
   streamsPerWorker: number;
   /** Replace an existing destination object. Off by default: Complete sends x-oss-forbid-overwrite. */
@@ -56,7 +56,7 @@ interface JobBase {
 /** A validated job. `mode` discriminates: archive (gzip) carries its level. */
 export type Job = (JobBase & { mode: 'copy' }) | (JobBase & { mode: 'archive'; gzipLevel: GzipLevel });
 
-export const JOB_DEFAULTS = Object.freeze({ workers: 16, streamsPerWorker: 8, maxWorkers: 300, maxStreams: 64 });
+export const JOB_DEFAULTS = Object.freeze({ workers: 'auto' as const, streamsPerWorker: 8, maxWorkers: 300, maxStreams: 64 });
 
 const ossUrlString = z.string().superRefine((s, ctx) => {
   const r = parseOssUrl(s);
@@ -89,7 +89,7 @@ export const jobSpecSchema = z.strictObject({
   mode: z.enum(['copy', 'archive']).default('copy'),
   gzipLevel: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).optional(),
   partSize: z.union([z.literal('auto'), intIn(OSS.MIN_PART_SIZE, OSS.MAX_PART_SIZE)]).default('auto'),
-  workers: intIn(1, JOB_DEFAULTS.maxWorkers).default(JOB_DEFAULTS.workers),
+  workers: z.union([z.literal('auto'), intIn(1, JOB_DEFAULTS.maxWorkers)]).default(JOB_DEFAULTS.workers),
   streamsPerWorker: intIn(1, JOB_DEFAULTS.maxStreams).default(JOB_DEFAULTS.streamsPerWorker),
   overwrite: z.boolean().default(false),
   expectedSize: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
@@ -115,7 +115,7 @@ export const JOB_FIXES: Readonly<Record<string, string>> = Object.freeze({
   mode: 'use "copy" or "archive"',
   gzipLevel: 'use 0, 1, 2 or 3, only with mode "archive"',
   partSize: `use "auto" or a byte count between ${OSS.MIN_PART_SIZE} (100 KB) and ${OSS.MAX_PART_SIZE} (5 GB)`,
-  workers: `use a whole number between 1 and ${JOB_DEFAULTS.maxWorkers}`,
+  workers: `use "auto" (16 workers up to 2 GiB, one more per 128 MiB above) or a whole number between 1 and ${JOB_DEFAULTS.maxWorkers}`,
   streamsPerWorker: `use a whole number between 1 and ${JOB_DEFAULTS.maxStreams}`,
   overwrite: 'write true or false (default false: an existing destination is never replaced)',
   expectedSize: 'use the source size in bytes, or omit it',

@@ -36,6 +36,8 @@ export const FC = Object.freeze({
   MEMORY_STEP_MB: 64,
   MIN_VCPU: 0.05,
   MAX_VCPU: 16,
+  /** FC: on-demand instances per region and account by default (raised by a quota request). */
+  DEFAULT_INSTANCE_QUOTA: 100,
   /** FC: custom-container port (caPort) default 9000. */
   DEFAULT_CA_PORT: 9000,
   /** FC: instance concurrency 1..100 (ROS resource docs). */

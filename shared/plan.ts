@@ -7,7 +7,7 @@
  * starts cold and counts against the region's instance quota, so fewer, fatter workers beat one instance per part.
  */
 import { InvalidInputError } from './errors.ts';
-import { OSS, UNITS } from './limits.ts';
+import { FC, OSS, UNITS } from './limits.ts';
 
 /** One multipart part: bytes [start, end) of the source, uploaded as `partNumber`. */
 export interface PartRange {
@@ -48,6 +48,27 @@ export const PLAN_DEFAULTS = Object.freeze({
   /** Auto sizing aims for this many parts per stream, so streams stay busy and a slow part is not the tail. */
   partsPerStream: 4,
 });
+
+/**
+ * A job's default fan-out ('auto', see resolveWorkers): the 16 workers of PLAN_DEFAULTS up to 2 GiB, then one
+ * worker per 128 MiB, so a big job gets enough connections to fill the region's OSS upload bandwidth (a 20
+ * Gbit/s account needs 2.5 GB/s; a worker's 8 streams move about 100 MB/s from an Internet source, and new
+ * connections start slow, so filling it quickly takes more workers than the steady rate alone).
+ * At most FC's default instance quota less the coordinator's one.
+ */
+export const AUTO_WORKERS = Object.freeze({
+  min: PLAN_DEFAULTS.maxWorkers,
+  bytesPerWorker: 128 * UNITS.MB,
+  cap: FC.DEFAULT_INSTANCE_QUOTA - 1,
+});
+
+/** Worker fan-out of a job: `workers` when it sets a number, else one per 128 MiB within [16, cap]. */
+export function resolveWorkers(workers: number | 'auto', size: number, cap: number = AUTO_WORKERS.cap): number {
+  if (workers !== 'auto') return workers;
+  checkSize(size);
+  checkPositiveInt('cap', cap, 10_000, 'use the deployment\'s worker capacity, e.g. 99');
+  return Math.min(cap, Math.max(AUTO_WORKERS.min, Math.ceil(size / AUTO_WORKERS.bytesPerWorker)));
+}
 
 const MiB = UNITS.MB;
 const roundUpToMiB = (n: number) => Math.ceil(n / MiB) * MiB;

@@ -46,18 +46,26 @@ function required(env: Record<string, string | undefined>, name: string, fix: st
   return v;
 }
 
-/**
- * Caps a job's fan-out at the deployment's worker capacity (env OSSFERRY_MAX_WORKERS: the stack's worker
- * maxInstances; locally the gateway's instances × concurrency). FC 2.0 has no per-function instance cap the stack
- * can set (docs/deploy.md), and dispatching beyond capacity only turns into 429 ResourceExhausted retries.
- */
-export function capWorkers<J extends { workers: number }>(job: J, env: Record<string, string | undefined>): J {
+/** The deployment's worker capacity (env OSSFERRY_MAX_WORKERS), or undefined where none is set. */
+export function workerCapFromEnv(env: Record<string, string | undefined>): number | undefined {
   const raw = env[FUNCTION_ENV.MAX_WORKERS];
-  if (raw === undefined || raw === '') return job;
+  if (raw === undefined || raw === '') return undefined;
   const max = Number(raw);
   if (!Number.isInteger(max) || max < 1) {
     throw new InvalidInputError(FUNCTION_ENV.MAX_WORKERS, `is "${raw}", not a whole number ≥ 1`, `set ${FUNCTION_ENV.MAX_WORKERS} to the worker function's max instances, e.g. 16`);
   }
+  return max;
+}
+
+/**
+ * Caps a job's fan-out at the deployment's worker capacity (env OSSFERRY_MAX_WORKERS: the stack's worker
+ * maxInstances; locally the gateway's instances × concurrency). FC 2.0 has no per-function instance cap the stack
+ * can set (docs/deploy.md), and dispatching beyond capacity only turns into 429 ResourceExhausted retries.
+ * An 'auto' job is sized once its source size is known; the engine bounds it by the same capacity (EngineDeps.maxWorkers).
+ */
+export function capWorkers<J extends { workers: number | 'auto' }>(job: J, env: Record<string, string | undefined>): J {
+  const max = workerCapFromEnv(env);
+  if (max === undefined || job.workers === 'auto') return job;
   return job.workers > max ? { ...job, workers: max } : job;
 }
 
@@ -97,6 +105,7 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
   const ossEndpoint = env[FUNCTION_ENV.OSS_ENDPOINT];
   const leaseTtl = env[FUNCTION_ENV.LEASE_TTL_SECONDS] ? envNumber(env, FUNCTION_ENV.LEASE_TTL_SECONDS, 30) : undefined;
   const crashAt = crashHookFromEnv(env);
+  const maxWorkers = workerCapFromEnv(env);
   return {
     logger: ctx.logger,
     openSource: (j) => {
@@ -116,6 +125,7 @@ export function coordinatorDeps(job: Job, ctx: FcContext, env: Record<string, st
     ...(status ? { status } : {}),
     dispatch: fcDispatcher({ invoker, service, workerFunction, logger: ctx.logger }),
     workerTimeoutSeconds,
+    ...(maxWorkers !== undefined ? { maxWorkers } : {}),
     sourceClientFor: (bucket) => clientFor(bucket),
     ...(leaseTtl !== undefined ? { lease: { ttlMs: leaseTtl * 1000 } } : {}),
     ...(crashAt ? { crashAt } : {}),

@@ -28,6 +28,8 @@ export interface EngineDeps {
   dispatch(task: WorkerTaskWire, signal: AbortSignal): Promise<DispatchOutcome>;
   /** The worker function's timeout: each task's deadline sits inside it. */
   workerTimeoutSeconds: number;
+  /** The deployment's worker capacity: bounds an 'auto' job's fan-out. Default shared/plan.ts AUTO_WORKERS.cap. */
+  maxWorkers?: number;
   /** Client for an OSS source bucket: needed only for deleteSourceAfterVerify. */
   sourceClientFor?: (bucket: string) => OSS;
   /** Dispatch rounds before giving up on missing work. Default 5. */

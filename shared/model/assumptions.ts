@@ -36,7 +36,12 @@ export function assumptionsOf(p: ModelParams, origin: Partial<Record<keyof Model
       basis: o('connectionBytesPerSecond', `per source connection; default ${formatRate(MODEL_DEFAULTS.connectionBytesPerSecond)}, one FC instance's rate in the published fan-out (measure with --probe)`),
     },
     { name: 'requestLatencySeconds', value: `${Number(p.requestLatencySeconds.toPrecision(3))} s`, basis: o('requestLatencySeconds', 'first byte of a ranged read plus an UploadPart round trip, per part and stream') },
-    { name: 'startupSeconds', value: `${p.startupSeconds} s`, basis: o('startupSeconds', 'cold starts and fan-out: the intercept of the published 100-instance runs') },
+    { name: 'startupSeconds', value: `${p.startupSeconds} s`, basis: o('startupSeconds', 'cold starts and fan-out before the first byte: fitted to the published runs (with connectionRampSeconds)') },
+    {
+      name: 'connectionRampSeconds',
+      value: `${p.connectionRampSeconds} s`,
+      basis: o('connectionRampSeconds', 'a new connection\'s rate rises linearly to full over this time, once per connection (TCP slow start, cold instance): fitted to the published runs'),
+    },
     { name: 'finishSeconds', value: `${p.finishSeconds} s`, basis: o('finishSeconds', 'Complete and the CRC-64 check') },
     { name: 'workerCpuSecondsPerGiB', value: `${p.workerCpuSecondsPerGiB} CPU-s/GiB`, basis: o('workerCpuSecondsPerGiB', 'worker CPU per GiB copied, from bench:copy') },
     { name: 'cuPriceUsd', value: `${p.cuPriceUsd} USD/CU`, basis: o('cuPriceUsd', 'FC: 1 CU per vCPU-s, 0.15 per GB-s, 75 per 10,000 invocations; first price tier') },

@@ -19,7 +19,8 @@ export interface ModelInput {
   /** oss:// sources: the source bucket's region (default: the deployment's, i.e. no egress). */
   sourceRegion?: string;
   partSize?: number | 'auto';
-  workers?: number;
+  /** The job's workers: a number, or 'auto' (the engine's default: grows with the size, shared/plan.ts resolveWorkers). */
+  workers?: number | 'auto';
   streamsPerWorker?: number;
   instanceQuota?: number;
   /** Override the region's FC burst / growth and OSS account bandwidth. */
@@ -38,6 +39,8 @@ export interface ModelInput {
   requestLatencySeconds?: number;
   /** Submit → first worker moving bytes: coordinator start, stat, initiate, worker invocation and cold start. */
   startupSeconds?: number;
+  /** A new connection's rate rises linearly from 0 to connectionBytesPerSecond over this many seconds (once per connection). */
+  connectionRampSeconds?: number;
   /** Last byte → report: Complete and the CRC-64 check. */
   finishSeconds?: number;
   workerCpuSecondsPerGiB?: number;
@@ -70,10 +73,12 @@ export const MODEL_DEFAULTS = Object.freeze({
   /** A ranged GET's first byte plus an UploadPart round trip inside one region. */
   requestLatencySeconds: 0.03,
   /**
-   * Start-up: the published 100-instance runs grow by exactly 100 × 13 MB/s from 10.774 GB (11 s) to 14.68 GB
-   * (14 s); their intercept, 2.7 s, is what FC spent before (and after) moving bytes: cold starts and fan-out.
+   * Start-up and connection ramp, fitted together to the published 100-instance runs (calibration.ts
+   * fitStartupAndRamp; a unit test keeps these two numbers equal to the fit). No constant start-up alone fits
+   * both 200 MB in 1 s and 14.68 GB in 14 s: the per-instance rate grows with the run's length, as a ramp does.
    */
-  startupSeconds: 2.7,
+  startupSeconds: 0,
+  connectionRampSeconds: 4.05,
   finishSeconds: 0.1,
   /** Worker CPU per GiB copied, from bench:copy (about 2.5 ns of worker CPU per byte on 2 cores). */
   workerCpuSecondsPerGiB: 2.7,
@@ -98,7 +103,7 @@ interface Range {
 }
 
 const RANGES: Record<string, Range> = {
-  workers: { min: 1, max: JOB_DEFAULTS.maxWorkers, integer: true, fix: `use 1..${JOB_DEFAULTS.maxWorkers} workers (the job's limit)` },
+  workers: { min: 1, max: JOB_DEFAULTS.maxWorkers, integer: true, fix: `use auto or 1..${JOB_DEFAULTS.maxWorkers} workers (the job's limit)` },
   streamsPerWorker: { min: 1, max: JOB_DEFAULTS.maxStreams, integer: true, fix: `use 1..${JOB_DEFAULTS.maxStreams} streams per worker` },
   instanceQuota: { min: 2, max: 100_000, integer: true, fix: 'pass the account\'s on-demand instance quota for the region (default 100; the coordinator takes one)' },
   burstInstances: { min: 1, max: 100_000, integer: true, fix: 'pass the instances FC starts at once (100 or 300)' },
@@ -111,7 +116,8 @@ const RANGES: Record<string, Range> = {
   coordinatorMemoryGb: { min: FC.MIN_MEMORY_MB / 1024, max: FC.MAX_MEMORY_MB / 1024, fix: 'use 0.125..32 GB (FC\'s range)' },
   connectionBytesPerSecond: { min: 1000, max: 12.5e9, fix: 'pass a per-connection throughput between 1 kB/s and 100 Gbit/s, or measure it with --probe' },
   requestLatencySeconds: { min: 0, max: 60, fix: 'pass a latency in seconds, e.g. 0.03' },
-  startupSeconds: { min: 0, max: 600, fix: 'pass a start-up time in seconds, e.g. 2.7' },
+  startupSeconds: { min: 0, max: 600, fix: 'pass a start-up time in seconds, e.g. 0.5' },
+  connectionRampSeconds: { min: 0, max: 600, fix: 'pass the seconds a new connection takes to reach its full rate, e.g. 4 (0: full rate from the first byte)' },
   finishSeconds: { min: 0, max: 600, fix: 'pass a finishing time in seconds, e.g. 0.1' },
   workerCpuSecondsPerGiB: { min: 0.01, max: 1000, fix: 'pass CPU seconds per GiB from bench:copy, e.g. 2.7' },
   cuPriceUsd: { min: 0, max: 1, fix: 'pass the FC CU price in USD, e.g. 0.00002' },
@@ -130,6 +136,8 @@ function check(name: string, value: number): number {
   return value;
 }
 
+const checkWorkers = (w: number | 'auto'): number | 'auto' => (w === 'auto' ? w : check('workers', w));
+
 /** Fills defaults (region facts included) and refuses any parameter out of range, naming it. */
 export function resolveParams(input: ModelInput): ModelParams {
   if (!Number.isSafeInteger(input.size) || input.size < 0) {
@@ -147,7 +155,7 @@ export function resolveParams(input: ModelInput): ModelParams {
     region: region.region,
     sourceRegion,
     partSize: input.partSize ?? MODEL_DEFAULTS.partSize,
-    workers: check('workers', input.workers ?? MODEL_DEFAULTS.workers),
+    workers: checkWorkers(input.workers ?? MODEL_DEFAULTS.workers),
     streamsPerWorker: check('streamsPerWorker', input.streamsPerWorker ?? MODEL_DEFAULTS.streamsPerWorker),
     instanceQuota: check('instanceQuota', input.instanceQuota ?? MODEL_DEFAULTS.instanceQuota),
     burstInstances: check('burstInstances', input.burstInstances ?? region.burstInstances),
@@ -161,6 +169,7 @@ export function resolveParams(input: ModelInput): ModelParams {
     connectionBytesPerSecond: check('connectionBytesPerSecond', input.connectionBytesPerSecond ?? MODEL_DEFAULTS.connectionBytesPerSecond),
     requestLatencySeconds: check('requestLatencySeconds', input.requestLatencySeconds ?? MODEL_DEFAULTS.requestLatencySeconds),
     startupSeconds: check('startupSeconds', input.startupSeconds ?? MODEL_DEFAULTS.startupSeconds),
+    connectionRampSeconds: check('connectionRampSeconds', input.connectionRampSeconds ?? MODEL_DEFAULTS.connectionRampSeconds),
     finishSeconds: check('finishSeconds', input.finishSeconds ?? MODEL_DEFAULTS.finishSeconds),
     workerCpuSecondsPerGiB: check('workerCpuSecondsPerGiB', input.workerCpuSecondsPerGiB ?? MODEL_DEFAULTS.workerCpuSecondsPerGiB),
     cuPriceUsd: check('cuPriceUsd', input.cuPriceUsd ?? MODEL_DEFAULTS.cuPriceUsd),

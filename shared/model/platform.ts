@@ -11,6 +11,7 @@
  *   other regions. Functions write over the internal endpoint, so the public-endpoint caps do not apply.
  */
 import { InvalidInputError } from '../errors.ts';
+import { FC } from '../limits.ts';
 
 export interface RegionProfile {
   region: string;
@@ -27,7 +28,7 @@ const OSS_20_GBPS = new Set(['cn-hangzhou', 'cn-shanghai', 'cn-shenzhen', 'cn-be
 const OSS_2_GBPS = new Set(['ap-northeast-2', 'ap-southeast-7', 'cn-wuhan-lr']);
 
 /** The default quota of on-demand instances per region and account. */
-export const DEFAULT_INSTANCE_QUOTA = 100;
+export const DEFAULT_INSTANCE_QUOTA = FC.DEFAULT_INSTANCE_QUOTA;
 
 const REGION_RE = /^[a-z]{2,}(-[a-z0-9]+){1,3}$/;
 

@@ -46,7 +46,7 @@ describe('validateConfig: defaults', () => {
     });
     expect(c.coordinator).toEqual(DEFAULTS.coordinator);
     expect(c.worker).toEqual(DEFAULTS.worker);
-    expect(c.transfer).toEqual({ partSizeBytes: 64 * UNITS.MB, streamsPerWorker: 8, gzipLevel: 1 });
+    expect(c.transfer).toEqual({ streamsPerWorker: 8, gzipLevel: 1 });
     expect(c.logging).toEqual({ project: 'ossferry-dev-logs-1234567890123456', logstore: 'ossferry', retentionDays: 30, shardCount: 2, dashboard: true });
     expect(c.vpc).toEqual({ mode: 'none' });
     expect(c.image.reference).toBe(`registry-vpc.cn-hangzhou.aliyuncs.com/acme/ossferry@${DIGEST}`);
@@ -58,6 +58,18 @@ describe('validateConfig: defaults', () => {
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.worker)).toBe(true);
     expect(Object.isFrozen(c.destinations[0])).toBe(true);
+  });
+
+  it('defaults to the engine\'s own fan-out and part sizing: 99 workers at most (quota 100 less the coordinator), parts "auto"', () => {
+    // Act
+    const byDefault = configOf(baseValues());
+    const fixed = configOf({ ...baseValues(), transfer: { partSizeMb: 64 } });
+    const auto = configOf({ ...baseValues(), transfer: { partSizeMb: 'auto' } });
+    // Assess
+    expect(byDefault.worker.maxInstances).toBe(99);
+    expect(byDefault.transfer.partSizeBytes).toBeUndefined();
+    expect(fixed.transfer.partSizeBytes).toBe(64 * UNITS.MB);
+    expect(auto.transfer.partSizeBytes).toBeUndefined();
   });
 
   it('accepts numbers and booleans in the string form Pulumi stores top-level values in', () => {
@@ -107,6 +119,8 @@ const REFUSALS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ['part size above 5 GB', { transfer: { partSizeMb: 5121, streamsPerWorker: 1 }, worker: { memoryMb: 16384, vcpu: 4 } }, 'ossferry:transfer.partSizeMb', /5 GB/],
   ['part size below 100 KB', { transfer: { partSizeMb: 0 } }, 'ossferry:transfer.partSizeMb', /100 KB/],
   ['part buffers over the memory budget', { transfer: { partSizeMb: 256, streamsPerWorker: 16 } }, 'ossferry:transfer.streamsPerWorker', /exceeds 60% of worker.memoryMb/],
+  ['auto parts (up to 256 MiB) over a small worker\'s budget', { worker: { memoryMb: 2048, vcpu: 1 } }, 'ossferry:transfer.streamsPerWorker', /partSize \(auto, up to 256 MB\).*exceeds 60% of worker.memoryMb \(2048 MB\)/],
+  ['part size neither auto nor a number', { transfer: { partSizeMb: 'big' } }, 'ossferry:transfer.partSizeMb', /must be "auto" or a whole number of MB/],
   ['gzip level 9', { transfer: { gzipLevel: 9 } }, 'ossferry:transfer.gzipLevel', /0, 1, 2 or 3/],
   ['archive rule that re-triggers itself', { archiveRules: [rule({ destinationPrefix: 'in/archive/' })] }, 'ossferry:archiveRules[0].destinationPrefix', /re-trigger itself/],
   ['archive rule that triggers another', { archiveRules: [rule({ sourceSuffix: '.csv' }), rule({ name: 'b', sourcePrefix: 'out/', destinationPrefix: 'final/' })] }, 'ossferry:archiveRules[0].destinationPrefix', /re-trigger/],

@@ -18,11 +18,14 @@ describe('npm run bench:model', () => {
     expect(lines.at(-1)).toMatch(/^RESULT \{/);
     const result = JSON.parse(lines.at(-1)!.slice('RESULT '.length));
     expect(result.calibration).toHaveLength(8);
-    expect(result.reproduced).toBe(7);
-    expect(result.notReproduced).toEqual(['200 MB @ 100']);
+    expect(result.reproduced).toBe(8);
+    expect(result.notReproduced).toEqual([]);
+    expect(result.fit).toMatchObject({ startupSeconds: 0, connectionRampSeconds: 4.05, isDefault: true });
+    expect(result.bestUniformStartupWithoutRamp.worstError).toBeGreaterThan(0.25);
     expect(Object.keys(result.calibrationErrors)).toContain('14.68 GB@100');
     expect(result.prediction.rows.map((x: { file: string }) => x.file)).toEqual(['200 MB', '2 GB', '10.774 GB', '14.68 GB']);
-    expect(result.target).toMatchObject({ file: '14.68 GB', maxSeconds: 7, floorSeconds: 5.87 });
+    expect(result.target).toMatchObject({ file: '14.68 GB', maxSeconds: 7, floorSeconds: 5.87, predictedSeconds: 6.46, met: true });
+    expect(result.prediction.config).toMatchObject({ workers: 'auto', partSize: 'auto' });
     expect(r.stdout).toMatch(/Calibration: the model with the reference's parameters/);
   });
 });

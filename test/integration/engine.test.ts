@@ -225,3 +225,19 @@ async function firstJobId(job: Job): Promise<string> {
     await src.close();
   }
 }
+
+describe('engine: default fan-out (workers "auto")', () => {
+  it('an auto job up to 2 GiB gets 16 workers at most, bounded by the deployment\'s capacity', async () => {
+    // Prepare: 20 parts of 100 KiB, one stream each: 16 tasks when nothing else bounds them, 3 with a capacity of 3.
+    const data = randomBytes(20 * KB100);
+    http.setFile('/auto.bin', data);
+    const unbounded = copyJob('/auto.bin', 'auto-16.bin', { workers: 'auto', streamsPerWorker: 1 });
+    const bounded = copyJob('/auto.bin', 'auto-3.bin', { workers: 'auto', streamsPerWorker: 1 });
+    // Act
+    const a = await runCopy(unbounded, deps());
+    const b = await runCopy(bounded, deps({ maxWorkers: 3 }));
+    // Assess
+    expect(a).toMatchObject({ parts: 20, tasks: 16, crc64: crc64(data) });
+    expect(b).toMatchObject({ parts: 20, tasks: 3, crc64: crc64(data) });
+  });
+});

@@ -10,7 +10,7 @@ import path from 'node:path';
 import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc64 } from '../../shared/crc64/index.ts';
-import { planJob } from '../../shared/plan.ts';
+import { planJob, resolveWorkers } from '../../shared/plan.ts';
 import { startHttpSourceServer, type HttpSourceServer } from '../../local/http-source/index.ts';
 import { startOssServer } from '../../local/oss/index.ts';
 import { jsonLines, runOssferry as ossferry } from '../helpers/ossferry-bin.ts';
@@ -61,12 +61,25 @@ describe('ossferry plan', () => {
     expect(plan.cost.invocations).toBe(expected.tasks.length + 1);
     expect(plan.cost.ossPutRequests).toBeGreaterThanOrEqual(expected.parts.length + 2);
     const names = (plan.assumptions as Array<{ name: string; basis: string }>).map((a) => a.name);
-    expect(names).toEqual(expect.arrayContaining(['region', 'instanceQuota', 'burstInstances', 'accountGbps', 'instanceGbps', 'connectionBytesPerSecond', 'startupSeconds', 'httpEgressUsdPerGB']));
+    expect(names).toEqual(expect.arrayContaining(['region', 'instanceQuota', 'burstInstances', 'accountGbps', 'instanceGbps', 'connectionBytesPerSecond', 'startupSeconds', 'connectionRampSeconds', 'httpEgressUsdPerGB']));
     expect(plan.assumptions.find((a: { name: string }) => a.name === 'connectionBytesPerSecond').basis).toMatch(/^measured: 2 ranged read/);
     // The probe reads were ranged and pinned to the stat'ed identity, like a worker's.
     const reads = http.requests.slice(before).filter((q) => q.range !== undefined);
     expect(reads).toHaveLength(2);
     for (const q of reads) expect(q.ifMatch).toBe(http.etagOf('/in/data.bin'));
+  });
+
+  it('plans the engine\'s default fan-out (workers auto) and takes --connection-ramp and --startup-seconds', async () => {
+    // Act
+    const r = await ossferry(['plan', http.url('/in/data.bin'), 'oss://mybucket/data.bin', '--connection-ramp', '0', '--startup-seconds', '0.5', '--json']);
+    // Assess
+    expect(r.code).toBe(0);
+    const plan = planOf(r.stdout);
+    const expected = planJob(data.length, { maxWorkers: resolveWorkers('auto', data.length) });
+    expect(plan).toMatchObject({ parts: expected.parts.length, tasks: expected.tasks.length, workers: expected.tasks.length });
+    expect(plan.predicted.startupSeconds).toBe(0.5);
+    const ramp = (plan.assumptions as Array<{ name: string; value: string; basis: string }>).find((a) => a.name === 'connectionRampSeconds');
+    expect(ramp).toMatchObject({ value: '0 s', basis: 'set by --connection-ramp' });
   });
 
   it('prints a readable plan with the assumptions and says nothing was uploaded', async () => {
@@ -227,6 +240,7 @@ describe('ossferry plan', () => {
       [['--instance-quota', '1'], /--instance-quota: \(instanceQuota\) must be a whole number between 2 and 100000, got 1\. Fix: /],
       [['--connection-rate', '0'], /--connection-rate: \(connectionBytesPerSecond\) must be between 1000 and 12500000000, got 0\. Fix: .*--probe/],
       [['--workers', '301'], /--workers: \(workers\) must be a whole number between 1 and 300, got 301/],
+      [['--connection-ramp', '601'], /--connection-ramp: \(connectionRampSeconds\) must be between 0 and 600, got 601\. Fix: pass the seconds a new connection takes/],
       [['--account-gbps', 'fast'], /--account-gbps: "fast" is not a number/],
       [['--region', 'Mars!'], /--region: \(region\) "Mars!" is not a region id/],
       [['--probe-reads', '3'], /--probe-reads: only applies with --probe/],

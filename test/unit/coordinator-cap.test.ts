@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { capWorkers } from '../../functions/coordinator/handler.ts';
+import { capWorkers, workerCapFromEnv } from '../../functions/coordinator/handler.ts';
 import { FUNCTION_ENV } from '../../shared/function-env.ts';
 
 describe('capWorkers (the coordinator fan-out never exceeds the deployment worker capacity)', () => {
@@ -16,6 +16,18 @@ describe('capWorkers (the coordinator fan-out never exceeds the deployment worke
         expect(capped.other).toBe('kept');
       }),
     );
+  });
+
+  it('leaves an "auto" job to the engine, which bounds it by the same capacity', () => {
+    // Prepare
+    const job = { workers: 'auto' as const };
+    const env = { [FUNCTION_ENV.MAX_WORKERS]: '3' };
+    // Act
+    const capped = capWorkers(job, env);
+    // Assess
+    expect(capped).toBe(job);
+    expect(workerCapFromEnv(env)).toBe(3);
+    expect(workerCapFromEnv({})).toBeUndefined();
   });
 
   it('leaves the job alone when the variable is unset', () => {

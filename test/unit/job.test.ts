@@ -5,6 +5,15 @@ import { jobIdFor, jobIdOf, parseJob, parseOssUrl, stableSourceUrl } from '../..
 const minimal = { source: 'https://files.example.com/big.bin', destination: 'oss://dst-bucket/dir/big.bin' };
 
 describe('parseJob', () => {
+  it('keeps workers "auto" or a number as given', () => {
+    // Act
+    const auto = parseJob({ ...minimal, workers: 'auto' });
+    const fixed = parseJob({ ...minimal, workers: 32 });
+    // Assess
+    expect(auto.workers).toBe('auto');
+    expect(fixed.workers).toBe(32);
+  });
+
   it('fills defaults for a minimal copy job', () => {
     // Act
     const job = parseJob(minimal);
@@ -14,7 +23,7 @@ describe('parseJob', () => {
       destination: { bucket: 'dst-bucket', key: 'dir/big.bin' },
       mode: 'copy',
       partSize: 'auto',
-      workers: 16,
+      workers: 'auto',
       streamsPerWorker: 8,
       overwrite: false,
       unpinned: 'refuse',
@@ -52,7 +61,8 @@ describe('parseJob', () => {
     ['mode', { ...minimal, mode: 'zip' }, /^mode: .*Fix: use "copy" or "archive"/],
     ['gzipLevel', { ...minimal, gzipLevel: 1 }, /^gzipLevel: only applies to mode "archive"/],
     ['partSize', { ...minimal, partSize: 1024 }, /^partSize: .*Fix: use "auto" or a byte count/],
-    ['workers', { ...minimal, workers: 0 }, /^workers: .*Fix: use a whole number between 1 and 300/],
+    ['workers', { ...minimal, workers: 0 }, /^workers: .*Fix: use "auto" .* or a whole number between 1 and 300/],
+    ['workers', { ...minimal, workers: 'many' }, /^workers: .*Fix: use "auto" .* or a whole number between 1 and 300/],
     ['streamsPerWorker', { ...minimal, streamsPerWorker: 2.5 }, /^streamsPerWorker: /],
     ['overwrite', { ...minimal, overwrite: 'yes' }, /^overwrite: .*Fix: write true or false/],
     ['expectedCrc64', { ...minimal, expectedCrc64: '0x12' }, /^expectedCrc64: .*Fix: /],

@@ -2,8 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../shared/errors.ts';
 import { UNITS } from '../../shared/limits.ts';
-import { bestUniformStartup, calibrationRows } from '../../shared/model/calibration.ts';
-import { instanceBandwidthGbps, instanceStartDelay, predict, regionProfile, type ModelInput } from '../../shared/model/index.ts';
+import { bestUniformStartup, CALIBRATION_TOLERANCE, calibrationRows, fitStartupAndRamp } from '../../shared/model/calibration.ts';
+import { instanceBandwidthGbps, instanceStartDelay, MODEL_DEFAULTS, predict, regionProfile, type ModelInput } from '../../shared/model/index.ts';
+import { rampBytes, rampSeconds } from '../../shared/model/time.ts';
+import { resolveWorkers } from '../../shared/plan.ts';
 
 const sizeArb = fc.integer({ min: 0, max: 2 * 1024 * UNITS.GB });
 const inputArb = fc.record({
@@ -11,13 +13,14 @@ const inputArb = fc.record({
   sourceKind: fc.constantFrom('http' as const, 'oss' as const, 'sftp' as const),
   region: fc.constantFrom('cn-hangzhou', 'cn-qingdao', 'ap-northeast-2', 'eu-central-1'),
   partSize: fc.oneof(fc.constant('auto' as const), fc.integer({ min: 100 * 1024, max: 5 * UNITS.GB })),
-  workers: fc.integer({ min: 1, max: 300 }),
+  workers: fc.oneof(fc.constant('auto' as const), fc.integer({ min: 1, max: 300 })),
   streamsPerWorker: fc.integer({ min: 1, max: 64 }),
   instanceQuota: fc.integer({ min: 2, max: 1000 }),
   workerVcpu: fc.constantFrom(0.5, 1, 2, 4, 8, 16),
   connectionBytesPerSecond: fc.integer({ min: 100_000, max: 1e9 }),
   requestLatencySeconds: fc.double({ min: 0, max: 1, noNaN: true }),
   startupSeconds: fc.double({ min: 0, max: 10, noNaN: true }),
+  connectionRampSeconds: fc.double({ min: 0, max: 10, noNaN: true }),
 });
 
 /** Inputs whose plans are valid (an explicit part size may be too small for a huge size: the planner grows it). */
@@ -100,7 +103,7 @@ describe('time and cost model', () => {
         const r = predictOk(input);
         // Assess
         expect(r.time.workers).toBeLessThanOrEqual(input.instanceQuota - 1);
-        expect(r.time.workers).toBeLessThanOrEqual(input.workers);
+        expect(r.time.workers).toBeLessThanOrEqual(resolveWorkers(input.workers, input.size, input.instanceQuota - 1));
         expect(r.cost.invocations).toBe(r.time.workers + 1);
         expect(r.time.plan.tasks.flatMap((t) => t.parts)).toEqual(r.time.plan.parts);
       }),
@@ -155,6 +158,9 @@ describe('time and cost model', () => {
     ['connectionBytesPerSecond', Number.NaN],
     ['requestLatencySeconds', -0.1],
     ['startupSeconds', 1e6],
+    ['connectionRampSeconds', -1],
+    ['connectionRampSeconds', 601],
+    ['connectionRampSeconds', Number.POSITIVE_INFINITY],
     ['burstInstances', 2.5],
     ['cuPriceUsd', -1],
     ['size', -1],
@@ -177,14 +183,14 @@ describe('time and cost model', () => {
 });
 
 describe('calibration against the published fan-out', () => {
-  it('reproduces 2 GB, 10.774 GB, 14.68 GB (100 instances) and the one-instance column within 25 %, not 200 MB in 1 s', () => {
+  it('reproduces all eight published figures within 25 % (the two "> 600 s" as lower bounds)', () => {
     // Act
     const rows = calibrationRows();
     // Assess
-    const byKey = Object.fromEntries(rows.map((r) => [`${r.label}@${r.instances}`, r]));
-    for (const k of ['2 GB@100', '10.774 GB@100', '14.68 GB@100', '200 MB@1', '2 GB@1', '10.774 GB@1', '14.68 GB@1']) expect(byKey[k]!.withinTolerance).toBe(true);
-    expect(byKey['200 MB@100']!.withinTolerance).toBe(false);
-    expect(byKey['10.774 GB@1']!.modelSeconds).toBeGreaterThan(600);
+    expect(rows).toHaveLength(8);
+    for (const r of rows) expect({ figure: `${r.label}@${r.instances}`, within: r.withinTolerance, error: r.error }).toMatchObject({ within: true });
+    for (const r of rows) expect(Math.abs(r.error)).toBeLessThanOrEqual(CALIBRATION_TOLERANCE);
+    for (const r of rows.filter((x) => x.lowerBound)) expect(r.modelSeconds).toBeGreaterThan(600);
     // Every reference run is one part per instance, one connection each.
     for (const r of rows) {
       expect(r.prediction.time.workers).toBe(r.instances);
@@ -192,7 +198,18 @@ describe('calibration against the published fan-out', () => {
     }
   });
 
-  it('no constant start-up puts the whole 100-instance column within 25 %', () => {
+  it('the model\'s start-up and ramp defaults are the fit to the 100-instance column', () => {
+    // Act
+    const fit = fitStartupAndRamp();
+    // Assess
+    expect({ startupSeconds: fit.startupSeconds, connectionRampSeconds: fit.connectionRampSeconds }).toEqual({
+      startupSeconds: MODEL_DEFAULTS.startupSeconds,
+      connectionRampSeconds: MODEL_DEFAULTS.connectionRampSeconds,
+    });
+    expect(fit.worstError).toBeLessThan(CALIBRATION_TOLERANCE);
+  });
+
+  it('without a ramp no constant start-up puts the whole 100-instance column within 25 %', () => {
     // Act
     const best = bestUniformStartup();
     // Assess
@@ -200,10 +217,104 @@ describe('calibration against the published fan-out', () => {
   });
 });
 
+describe('connection ramp', () => {
+  const rate = fc.double({ min: 1e3, max: 1e10, noNaN: true });
+  // Whole bytes; a ramp of 0 or at least a millisecond (subnormal doubles only test the FPU).
+  const ramp = fc.oneof(fc.constant(0), fc.double({ min: 1e-3, max: 600, noNaN: true }));
+  const bytes = fc.double({ min: 0, max: 1e13, noNaN: true }).map(Math.round);
+
+  it('more bytes never take less time, a faster rate never more (property)', () => {
+    fc.assert(
+      fc.property(bytes, bytes, rate, fc.double({ min: 1, max: 100, noNaN: true }), ramp, (a, b, r, k, tau) => {
+        // Prepare
+        const [small, large] = a <= b ? [a, b] : [b, a];
+        // Act
+        const ts = rampSeconds(small, r, tau);
+        const tl = rampSeconds(large, r, tau);
+        const faster = rampSeconds(large, r * k, tau);
+        // Assess
+        expect(tl).toBeGreaterThanOrEqual(ts);
+        expect(faster).toBeLessThanOrEqual(tl * (1 + 1e-12));
+        // A ramp only ever costs time: never faster than the steady rate, at most τ/2 slower.
+        expect(tl).toBeGreaterThanOrEqual((large / r) * (1 - 1e-12));
+        expect(tl).toBeLessThanOrEqual((large / r + tau / 2) * (1 + 1e-12));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('rampSeconds inverts rampBytes: rate·t²/(2τ) before τ, rate·(t − τ/2) after (property)', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1e4, noNaN: true }), rate, fc.double({ min: 0.001, max: 600, noNaN: true }), (t, r, tau) => {
+        // Act
+        const b = rampBytes(t, r, tau);
+        // Assess
+        expect(b).toBeCloseTo(t < tau ? (r * t * t) / (2 * tau) : r * (t - tau / 2), 0);
+        expect(rampSeconds(b, r, tau)).toBeCloseTo(t, 6);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('τ = 0 is the constant-rate model: each worker\'s slowest stream or its shared limit at the steady rate (property)', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        // Act
+        const r = predictOk({ ...input, connectionRampSeconds: 0 });
+        // Assess
+        const p = r.params;
+        const cap = Math.min((p.instanceGbps * 1e9) / 8, (p.workerVcpu / p.workerCpuSecondsPerGiB) * UNITS.GB);
+        r.time.plan.tasks.forEach((t, i) => {
+          const streams = Math.max(1, Math.min(p.streamsPerWorker, t.parts.length));
+          const perStream = new Array<number>(streams).fill(0);
+          t.parts.forEach((x, k) => (perStream[k % streams]! += x.end - x.start));
+          const bytes = perStream.reduce((a, x) => a + x, 0);
+          const expected = Math.max(Math.max(...perStream) / p.connectionBytesPerSecond, bytes / cap);
+          expect(r.time.perWorker[i]!.transferSeconds).toBeCloseTo(expected, 9);
+        });
+        expect(r.time.transferSeconds).toBeCloseTo(Math.max(r.time.floorSeconds, ...r.time.perWorker.map((w) => w.startDelaySeconds + w.latencySeconds + w.transferSeconds)), 9);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a longer ramp is never faster (property)', () => {
+    fc.assert(
+      fc.property(inputArb, fc.double({ min: 0, max: 10, noNaN: true }), (input, more) => {
+        // Act
+        const a = predictOk(input);
+        const b = predictOk({ ...input, connectionRampSeconds: input.connectionRampSeconds + more });
+        // Assess
+        expect(b.time.seconds).toBeGreaterThanOrEqual(a.time.seconds * (1 - 1e-12));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is paid once per connection: one stream with 4 parts ramps once', () => {
+    // Prepare: 4 × 100 MB parts on one stream at 10 MB/s with a 4 s ramp, no other limit.
+    const input = { sourceKind: 'http' as const, size: 4 * 100 * UNITS.MB, partSize: 100 * UNITS.MB, workers: 1, streamsPerWorker: 1, connectionBytesPerSecond: 10e6, instanceGbps: 100, requestLatencySeconds: 0, connectionRampSeconds: 4 };
+    // Act
+    const r = predict(input);
+    // Assess
+    expect(r.time.transferSeconds).toBeCloseTo(input.size / 10e6 + 2, 9);
+  });
+
+  it('several connections ramping into a shared cap reach it sooner: the capped sum ramps over τ·cap/(n·rate)', () => {
+    // Prepare: 8 streams × 100 MB/s against 1 Gbit/s (125 MB/s): the cap is reached after 4 s × 125/800.
+    const size = 8 * 64 * UNITS.MB;
+    // Act
+    const r = predict({ size, sourceKind: 'http', partSize: 64 * UNITS.MB, workers: 1, connectionBytesPerSecond: 100e6, requestLatencySeconds: 0, connectionRampSeconds: 4 });
+    // Assess
+    expect(r.time.bottleneck).toBe('instance bandwidth');
+    expect(r.time.transferSeconds).toBeCloseTo(size / 125e6 + (4 * 125) / 800 / 2, 9);
+  });
+});
+
 describe('cost model', () => {
   it('bills workers for their own transfer or their share of the account bandwidth, and the coordinator for the whole job', () => {
     // Prepare: 4 workers × 8 streams × 1 GB/s per connection against a 1 Gbit/s account: the account binds.
-    const base = { size: 40e9, sourceKind: 'http' as const, workers: 4, connectionBytesPerSecond: 1e9, instanceGbps: 100, workerCpuSecondsPerGiB: 0.01, requestLatencySeconds: 0 };
+    const base = { size: 40e9, sourceKind: 'http' as const, workers: 4, connectionBytesPerSecond: 1e9, instanceGbps: 100, workerCpuSecondsPerGiB: 0.01, requestLatencySeconds: 0, connectionRampSeconds: 0 };
     // Act
     const bound = predict({ ...base, accountGbps: 1 });
     const free = predict({ ...base, accountGbps: 1000 });
@@ -234,7 +345,7 @@ describe('one worker', () => {
   it('its streams take the parts in turn: 9 equal parts on 8 streams take two part-times, 8 parts one', () => {
     // Prepare
     const part = 10 * UNITS.MB;
-    const input = { sourceKind: 'http' as const, partSize: part, workers: 1, streamsPerWorker: 8, connectionBytesPerSecond: 10e6, instanceGbps: 100, requestLatencySeconds: 0 };
+    const input = { sourceKind: 'http' as const, partSize: part, workers: 1, streamsPerWorker: 8, connectionBytesPerSecond: 10e6, instanceGbps: 100, requestLatencySeconds: 0, connectionRampSeconds: 0 };
     // Act
     const eight = predict({ ...input, size: 8 * part });
     const nine = predict({ ...input, size: 9 * part });
@@ -247,7 +358,7 @@ describe('one worker', () => {
 
   it('all its streams share the instance bandwidth', () => {
     // Act: 8 streams × 100 MB/s against 1 Gbit/s (125 MB/s).
-    const r = predict({ size: 8 * 64 * UNITS.MB, sourceKind: 'http', partSize: 64 * UNITS.MB, workers: 1, connectionBytesPerSecond: 100e6, requestLatencySeconds: 0 });
+    const r = predict({ size: 8 * 64 * UNITS.MB, sourceKind: 'http', partSize: 64 * UNITS.MB, workers: 1, connectionBytesPerSecond: 100e6, requestLatencySeconds: 0, connectionRampSeconds: 0 });
     // Assess
     expect(r.time.bottleneck).toBe('instance bandwidth');
     expect(r.time.transferSeconds).toBeCloseTo((8 * 64 * UNITS.MB) / 125e6, 9);

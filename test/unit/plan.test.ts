@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../shared/errors.ts';
 import { OSS, UNITS } from '../../shared/limits.ts';
-import { choosePartSize, groupIntoTasks, planJob, replanMissing, splitParts, type PartRange } from '../../shared/plan.ts';
+import { AUTO_WORKERS, choosePartSize, groupIntoTasks, planJob, PLAN_DEFAULTS, replanMissing, resolveWorkers, splitParts, type PartRange } from '../../shared/plan.ts';
 
 const sizeArb = fc.oneof(
   fc.integer({ min: 0, max: 2 * OSS.MIN_PART_SIZE }),
@@ -178,5 +178,58 @@ describe('groupIntoTasks / replanMissing', () => {
     const act = () => groupIntoTasks(splitParts(10, 10), { maxWorkers: 0 });
     // Assess
     expect(act).toThrow(/^maxWorkers: /);
+  });
+});
+
+describe('workers "auto" (the job default)', () => {
+  const TWO_GIB = 2 * UNITS.GB;
+
+  it('plans every job up to 2 GiB exactly as 16 workers did, whatever the streams, part size and capacity (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: TWO_GIB }), optsArb, fc.integer({ min: 1, max: 300 }), (size, opts, cap) => {
+        // Prepare
+        const old = { partSize: opts.partSize, streamsPerWorker: opts.streamsPerWorker, maxWorkers: Math.min(PLAN_DEFAULTS.maxWorkers, cap) };
+        // Act
+        const workers = resolveWorkers('auto', size, cap);
+        // Assess
+        expect(workers).toBe(Math.min(16, cap));
+        expect(planJob(size, { ...old, maxWorkers: workers })).toEqual(planJob(size, old));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('grows with the size, one worker per 128 MiB, never past the capacity or below 16 within it (property)', () => {
+    fc.assert(
+      fc.property(sizeArb, sizeArb, fc.integer({ min: 1, max: 300 }), (a, b, cap) => {
+        // Prepare
+        const [small, large] = a <= b ? [a, b] : [b, a];
+        // Act
+        const ws = resolveWorkers('auto', small, cap);
+        const wl = resolveWorkers('auto', large, cap);
+        // Assess
+        expect(wl).toBeGreaterThanOrEqual(ws);
+        expect(wl).toBeLessThanOrEqual(cap);
+        expect(ws).toBeGreaterThanOrEqual(Math.min(16, cap));
+        if (wl < cap && wl > 16) expect(wl).toBe(Math.ceil(large / (128 * UNITS.MB)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('defaults to FC\'s instance quota less the coordinator, and leaves a number as it is', () => {
+    // Act and Assess: 14.68 GB and 10.774 GB, the published reference files.
+    expect(AUTO_WORKERS.cap).toBe(99);
+    expect(resolveWorkers('auto', 14.68e9)).toBe(99);
+    expect(resolveWorkers('auto', 10.774e9)).toBe(81);
+    expect(resolveWorkers('auto', 2 * UNITS.GB + 1)).toBe(17);
+    expect(resolveWorkers(300, 1)).toBe(300);
+  });
+
+  it('refuses a capacity of 0, naming it', () => {
+    // Act
+    const act = () => resolveWorkers('auto', 10, 0);
+    // Assess
+    expect(act).toThrow(/^cap: /);
   });
 });

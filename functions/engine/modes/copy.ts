@@ -9,7 +9,7 @@
 import { crc64CombineParts } from '../../../shared/crc64/index.ts';
 import { errorToJson, IntegrityError, OssferryError } from '../../../shared/errors.ts';
 import { isPinned } from '../../../shared/pinning.ts';
-import { choosePartSize, planJob, replanMissing, splitParts, type PartRange } from '../../../shared/plan.ts';
+import { choosePartSize, planJob, replanMissing, resolveWorkers, splitParts, type PartRange } from '../../../shared/plan.ts';
 import { NO_REUSE, type CopyReport } from '../../../shared/report.ts';
 import { taskSourceFor, taskToWire, type PartReceipt } from '../../../shared/task.ts';
 import type { ListedPart } from '../../oss/types.ts';
@@ -36,7 +36,8 @@ export const copyMode: JobMode = {
 function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan {
   const { job, jobId, identity, deps, log } = ctx;
   const path = chooseCopyPath(job, identity, deps.ossHints?.region, ctx.serverCopyable ?? false);
-  const planOptions = { partSize: job.partSize, maxWorkers: job.workers, streamsPerWorker: job.streamsPerWorker };
+  const workers = resolveWorkers(job.workers, identity.size, deps.maxWorkers);
+  const planOptions = { partSize: job.partSize, maxWorkers: workers, streamsPerWorker: job.streamsPerWorker };
   // Server copy sizes parts for its own SERVER_COPY_STREAMS calls in flight; streaming for the job's workers × streams.
   const freshPartSize = path.path === 'server-copy' ? choosePartSize(identity.size, { partSize: job.partSize, maxWorkers: SERVER_COPY_STREAMS, streamsPerWorker: 1 }) : planJob(identity.size, planOptions).partSize;
   // Resuming keeps the earlier part size, so part boundaries match what OSS holds.
@@ -47,7 +48,7 @@ function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan
   let workerBytes = 0;
   const done = new Map<number, PartReceipt>();
   let reusedParts = 0;
-  log.info('job planned', { mode: 'copy', path: path.path, ...(path.path === 'stream' ? { streamReason: path.reason } : {}), source: ctx.source, destination: ctx.destination, size: identity.size, partSize, parts: parts.length, workers: job.workers, streamsPerWorker: job.streamsPerWorker });
+  log.info('job planned', { mode: 'copy', path: path.path, ...(path.path === 'stream' ? { streamReason: path.reason } : {}), source: ctx.source, destination: ctx.destination, size: identity.size, partSize, parts: parts.length, workers, streamsPerWorker: job.streamsPerWorker });
 
   /** The result check of one task (a worker's, or a run of server-side part copies): receipts must match the plan. */
   const acceptFor = (taskParts: readonly PartRange[], byWorker: boolean): RoundTask['accept'] => {
