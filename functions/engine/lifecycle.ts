@@ -304,6 +304,11 @@ async function runOwned(ctx: ModeContext, mode: JobMode, lease: JobLease | undef
   const failVerified = (err: unknown) => failAfterComplete({ label: `${job.mode} job`, jobId, uploadId, dest: ctx.destination, sink: sink!, log, status, save, writer }, err);
   if (completed.crc64 === undefined || completed.crc64 !== checked.combined) return failVerified(await removeUnverified(client, job.destination.key, completed.crc64, checked.combined));
 
+  // An Initiate can execute after its client gave up and the retry's upload was checked for strays (a slow
+  // server, a timeout): look once more now. Only a run that completed does this: a competing job for the key would
+  // have superseded this run's upload before its Complete, so what is left here is this job's own.
+  if (status.intentAt) reused.strayUploadsAborted += await abortStrayUploads(client, job.destination.key, status.intentAt, uploadId, log);
+
   // 10. Finalize: what the mode does after a verified Complete, then the report.
   let final: { etag: string };
   try {

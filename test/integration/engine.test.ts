@@ -82,6 +82,47 @@ describe('engine: faults at exact points', () => {
     expect(await uploadsOf('lost-initiate.bin')).toEqual([]);
   });
 
+  it('an Initiate that executes late, after its retry\'s upload was made and checked, is aborted once the job completed', async () => {
+    // Prepare: the first InitiateMultipartUpload "times out" at the client but reaches OSS only later, while the
+    // job is dispatching (a hook at the first dispatch runs it): the upload it makes is nobody's.
+    const data = randomBytes(3 * KB100 + 17);
+    http.setFile('/late-initiate.bin', data);
+    let late: (() => Promise<unknown>) | undefined;
+    const slow = new Proxy(dst, {
+      get(target, prop, receiver) {
+        if (prop === 'initMultipartUpload') {
+          return async (...args: unknown[]) => {
+            if (!late) {
+              late = () => (target.initMultipartUpload as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+              throw Object.assign(new Error('ResponseTimeoutError: Response timeout for 60000ms'), { code: 'ResponseTimeoutError' });
+            }
+            return (target.initMultipartUpload as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const base = deps({ destinationClient: slow });
+    let uploadsDuringJob: string[] = [];
+    const dispatch: EngineDeps['dispatch'] = async (wire, signal) => {
+      if (late) {
+        const run = late;
+        late = async () => undefined;
+        await run();
+        uploadsDuringJob = await uploadsOf('late-initiate.bin');
+      }
+      return base.dispatch(wire, signal);
+    };
+    // Act
+    const report = await runCopy(copyJob('/late-initiate.bin', 'late-initiate.bin'), { ...base, dispatch });
+    // Assess: two uploads existed mid-job; the late one was aborted after Complete, the object is right
+    expect(uploadsDuringJob).toHaveLength(2);
+    expect(uploadsDuringJob).toContain(report.uploadId);
+    expect(report.reused.strayUploadsAborted).toBe(1);
+    expect(report.crc64).toBe(crc64(data));
+    expect(await uploadsOf('late-initiate.bin')).toEqual([]);
+  });
+
   it('part-level resume: receipts prove some parts, re-reading the source proves the rest, a differing part is uploaded again', async () => {
     // Prepare: run until two tasks have been journalled, then "crash" (the hook throws: no abort, no status write).
     const data = randomBytes(8 * KB100);
