@@ -55,23 +55,28 @@ async function runCopy(job: Job, d: EngineDeps): Promise<CopyReport> {
 /** A test crash: thrown from the crash hook, it ends the run where a SIGKILL would (no abort, no status). */
 class Crash extends Error {}
 
+type Initiate = (...args: unknown[]) => Promise<unknown>;
+
+/** `dst` with its InitiateMultipartUpload replaced: `wrap` gets the real call (a fault at an exact point). */
+function withInitiate(wrap: (real: Initiate) => Initiate): OSS {
+  return new Proxy(dst, {
+    get(target, prop, receiver) {
+      if (prop !== 'initMultipartUpload') return Reflect.get(target, prop, receiver);
+      return wrap((...args) => (target.initMultipartUpload as Initiate).apply(target, args));
+    },
+  });
+}
+
 describe('engine: faults at exact points', () => {
   it('an Initiate whose answer was lost leaves no second upload: the stray one is found and aborted', async () => {
     // Prepare: the first InitiateMultipartUpload executes, then its answer is "lost" (a reset); ossRetry retries.
     const data = randomBytes(3 * KB100 + 9);
     http.setFile('/lost-initiate.bin', data);
     let lost = 0;
-    const lossy = new Proxy(dst, {
-      get(target, prop, receiver) {
-        if (prop === 'initMultipartUpload') {
-          return async (...args: unknown[]) => {
-            const r = await (target.initMultipartUpload as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-            if (lost++ === 0) throw Object.assign(new Error('socket hang up (answer lost)'), { code: 'ECONNRESET' });
-            return r;
-          };
-        }
-        return Reflect.get(target, prop, receiver);
-      },
+    const lossy = withInitiate((real) => async (...args) => {
+      const r = await real(...args);
+      if (lost++ === 0) throw Object.assign(new Error('socket hang up (answer lost)'), { code: 'ECONNRESET' });
+      return r;
     });
     // Act
     const report = await runCopy(copyJob('/lost-initiate.bin', 'lost-initiate.bin'), deps({ destinationClient: lossy }));
@@ -88,19 +93,10 @@ describe('engine: faults at exact points', () => {
     const data = randomBytes(3 * KB100 + 17);
     http.setFile('/late-initiate.bin', data);
     let late: (() => Promise<unknown>) | undefined;
-    const slow = new Proxy(dst, {
-      get(target, prop, receiver) {
-        if (prop === 'initMultipartUpload') {
-          return async (...args: unknown[]) => {
-            if (!late) {
-              late = () => (target.initMultipartUpload as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-              throw Object.assign(new Error('ResponseTimeoutError: Response timeout for 60000ms'), { code: 'ResponseTimeoutError' });
-            }
-            return (target.initMultipartUpload as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          };
-        }
-        return Reflect.get(target, prop, receiver);
-      },
+    const slow = withInitiate((real) => async (...args) => {
+      if (late) return real(...args);
+      late = () => real(...args);
+      throw Object.assign(new Error('ResponseTimeoutError: Response timeout for 60000ms'), { code: 'ResponseTimeoutError' });
     });
     const base = deps({ destinationClient: slow });
     let uploadsDuringJob: string[] = [];
