@@ -34,11 +34,10 @@ import { FUNCTION_ENV } from '../../shared/function-env.ts';
 import { parseSftpUrl, type SftpLocation } from '../../shared/sftp-url.ts';
 import { SourceChangedError, SourceUnavailableError, type RangeSource, type SourceIdentity } from './types.ts';
 import { isSftpStatus, type SftpAttrs, type SftpChannel, type SftpSession, type TransportName } from './sftp/session.ts';
-import { connectSsh2, hostKeyFingerprint } from './sftp/ssh2-transport.ts';
+import { connectSsh2 } from './sftp/ssh2-transport.ts';
 import { connectOpenssh, findOpenssh } from './sftp/openssh-transport.ts';
 
 export { HostKeyMismatchError, SftpAuthError, type TransportName } from './sftp/session.ts';
-export { hostKeyFingerprint } from './sftp/ssh2-transport.ts';
 
 const { utils: sshUtils } = ssh2;
 
