@@ -62,12 +62,15 @@ export const AUTO_WORKERS = Object.freeze({
   cap: FC.DEFAULT_INSTANCE_QUOTA - 1,
 });
 
-/** Worker fan-out of a job: `workers` when it sets a number, else one per 128 MiB within [16, cap]. */
-export function resolveWorkers(workers: number | 'auto', size: number, cap: number = AUTO_WORKERS.cap): number {
+/**
+ * Worker fan-out of a job: `workers` when it sets a number, else one per 128 MiB within [16, cap], and at most
+ * `kindCap` (a source kind whose one server carries every connection, shared/sources.ts autoWorkersCap).
+ */
+export function resolveWorkers(workers: number | 'auto', size: number, cap: number = AUTO_WORKERS.cap, kindCap?: number): number {
   if (workers !== 'auto') return workers;
   checkSize(size);
   checkPositiveInt('cap', cap, 10_000, 'use the deployment\'s worker capacity, e.g. 99');
-  return Math.min(cap, Math.max(AUTO_WORKERS.min, Math.ceil(size / AUTO_WORKERS.bytesPerWorker)));
+  return Math.min(cap, kindCap ?? cap, Math.max(AUTO_WORKERS.min, Math.ceil(size / AUTO_WORKERS.bytesPerWorker)));
 }
 
 const MiB = UNITS.MB;

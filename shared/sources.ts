@@ -41,6 +41,11 @@ export interface SourceCapabilities {
   screens: 'url-host' | 'oss-endpoint' | 'file-root';
   /** Job fields this kind takes. */
   jobFields: readonly SourceJobField[];
+  /**
+   * The most workers `workers: "auto"` gives a job of this kind, when one server carries every connection
+   * (shared/plan.ts resolveWorkers). Absent: the size and the deployment decide.
+   */
+  autoWorkersCap?: number;
 }
 
 /** The SourceFingerprint fields (shared/job.ts) a stat() of a kind fills: the job id is hashed over them. */
@@ -131,6 +136,9 @@ export const SOURCE_SCHEMES = Object.freeze({
       needs: ['sshPrivateKey', 'sshHostKeyPin'],
       screens: 'url-host',
       jobFields: ['sftpHostKeyFingerprint'],
+      // One sshd serves every connection: its CPU encrypts all of them, and its MaxStartups (10:30:100 by
+      // default) refuses handshakes that arrive together. 16 workers × 2 connections is already past 10.
+      autoWorkersCap: 16,
     },
   },
   file: {

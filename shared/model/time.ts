@@ -21,6 +21,7 @@
  * the constant-rate model.
  */
 import { planJob, resolveWorkers, type Plan } from '../plan.ts';
+import { capabilitiesOf } from '../sources.ts';
 import { UNITS } from '../limits.ts';
 import { gbpsToBytes } from './platform.ts';
 import type { ModelParams } from './params.ts';
@@ -107,7 +108,7 @@ export function instanceStartDelay(index: number, burst: number, growthPerMinute
 
 export function predictTime(p: ModelParams): TimePrediction {
   // 'auto' is the engine's own rule, bounded by the quota as the coordinator bounds it by its capacity.
-  const fanOutCap = Math.min(resolveWorkers(p.workers, p.size, p.instanceQuota - 1), p.instanceQuota - 1);
+  const fanOutCap = Math.min(resolveWorkers(p.workers, p.size, p.instanceQuota - 1, capabilitiesOf(p.sourceKind).autoWorkersCap), p.instanceQuota - 1);
   const plan = planJob(p.size, { partSize: p.partSize, maxWorkers: fanOutCap, streamsPerWorker: p.streamsPerWorker });
   let steadySum = 0;
   const perWorker: WorkerTime[] = plan.tasks.map((t, i) => {

@@ -111,6 +111,15 @@ describe('time and cost model', () => {
     );
   });
 
+  it('an SFTP source fans out to 16 workers at most, whatever its size (one server carries every connection)', () => {
+    // Act
+    const sftp = predict({ size: 14.68e9, sourceKind: 'sftp' });
+    const http = predict({ size: 14.68e9, sourceKind: 'http' });
+    // Assess
+    expect(sftp.time.workers).toBe(16);
+    expect(http.time.workers).toBe(99);
+  });
+
   it('a 10 GB job with a quota of 8 fans out to 7 workers and says which limit binds', () => {
     // Act
     const r = predict({ size: 10e9, sourceKind: 'http', instanceQuota: 8, workers: 100 });

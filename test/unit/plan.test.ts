@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../shared/errors.ts';
 import { OSS, UNITS } from '../../shared/limits.ts';
+import { capabilitiesOf } from '../../shared/sources.ts';
 import { AUTO_WORKERS, choosePartSize, groupIntoTasks, planJob, PLAN_DEFAULTS, replanMissing, resolveWorkers, splitParts, type PartRange } from '../../shared/plan.ts';
 
 const sizeArb = fc.oneof(
@@ -224,6 +225,23 @@ describe('workers "auto" (the job default)', () => {
     expect(resolveWorkers('auto', 10.774e9)).toBe(81);
     expect(resolveWorkers('auto', 2 * UNITS.GB + 1)).toBe(17);
     expect(resolveWorkers(300, 1)).toBe(300);
+  });
+
+  it('a source kind whose one server carries every connection caps "auto" (SFTP: 16), and a number still wins (property)', () => {
+    fc.assert(
+      fc.property(sizeArb, fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 300 }), (size, cap, kindCap) => {
+        // Act
+        const capped = resolveWorkers('auto', size, cap, kindCap);
+        const free = resolveWorkers('auto', size, cap);
+        // Assess
+        expect(capped).toBe(Math.min(free, kindCap));
+        expect(resolveWorkers(40, size, cap, kindCap)).toBe(40);
+      }),
+      { numRuns: 200 },
+    );
+    expect(capabilitiesOf('sftp').autoWorkersCap).toBe(16);
+    expect(resolveWorkers('auto', 14.68e9, 99, capabilitiesOf('sftp').autoWorkersCap)).toBe(16);
+    expect(capabilitiesOf('http').autoWorkersCap).toBeUndefined();
   });
 
   it('refuses a capacity of 0, naming it', () => {

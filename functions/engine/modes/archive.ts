@@ -16,6 +16,7 @@
 import type OSS from 'ali-oss';
 import { planArchiveTasks, validateCompletedParts, DEFAULT_ARCHIVE_MEMBER_SIZE, type ArchivePlan } from '../../../shared/archive-parts.ts';
 import { resolveWorkers } from '../../../shared/plan.ts';
+import { capabilitiesOf } from '../../../shared/sources.ts';
 import { crc64Combine, crc64CombineParts } from '../../../shared/crc64/index.ts';
 import { crc64FromWire } from '../../../shared/crc64/wire.ts';
 import { IntegrityError, OssferryError } from '../../../shared/errors.ts';
@@ -71,7 +72,7 @@ function archivePlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModeP
   const job = ctx.job as ArchiveJob;
   const plan: ArchivePlan = planArchiveTasks({
     sourceSize: identity.size,
-    maxTasks: resolveWorkers(job.workers, identity.size, deps.maxWorkers),
+    maxTasks: resolveWorkers(job.workers, identity.size, deps.maxWorkers, capabilitiesOf(job.source.kind).autoWorkersCap),
     memberSize: options.memberSize ?? DEFAULT_ARCHIVE_MEMBER_SIZE,
     ...(options.partTarget !== undefined ? { partTarget: options.partTarget } : {}),
     ...(options.minTaskInput !== undefined ? { minTaskInput: options.minTaskInput } : {}),

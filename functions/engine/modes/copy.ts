@@ -10,6 +10,7 @@ import { crc64CombineParts } from '../../../shared/crc64/index.ts';
 import { errorToJson, IntegrityError, OssferryError } from '../../../shared/errors.ts';
 import { isPinned } from '../../../shared/pinning.ts';
 import { choosePartSize, planJob, replanMissing, resolveWorkers, splitParts, type PartRange } from '../../../shared/plan.ts';
+import { capabilitiesOf } from '../../../shared/sources.ts';
 import { NO_REUSE, type CopyReport } from '../../../shared/report.ts';
 import { taskSourceFor, taskToWire, type PartReceipt } from '../../../shared/task.ts';
 import type { ListedPart } from '../../oss/types.ts';
@@ -36,7 +37,7 @@ export const copyMode: JobMode = {
 function copyPlan(ctx: ModeContext, resumeFrom: JobStatus | undefined): ModePlan {
   const { job, jobId, identity, deps, log } = ctx;
   const path = chooseCopyPath(job, identity, deps.ossHints?.region, ctx.serverCopyable ?? false);
-  const workers = resolveWorkers(job.workers, identity.size, deps.maxWorkers);
+  const workers = resolveWorkers(job.workers, identity.size, deps.maxWorkers, capabilitiesOf(job.source.kind).autoWorkersCap);
   const planOptions = { partSize: job.partSize, maxWorkers: workers, streamsPerWorker: job.streamsPerWorker };
   // Server copy sizes parts for its own SERVER_COPY_STREAMS calls in flight; streaming for the job's workers × streams.
   const freshPartSize = path.path === 'server-copy' ? choosePartSize(identity.size, { partSize: job.partSize, maxWorkers: SERVER_COPY_STREAMS, streamsPerWorker: 1 }) : planJob(identity.size, planOptions).partSize;
