@@ -241,7 +241,7 @@ async function main(): Promise<number> {
   const contents = out.contents as { checked: number; missing: string[]; unwanted: string[] } | undefined;
   if (contents) console.log(`  contents               ${contents.missing.length + contents.unwanted.length === 0 ? 'OK' : 'FAILED'}: ${contents.checked} paths (runtime, bundles, addon present; no compilers, headers, npm, caches, node_modules)`);
   for (const j of (out.jobs as Record<string, unknown>[] | undefined) ?? []) {
-    console.log(`  ${String(j.job).padEnd(8)} job           ${j.ok ? 'OK' : 'FAILED'}  ${j.seconds ?? '-'} s  ${j.MBps ?? '-'} MB/s  crc64 ${j.crc64 ?? '-'} verified=${j.crcVerified ?? false}`);
+    console.log(`  ${String(j.job).padEnd(13)} job      ${j.ok ? 'OK' : 'FAILED'}  ${j.seconds ?? '-'} s  ${j.MBps ?? '-'} MB/s  crc64 ${j.crc64 ?? '-'} verified=${j.crcVerified ?? false}`);
   }
   if (out.sftpTransports) console.log(`  sftp transport         ${(out.sftpTransports as string[]).join(', ')} (workers' SFTP sessions)`);
   for (const f of failures) console.log(`  FAILURE: ${f}`);
