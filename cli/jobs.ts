@@ -18,7 +18,7 @@ import type { FcInvoker } from '../functions/invoke/invoker.ts';
 import { readCancelRequest, requestCancel, withdrawCancel } from '../functions/status/cancel.ts';
 import { jobProgress, type JobProgress } from '../functions/status/progress.ts';
 import { JOB_STATES, jobTracesExist, listJobIds, ossStatusStore, parseStatusLocation, type JobState, type StatusStore } from '../functions/status/store.ts';
-import { describeFailure, err, out, printJobReport, printProgress } from './commands.ts';
+import { describeFailure, err, out, printJobReport, printProgress } from './output.ts';
 import type { OssAccess } from './oss-access.ts';
 import { progressDisplay } from './progress.ts';
 

@@ -15,7 +15,7 @@ import { FUNCTION_ENV } from '../shared/function-env.ts';
 import { LOCAL_DEFAULTS, startLocalCloud } from '../local/cloud.ts';
 import { removeCloudState, runningCloudState, writeCloudState, type CloudState } from '../local/cloud-state.ts';
 import { parseWhole } from './args.ts';
-import { err, out } from './commands.ts';
+import { err, out } from './output.ts';
 import { localGroup } from './local-group.ts';
 import { untilSignal } from './until-signal.ts';
 

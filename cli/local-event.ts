@@ -14,7 +14,7 @@ import type { OssEventResult } from '../functions/coordinator/trigger.ts';
 import { coordinatorInvoker } from '../local/cloud.ts';
 import { NoLocalCloudError, readCloudState, type CloudState } from '../local/cloud-state.ts';
 import { localOssClientOptions } from '../local/oss/client-options.ts';
-import { describeFailure, err, out } from './commands.ts';
+import { describeFailure, err, out } from './output.ts';
 import { localGroup } from './local-group.ts';
 
 

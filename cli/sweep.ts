@@ -11,7 +11,7 @@ import { silentLogger } from '../shared/log.ts';
 import { parseDurationSeconds } from '../shared/sweep.ts';
 import { ossStatusStore, parseStatusLocation } from '../functions/status/store.ts';
 import { sweepUploads, type SweepResult } from '../functions/sweep/sweep.ts';
-import { err, out } from './commands.ts';
+import { err, out } from './output.ts';
 import { ossAccess, statusLocationOf, type OssAccessFlags } from './oss-access.ts';
 
 export interface SweepFlags extends OssAccessFlags {
